@@ -1,0 +1,501 @@
+package engine
+
+/*
+#include <stdlib.h>
+#include "shim.h"
+*/
+import "C"
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"runtime/cgo"
+	"strings"
+	"sync"
+	"unsafe"
+
+	vk "github.com/vulkan-go/vulkan"
+)
+
+const validationLayer = "VK_LAYER_KHRONOS_validation"
+
+// Options configure Open. The zero value opens the best device with the
+// settings taken from the environment.
+type Options struct {
+	// Device selects a device by index or case-insensitive name substring;
+	// empty means $NFVK_DEVICE, and then the best device (discrete >
+	// integrated > virtual > CPU).
+	Device string
+	// Validate enables VK_LAYER_KHRONOS_validation and collects its
+	// messages (ValidationMessages). $NFVK_VALIDATE=1 also enables it.
+	Validate bool
+	// RequireValidation makes Open fail when validation was asked for but
+	// the layer is not installed (otherwise it is silently off).
+	RequireValidation bool
+	// BlockSize is the size of the device memory blocks the arena
+	// sub-allocates (default 64 MiB; larger buffers get their own block).
+	BlockSize int64
+	// MaxDispatchesPerSubmit splits long programs into several submits so
+	// that no single submit runs for seconds (driver watchdogs, e.g. AMD's
+	// ~2 s). Default 512.
+	MaxDispatchesPerSubmit int
+}
+
+// Device is an open Vulkan device with its queue, memory arena and
+// pipeline cache. Its methods are safe for concurrent use unless noted.
+type Device struct {
+	opts Options
+	info DeviceInfo
+
+	inst      C.VkInstance
+	phys      C.VkPhysicalDevice
+	fns       *C.nfvk_dev
+	dev       C.VkDevice
+	queue     C.VkQueue
+	qfamily   uint32
+	messenger C.VkDebugUtilsMessengerEXT
+	sink      *messageSink
+	sinkH     cgo.Handle
+
+	memTypeDevice uint32 // memory type for device buffers
+	memTypeHost   uint32 // host-visible coherent type for staging
+	unified       bool   // device type is also host-visible
+
+	queueMu sync.Mutex // guards queue, oneShot pool and fence
+	oneShot vk.CommandPool
+	fence   vk.Fence
+
+	arena        *arena
+	staging      *block // host-visible staging buffer (non-unified devices)
+	stagingArena *arena
+	pipelines *pipelineCache
+	setLayout vk.DescriptorSetLayout
+	plLayout  vk.PipelineLayout
+	maxBind   int
+
+	mu       sync.Mutex
+	programs map[*Program]struct{}
+	closed   bool
+}
+
+func (d *Device) vkDevice() vk.Device { return vk.Device(unsafe.Pointer(d.dev)) }
+
+// Info describes the opened device.
+func (d *Device) Info() DeviceInfo { return d.info }
+
+// Devices lists the Vulkan devices as nfvk sees them.
+func Devices() ([]DeviceInfo, error) {
+	if err := loadVulkan(); err != nil {
+		return nil, err
+	}
+	inst, err := createInstance(false)
+	if err != nil {
+		return nil, err
+	}
+	defer C.nfvk_destroy_instance(inst)
+	infos, _, err := enumerate(inst)
+	return infos, err
+}
+
+func instanceLayers() map[string]bool {
+	var n uint32
+	if vk.EnumerateInstanceLayerProperties(&n, nil) != vk.Success || n == 0 {
+		return nil
+	}
+	props := make([]vk.LayerProperties, n)
+	if vk.EnumerateInstanceLayerProperties(&n, props) != vk.Success {
+		return nil
+	}
+	out := map[string]bool{}
+	for i := range props[:n] {
+		props[i].Deref()
+		out[cString(props[i].LayerName[:])] = true
+	}
+	return out
+}
+
+func instanceExtensions() map[string]bool {
+	var n uint32
+	if vk.EnumerateInstanceExtensionProperties("\x00", &n, nil) != vk.Success || n == 0 {
+		return nil
+	}
+	props := make([]vk.ExtensionProperties, n)
+	if vk.EnumerateInstanceExtensionProperties("\x00", &n, props) != vk.Success {
+		return nil
+	}
+	out := map[string]bool{}
+	for i := range props[:n] {
+		props[i].Deref()
+		out[cString(props[i].ExtensionName[:])] = true
+	}
+	return out
+}
+
+// ValidationAvailable reports whether VK_LAYER_KHRONOS_validation is installed.
+func ValidationAvailable() bool {
+	if loadVulkan() != nil {
+		return false
+	}
+	return instanceLayers()[validationLayer]
+}
+
+func cString(b []byte) string {
+	if i := strings.IndexByte(string(b), 0); i >= 0 {
+		return string(b[:i])
+	}
+	return string(b)
+}
+
+func createInstance(validate bool) (C.VkInstance, error) {
+	api := uint32(C.nfvk_instance_version())
+	if api > vk.MakeVersion(1, 3, 0) {
+		api = vk.MakeVersion(1, 3, 0)
+	}
+	var layers, exts []string
+	if validate {
+		layers = append(layers, validationLayer)
+		exts = append(exts, "VK_EXT_debug_utils")
+	}
+	var flags C.uint32_t
+	if instanceExtensions()["VK_KHR_portability_enumeration"] {
+		exts = append(exts, "VK_KHR_portability_enumeration")
+		flags |= 1 // VK_INSTANCE_CREATE_ENUMERATE_PORTABILITY_BIT_KHR
+	}
+	cl, ce := cStrings(layers), cStrings(exts)
+	defer freeCStrings(cl)
+	defer freeCStrings(ce)
+	al, ae := cStringArray(cl), cStringArray(ce)
+	defer C.free(unsafe.Pointer(al))
+	defer C.free(unsafe.Pointer(ae))
+	var inst C.VkInstance
+	r := C.nfvk_create_instance(C.uint32_t(api), al, C.uint32_t(len(cl)), ae, C.uint32_t(len(ce)), flags, &inst)
+	if err := check("vkCreateInstance", vk.Result(r)); err != nil {
+		return nil, err
+	}
+	if err := vk.InitInstance(vk.Instance(unsafe.Pointer(inst))); err != nil {
+		C.nfvk_destroy_instance(inst)
+		return nil, fmt.Errorf("vkInitInstance: %w", err)
+	}
+	return inst, nil
+}
+
+func enumerate(inst C.VkInstance) ([]DeviceInfo, []C.VkPhysicalDevice, error) {
+	vinst := vk.Instance(unsafe.Pointer(inst))
+	var n uint32
+	if err := check("vkEnumeratePhysicalDevices", vk.EnumeratePhysicalDevices(vinst, &n, nil)); err != nil {
+		return nil, nil, err
+	}
+	if n == 0 {
+		return nil, nil, fmt.Errorf("%w: the Vulkan loader found no device (install a driver, e.g. mesa-vulkan-drivers for lavapipe)", ErrNoDevice)
+	}
+	pds := make([]vk.PhysicalDevice, n)
+	if err := check("vkEnumeratePhysicalDevices", vk.EnumeratePhysicalDevices(vinst, &n, pds)); err != nil {
+		return nil, nil, err
+	}
+	infos := make([]DeviceInfo, n)
+	cpds := make([]C.VkPhysicalDevice, n)
+	for i, pd := range pds[:n] {
+		cpds[i] = C.VkPhysicalDevice(unsafe.Pointer(pd))
+		infos[i] = describe(inst, pd, i)
+	}
+	return infos, cpds, nil
+}
+
+func describe(inst C.VkInstance, pd vk.PhysicalDevice, index int) DeviceInfo {
+	var p vk.PhysicalDeviceProperties
+	vk.GetPhysicalDeviceProperties(pd, &p)
+	p.Deref()
+	p.Limits.Deref()
+	l := p.Limits
+	info := DeviceInfo{
+		Index:                           index,
+		Name:                            cString(p.DeviceName[:]),
+		VendorID:                        p.VendorID,
+		DeviceID:                        p.DeviceID,
+		Vendor:                          vendorName(p.VendorID),
+		DriverVersion:                   p.DriverVersion,
+		APIVersion:                      p.ApiVersion,
+		SharedMemoryBytes:               l.MaxComputeSharedMemorySize,
+		MaxWorkgroupSize:                l.MaxComputeWorkGroupSize,
+		MaxWorkgroupInvocs:              l.MaxComputeWorkGroupInvocations,
+		MaxWorkgroupCount:               l.MaxComputeWorkGroupCount,
+		MaxStorageBufferRange:           l.MaxStorageBufferRange,
+		MinStorageBufferOffsetAlignment: uint64(l.MinStorageBufferOffsetAlignment),
+		MaxPushConstantsSize:            l.MaxPushConstantsSize,
+		MaxStorageBuffersPerStage:       l.MaxPerStageDescriptorStorageBuffers,
+		TimestampPeriodNs:               l.TimestampPeriod,
+	}
+	switch p.DeviceType {
+	case vk.PhysicalDeviceTypeDiscreteGpu:
+		info.Type = TypeDiscrete
+	case vk.PhysicalDeviceTypeIntegratedGpu:
+		info.Type = TypeIntegrated
+	case vk.PhysicalDeviceTypeVirtualGpu:
+		info.Type = TypeVirtual
+	case vk.PhysicalDeviceTypeCpu:
+		info.Type = TypeCPU
+	}
+	var mp vk.PhysicalDeviceMemoryProperties
+	vk.GetPhysicalDeviceMemoryProperties(pd, &mp)
+	mp.Deref()
+	for i := uint32(0); i < mp.MemoryHeapCount; i++ {
+		mp.MemoryHeaps[i].Deref()
+		h := mp.MemoryHeaps[i]
+		info.Heaps = append(info.Heaps, Heap{Size: uint64(h.Size), DeviceLocal: h.Flags&vk.MemoryHeapFlags(vk.MemoryHeapDeviceLocalBit) != 0})
+	}
+	want := vk.MemoryPropertyFlags(vk.MemoryPropertyDeviceLocalBit | vk.MemoryPropertyHostVisibleBit | vk.MemoryPropertyHostCoherentBit)
+	for i := uint32(0); i < mp.MemoryTypeCount; i++ {
+		mp.MemoryTypes[i].Deref()
+		if mp.MemoryTypes[i].PropertyFlags&want == want {
+			info.UnifiedMemory = true
+		}
+	}
+	var extra C.nfvk_extra_info
+	C.nfvk_physical_extra(inst, C.VkPhysicalDevice(unsafe.Pointer(pd)), C.uint32_t(p.ApiVersion), &extra)
+	info.SubgroupSize = uint32(extra.subgroup_size)
+	info.SubgroupArithmetic = extra.subgroup_ops&C.VK_SUBGROUP_FEATURE_ARITHMETIC_BIT != 0
+	info.SubgroupShuffle = extra.subgroup_ops&C.VK_SUBGROUP_FEATURE_SHUFFLE_BIT != 0
+	info.Float16 = extra.shader_float16 != 0
+	info.Int8 = extra.shader_int8 != 0
+	info.Storage16 = extra.storage_buffer_16bit != 0
+	info.Driver = strings.TrimSpace(C.GoString(&extra.driver_name[0]) + " " + C.GoString(&extra.driver_info[0]))
+	if info.Driver == "" {
+		info.Driver = fmt.Sprintf("0x%x", p.DriverVersion)
+	}
+	return info
+}
+
+// Open opens a device: the one opts.Device or $NFVK_DEVICE names, else the
+// best one. Close it when done.
+func Open(opts Options) (*Device, error) {
+	if err := loadVulkan(); err != nil {
+		return nil, err
+	}
+	if opts.Device == "" {
+		opts.Device = os.Getenv("NFVK_DEVICE")
+	}
+	if os.Getenv("NFVK_VALIDATE") == "1" {
+		opts.Validate = true
+	}
+	if opts.BlockSize <= 0 {
+		opts.BlockSize = 64 << 20
+	}
+	if opts.MaxDispatchesPerSubmit <= 0 {
+		opts.MaxDispatchesPerSubmit = 512
+	}
+	validate := opts.Validate
+	if validate && !(instanceLayers()[validationLayer] && instanceExtensions()["VK_EXT_debug_utils"]) {
+		if opts.RequireValidation {
+			return nil, fmt.Errorf("open device: %s is not installed (apt install vulkan-validationlayers)", validationLayer)
+		}
+		validate = false
+	}
+	d := &Device{opts: opts, programs: map[*Program]struct{}{}}
+	if err := d.init(validate); err != nil {
+		d.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+func (d *Device) init(validate bool) error {
+	inst, err := createInstance(validate)
+	if err != nil {
+		return fmt.Errorf("open device: %w", err)
+	}
+	d.inst = inst
+	if validate {
+		d.sink = &messageSink{}
+		d.sinkH = cgo.NewHandle(d.sink)
+		if err := check("vkCreateDebugUtilsMessengerEXT", vk.Result(C.nfvk_create_messenger(inst, C.uintptr_t(d.sinkH), &d.messenger))); err != nil {
+			return fmt.Errorf("open device: %w", err)
+		}
+	}
+	infos, pds, err := enumerate(inst)
+	if err != nil {
+		return fmt.Errorf("open device: %w", err)
+	}
+	idx, err := selectDevice(infos, d.opts.Device)
+	if err != nil {
+		return fmt.Errorf("open device: %w", err)
+	}
+	d.info, d.phys = infos[idx], pds[idx]
+	vpd := vk.PhysicalDevice(unsafe.Pointer(d.phys))
+
+	// A queue family with compute; prefer one that also has timestamps.
+	var nq uint32
+	vk.GetPhysicalDeviceQueueFamilyProperties(vpd, &nq, nil)
+	qprops := make([]vk.QueueFamilyProperties, nq)
+	vk.GetPhysicalDeviceQueueFamilyProperties(vpd, &nq, qprops)
+	found := false
+	for i := range qprops[:nq] {
+		qprops[i].Deref()
+		q := qprops[i]
+		if q.QueueFlags&vk.QueueFlags(vk.QueueComputeBit) == 0 {
+			continue
+		}
+		if !found || (d.info.TimestampValidBits == 0 && q.TimestampValidBits > 0) {
+			d.qfamily, d.info.TimestampValidBits, found = uint32(i), q.TimestampValidBits, true
+		}
+	}
+	if !found {
+		return fmt.Errorf("open device %q: no queue family supports compute", d.info.Name)
+	}
+
+	r := C.nfvk_create_device(inst, d.phys, C.uint32_t(d.qfamily), b2u(d.info.Float16), b2u(d.info.Storage16), &d.dev)
+	if err := check("vkCreateDevice", vk.Result(r)); err != nil {
+		return fmt.Errorf("open device %q: %w", d.info.Name, err)
+	}
+	d.fns = C.nfvk_device_fns(inst, d.dev)
+	if d.fns == nil {
+		return fmt.Errorf("open device %q: vkGetDeviceProcAddr returned NULL for a core function", d.info.Name)
+	}
+	var q vk.Queue
+	vk.GetDeviceQueue(d.vkDevice(), d.qfamily, 0, &q)
+	d.queue = C.VkQueue(unsafe.Pointer(q))
+
+	if err := d.pickMemoryTypes(vpd); err != nil {
+		return err
+	}
+	d.arena = newArena(d, d.opts.BlockSize)
+	if err := d.createLayouts(); err != nil {
+		return err
+	}
+	if d.pipelines, err = newPipelineCache(d); err != nil {
+		return err
+	}
+
+	var pool vk.CommandPool
+	pci := vk.CommandPoolCreateInfo{
+		SType:            vk.StructureTypeCommandPoolCreateInfo,
+		Flags:            vk.CommandPoolCreateFlags(vk.CommandPoolCreateResetCommandBufferBit | vk.CommandPoolCreateTransientBit),
+		QueueFamilyIndex: d.qfamily,
+	}
+	err = check("vkCreateCommandPool", vk.CreateCommandPool(d.vkDevice(), &pci, nil, &pool))
+	pci.Free()
+	if err != nil {
+		return err
+	}
+	d.oneShot = pool
+	d.fence, err = d.newFence()
+	return err
+}
+
+func b2u(b bool) C.uint32_t {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func (d *Device) newFence() (vk.Fence, error) {
+	var f vk.Fence
+	fci := vk.FenceCreateInfo{SType: vk.StructureTypeFenceCreateInfo}
+	err := check("vkCreateFence", vk.CreateFence(d.vkDevice(), &fci, nil, &f))
+	fci.Free()
+	return f, err
+}
+
+func (d *Device) pickMemoryTypes(vpd vk.PhysicalDevice) error {
+	var mp vk.PhysicalDeviceMemoryProperties
+	vk.GetPhysicalDeviceMemoryProperties(vpd, &mp)
+	mp.Deref()
+	local := vk.MemoryPropertyFlags(vk.MemoryPropertyDeviceLocalBit)
+	host := vk.MemoryPropertyFlags(vk.MemoryPropertyHostVisibleBit | vk.MemoryPropertyHostCoherentBit)
+	devType, hostType, uniType := -1, -1, -1
+	for i := 0; i < int(mp.MemoryTypeCount); i++ {
+		mp.MemoryTypes[i].Deref()
+		f := mp.MemoryTypes[i].PropertyFlags
+		if f&local == local && devType < 0 {
+			devType = i
+		}
+		if f&host == host && hostType < 0 {
+			hostType = i
+		}
+		// Unified only when the heap is the device's main heap: ReBAR's
+		// small 256 MiB window is not worth the fragmentation.
+		if f&(local|host) == local|host && uniType < 0 {
+			mp.MemoryHeaps[mp.MemoryTypes[i].HeapIndex].Deref()
+			if d.info.Type != TypeDiscrete || uint64(mp.MemoryHeaps[mp.MemoryTypes[i].HeapIndex].Size) >= 4<<30 {
+				uniType = i
+			}
+		}
+	}
+	if hostType < 0 {
+		return fmt.Errorf("open device %q: no host-visible coherent memory type", d.info.Name)
+	}
+	if uniType >= 0 {
+		d.memTypeDevice, d.memTypeHost, d.unified = uint32(uniType), uint32(uniType), true
+		return nil
+	}
+	if devType < 0 {
+		devType = hostType
+	}
+	d.memTypeDevice, d.memTypeHost = uint32(devType), uint32(hostType)
+	d.unified = devType == hostType
+	return nil
+}
+
+// Unified reports whether device buffers are host-visible, so uploads and
+// downloads are plain copies into mapped memory.
+func (d *Device) Unified() bool { return d.unified }
+
+// Close waits for the device to go idle and destroys every Vulkan object
+// the Device created, including programs and buffers not yet closed.
+func (d *Device) Close() error {
+	d.mu.Lock()
+	if d.closed {
+		d.mu.Unlock()
+		return nil
+	}
+	d.closed = true
+	progs := make([]*Program, 0, len(d.programs))
+	for p := range d.programs {
+		progs = append(progs, p)
+	}
+	d.mu.Unlock()
+	var errs []error
+	if d.fns != nil {
+		errs = append(errs, check("vkDeviceWaitIdle", vk.Result(C.nfvk_device_wait_idle(d.fns))))
+		for _, p := range progs {
+			p.destroy()
+		}
+		dev := d.vkDevice()
+		if d.pipelines != nil {
+			d.pipelines.destroy()
+		}
+		if d.plLayout != vk.NullPipelineLayout {
+			vk.DestroyPipelineLayout(dev, d.plLayout, nil)
+		}
+		if d.setLayout != vk.NullDescriptorSetLayout {
+			vk.DestroyDescriptorSetLayout(dev, d.setLayout, nil)
+		}
+		if d.arena != nil {
+			d.arena.destroy()
+		}
+		if d.staging != nil {
+			d.stagingArena.destroyBlock(d.staging)
+		}
+		if d.fence != vk.NullFence {
+			vk.DestroyFence(dev, d.fence, nil)
+		}
+		if d.oneShot != vk.NullCommandPool {
+			vk.DestroyCommandPool(dev, d.oneShot, nil)
+		}
+		C.nfvk_destroy_device(d.fns)
+		d.fns = nil
+	}
+	if d.messenger != nil {
+		C.nfvk_destroy_messenger(d.inst, d.messenger)
+		d.messenger = nil
+	}
+	if d.inst != nil {
+		C.nfvk_destroy_instance(d.inst)
+		d.inst = nil
+	}
+	if d.sink != nil {
+		d.sinkH.Delete()
+	}
+	return errors.Join(errs...)
+}

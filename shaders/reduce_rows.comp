@@ -1,0 +1,30 @@
+#version 450
+// out[r] = op over x[r*cols .. r*cols+cols-1] for r < rows, one workgroup
+// per row (grid-stride over rows). OP (constant_id 1): 0 sum, 1 sum of
+// squares, 2 mean. Each invocation accumulates a strided partial, then a
+// shared-memory tree combines them (log2(local) barriers per row).
+layout(local_size_x_id = 0) in;
+layout(constant_id = 1) const uint OP = 0;
+layout(set = 0, binding = 0) readonly buffer X { float x[]; };
+layout(set = 0, binding = 1) writeonly buffer O { float o[]; };
+layout(push_constant) uniform P { uint rows; uint cols; } p;
+shared float part[gl_WorkGroupSize.x];
+void main() {
+	uint lid = gl_LocalInvocationID.x;
+	for (uint r = gl_WorkGroupID.x; r < p.rows; r += gl_NumWorkGroups.x) {
+		uint base = r * p.cols;
+		float acc = 0.0;
+		for (uint c = lid; c < p.cols; c += gl_WorkGroupSize.x) {
+			float v = x[base + c];
+			acc += (OP == 1) ? v * v : v;
+		}
+		part[lid] = acc;
+		barrier();
+		for (uint s = gl_WorkGroupSize.x / 2u; s > 0u; s >>= 1u) {
+			if (lid < s) part[lid] += part[lid + s];
+			barrier();
+		}
+		if (lid == 0u) o[r] = (OP == 2) ? part[0] / float(p.cols) : part[0];
+		barrier();
+	}
+}

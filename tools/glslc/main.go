@@ -1,0 +1,98 @@
+// Command glslc builds nfvk's shaders: every shaders/*.comp is compiled
+// with `glslc -O --target-env=vulkan1.1` (Vulkan 1.1 SPIR-V 1.3: no
+// LocalSizeId, so no maintenance4 needed), checked with spirv-val, and
+// written beside its source as .spv. The .spv files are committed and
+// embedded, so `go build` needs no shader compiler.
+//
+//	go run ./tools/glslc            # rebuild what changed (make shaders)
+//	go run ./tools/glslc -check     # fail if a committed .spv is stale
+//	go run ./tools/glslc -force     # rebuild everything
+package main
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// TargetEnv is the Vulkan target every shader is compiled for.
+const TargetEnv = "vulkan1.1"
+
+func main() {
+	dir := flag.String("dir", "shaders", "directory holding the .comp sources")
+	checkOnly := flag.Bool("check", false, "only check that every .spv matches its source")
+	force := flag.Bool("force", false, "rebuild every shader")
+	flag.Parse()
+	stale, err := build(*dir, *checkOnly, *force)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "glslc:", err)
+		os.Exit(1)
+	}
+	if *checkOnly && len(stale) > 0 {
+		fmt.Fprintf(os.Stderr, "glslc: stale SPIR-V (run make shaders): %s\n", strings.Join(stale, " "))
+		os.Exit(1)
+	}
+}
+
+// sources lists the .comp files of dir, sorted.
+func sources(dir string) ([]string, error) {
+	srcs, err := filepath.Glob(filepath.Join(dir, "*.comp"))
+	sort.Strings(srcs)
+	return srcs, err
+}
+
+// compile returns the validated SPIR-V of src.
+func compile(src string) ([]byte, error) {
+	tmp, err := os.CreateTemp("", "nfvk-*.spv")
+	if err != nil {
+		return nil, err
+	}
+	tmp.Close()
+	defer os.Remove(tmp.Name())
+	inc := filepath.Join(filepath.Dir(src), "include")
+	cmd := exec.Command("glslc", "-O", "--target-env="+TargetEnv, "-I", inc, "-o", tmp.Name(), src)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("%s: glslc: %v\n%s", src, err, out)
+	}
+	if out, err := exec.Command("spirv-val", "--target-env", TargetEnv, tmp.Name()).CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("%s: spirv-val: %v\n%s", src, err, out)
+	}
+	return os.ReadFile(tmp.Name())
+}
+
+// build compiles every source; with checkOnly it writes nothing and
+// returns the sources whose .spv differs from a fresh compile.
+func build(dir string, checkOnly, force bool) (stale []string, err error) {
+	srcs, err := sources(dir)
+	if err != nil {
+		return nil, err
+	}
+	if len(srcs) == 0 {
+		return nil, fmt.Errorf("no .comp files in %s", dir)
+	}
+	for _, src := range srcs {
+		spvPath := strings.TrimSuffix(src, ".comp") + ".spv"
+		old, _ := os.ReadFile(spvPath)
+		spv, err := compile(src)
+		if err != nil {
+			return nil, err
+		}
+		if bytes.Equal(old, spv) && !force {
+			continue
+		}
+		stale = append(stale, src)
+		if checkOnly {
+			continue
+		}
+		if err := os.WriteFile(spvPath, spv, 0o644); err != nil {
+			return nil, err
+		}
+		fmt.Println("glslc:", spvPath)
+	}
+	return stale, nil
+}
