@@ -69,10 +69,10 @@ type Device struct {
 	arena        *arena
 	staging      *block // host-visible staging buffer (non-unified devices)
 	stagingArena *arena
-	pipelines *pipelineCache
-	setLayout vk.DescriptorSetLayout
-	plLayout  vk.PipelineLayout
-	maxBind   int
+	pipelines    *pipelineCache
+	setLayout    vk.DescriptorSetLayout
+	plLayout     vk.PipelineLayout
+	maxBind      int
 
 	mu       sync.Mutex
 	programs map[*Program]struct{}

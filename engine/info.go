@@ -54,19 +54,19 @@ type DeviceInfo struct {
 	// host-visible (lavapipe, integrated GPUs, ReBAR): no staging copies.
 	UnifiedMemory bool
 
-	SubgroupSize        uint32
-	SubgroupArithmetic  bool
-	SubgroupShuffle     bool
-	SharedMemoryBytes   uint32
-	MaxWorkgroupSize    [3]uint32
-	MaxWorkgroupInvocs  uint32
-	MaxWorkgroupCount   [3]uint32
-	MaxStorageBufferRange uint32
+	SubgroupSize                    uint32
+	SubgroupArithmetic              bool
+	SubgroupShuffle                 bool
+	SharedMemoryBytes               uint32
+	MaxWorkgroupSize                [3]uint32
+	MaxWorkgroupInvocs              uint32
+	MaxWorkgroupCount               [3]uint32
+	MaxStorageBufferRange           uint32
 	MinStorageBufferOffsetAlignment uint64
-	MaxPushConstantsSize uint32
-	MaxStorageBuffersPerStage uint32
-	TimestampPeriodNs   float32
-	TimestampValidBits  uint32
+	MaxPushConstantsSize            uint32
+	MaxStorageBuffersPerStage       uint32
+	TimestampPeriodNs               float32
+	TimestampValidBits              uint32
 
 	Float16   bool // shaderFloat16 arithmetic
 	Int8      bool

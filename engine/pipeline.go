@@ -142,9 +142,9 @@ func (d *Device) createLayouts() error {
 		push = d.info.MaxPushConstantsSize
 	}
 	pci := vk.PipelineLayoutCreateInfo{
-		SType:          vk.StructureTypePipelineLayoutCreateInfo,
-		SetLayoutCount: 1,
-		PSetLayouts:    []vk.DescriptorSetLayout{sl},
+		SType:                  vk.StructureTypePipelineLayoutCreateInfo,
+		SetLayoutCount:         1,
+		PSetLayouts:            []vk.DescriptorSetLayout{sl},
 		PushConstantRangeCount: 1,
 		PPushConstantRanges: []vk.PushConstantRange{{
 			StageFlags: vk.ShaderStageFlags(vk.ShaderStageComputeBit), Offset: 0, Size: push,
