@@ -69,7 +69,7 @@ func (w window) padding(h, wd int) Pad2D {
 }
 
 func (w window) outputSize(h, wd int) (int, int) {
-	if h < 1 || wd < 1 {
+	if h < 1 || wd < 1 || w.stride < 1 {
 		return 0, 0
 	}
 	if w.pad == PadSame {
@@ -117,11 +117,14 @@ func (c Conv) window() window {
 	return window{kernel: c.Kernel, stride: c.Stride, pad: c.Pad, padSym: c.PadSym}
 }
 
+// groups returns Groups, treating a hand-built zero as 1.
+func (c Conv) groups() int { return max(c.Groups, 1) }
+
 // FanIn is kh*kw*in/groups, the WS and initialisation fan-in.
-func (c Conv) FanIn() int { return c.Kernel * c.Kernel * c.In / c.Groups }
+func (c Conv) FanIn() int { return c.Kernel * c.Kernel * c.In / c.groups() }
 
 // WeightShape is the OIHW shape of the weight.
-func (c Conv) WeightShape() []int { return []int{c.Out, c.In / c.Groups, c.Kernel, c.Kernel} }
+func (c Conv) WeightShape() []int { return []int{c.Out, c.In / c.groups(), c.Kernel, c.Kernel} }
 
 // Padding returns the padding for an h x w input.
 func (c Conv) Padding(h, w int) Pad2D { return c.window().padding(h, w) }
