@@ -1,5 +1,7 @@
 #version 450
-// out[r] = op over x[r*cols .. r*cols+cols-1] for r < rows, one workgroup
+// out[r] = op over x[r*cols .. min(r*cols+cols, n)-1] for r < rows (the
+// last row may be short, so a long vector sums in two passes without
+// padding), one workgroup
 // per row (grid-stride over rows). OP (constant_id 1): 0 sum, 1 sum of
 // squares, 2 mean. Each invocation accumulates a strided partial, then a
 // shared-memory tree combines them (log2(local) barriers per row).
@@ -7,14 +9,15 @@ layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint OP = 0;
 layout(set = 0, binding = 0) readonly buffer X { float x[]; };
 layout(set = 0, binding = 1) writeonly buffer O { float o[]; };
-layout(push_constant) uniform P { uint rows; uint cols; } p;
+layout(push_constant) uniform P { uint rows; uint cols; uint n; } p;
 shared float part[gl_WorkGroupSize.x];
 void main() {
 	uint lid = gl_LocalInvocationID.x;
 	for (uint r = gl_WorkGroupID.x; r < p.rows; r += gl_NumWorkGroups.x) {
 		uint base = r * p.cols;
+		uint len = min(p.cols, p.n - base);
 		float acc = 0.0;
-		for (uint c = lid; c < p.cols; c += gl_WorkGroupSize.x) {
+		for (uint c = lid; c < len; c += gl_WorkGroupSize.x) {
 			float v = x[base + c];
 			acc += (OP == 1) ? v * v : v;
 		}
@@ -24,7 +27,7 @@ void main() {
 			if (lid < s) part[lid] += part[lid + s];
 			barrier();
 		}
-		if (lid == 0u) o[r] = (OP == 2) ? part[0] / float(p.cols) : part[0];
+		if (lid == 0u) o[r] = (OP == 2) ? part[0] / float(len) : part[0];
 		barrier();
 	}
 }

@@ -16,16 +16,17 @@ vec4 erf4(vec4 x) {
 	return s * y;
 }
 
-// tanh via exp, clamped so large |u| does not overflow to inf/inf.
-vec4 tanh4(vec4 u) {
-	vec4 e = exp(-2.0 * clamp(abs(u), 0.0, 15.0));
-	return sign(u) * (1.0 - e) / (1.0 + e);
+// 0.5*(1 + tanh(u)) = sigmoid(2u): written so, the GELU tanh form and its
+// derivative have no cancellation for negative x. e = exp(-2u) with u
+// clamped: e/(1+e)^2 then underflows to 0 instead of inf/inf.
+vec4 gelu_e(vec4 x) {
+	vec4 u = SQRT_2_OVER_PI * (x + GELU_C * x * x * x);
+	return exp(-2.0 * clamp(u, -40.0, 40.0));
 }
 
 vec4 act_fwd(vec4 x) {
 #if KIND == 0
-	vec4 u = SQRT_2_OVER_PI * (x + GELU_C * x * x * x);
-	return 0.5 * x * (1.0 + tanh4(u));
+	return x / (1.0 + gelu_e(x));
 #elif KIND == 1
 	return 0.5 * x * (1.0 + erf4(x * INV_SQRT2));
 #elif KIND == 2
@@ -37,10 +38,11 @@ vec4 act_fwd(vec4 x) {
 
 vec4 act_grad(vec4 x) {
 #if KIND == 0
-	vec4 u = SQRT_2_OVER_PI * (x + GELU_C * x * x * x);
-	vec4 th = tanh4(u);
+	// d/dx x*s(2u) = s + x * 2 s (1-s) du, s (1-s) = e/(1+e)^2.
+	vec4 e = gelu_e(x);
+	vec4 s = 1.0 / (1.0 + e);
 	vec4 du = SQRT_2_OVER_PI * (1.0 + 3.0 * GELU_C * x * x);
-	return 0.5 * (1.0 + th) + 0.5 * x * (1.0 - th * th) * du;
+	return s + 2.0 * x * du * (e * s * s);
 #elif KIND == 1
 	return 0.5 * (1.0 + erf4(x * INV_SQRT2)) + x * INV_SQRT_2PI * exp(-0.5 * x * x);
 #elif KIND == 2

@@ -1,0 +1,17 @@
+// Package kernels is nfvk's library of GPU compute kernels. Each kernel
+// family lives in one file (its shader names, geometry and the Go API
+// that records it into an engine.Program) and has a Go CPU reference in
+// package kernels/ref that the tests compare it with on lavapipe.
+//
+// Conventions: tensors are float32, activations NCHW, weights OIHW, GEMM
+// row-major; a tensor is an engine.Span (a byte range of a device
+// buffer) and its element count is Span.Size/4. Kernel functions only
+// record: nothing runs until the program is submitted. Bad shapes are
+// rejected with an error naming the op and the shapes before anything is
+// recorded. Spans larger than the device's maxStorageBufferRange are
+// split into several dispatches where the kernel allows it.
+//
+// Tile sizes and workgroup sizes are specialization constants chosen per
+// device class (see Tuning), so the same shader serves lavapipe's 8-wide
+// subgroups and a discrete GPU's 32/64-wide ones.
+package kernels

@@ -1,0 +1,121 @@
+package kernels
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"sync"
+
+	"github.com/nfvk/nfvk/engine"
+	"github.com/nfvk/nfvk/shaders"
+)
+
+// Kernels records kernels for one device. Safe for concurrent use.
+type Kernels struct {
+	dev  *engine.Device
+	tune Tuning
+
+	mu      sync.Mutex
+	shaders map[string]*engine.Shader
+}
+
+// New returns the kernel library for dev, tuned for its device class.
+func New(dev *engine.Device) *Kernels {
+	return &Kernels{dev: dev, tune: TuningFor(dev.Info()), shaders: map[string]*engine.Shader{}}
+}
+
+// Device is the device the kernels record for.
+func (k *Kernels) Device() *engine.Device { return k.dev }
+
+// Tuning is the tuning table entry in use.
+func (k *Kernels) Tuning() Tuning { return k.tune }
+
+// pipeline returns the pipeline of shader name with spec constants.
+func (k *Kernels) pipeline(name string, spec ...uint32) (*engine.Pipeline, error) {
+	k.mu.Lock()
+	s, ok := k.shaders[name]
+	if !ok {
+		code, err := shaders.SPIRV(name)
+		if err != nil {
+			k.mu.Unlock()
+			return nil, err
+		}
+		s = &engine.Shader{Name: name, SPIRV: code}
+		k.shaders[name] = s
+	}
+	k.mu.Unlock()
+	return k.dev.Pipeline(s, spec...)
+}
+
+// Tuning holds the per-device-class choices of workgroup and tile sizes.
+type Tuning struct {
+	Class string // "cpu" (lavapipe, SwiftShader), "nvidia", "amd", "intel", "generic"
+	// ElementwiseLocal is the workgroup size of elementwise kernels.
+	ElementwiseLocal uint32
+	// ElementwiseMaxGroups bounds elementwise grids (grid-stride loops).
+	ElementwiseMaxGroups uint32
+	// ReduceLocal is the workgroup size (a power of two) of reductions.
+	ReduceLocal uint32
+	// GEMM tile configuration (see gemm.go).
+	GEMM GEMMTile
+}
+
+// TuningFor picks the tuning table entry for a device: lavapipe is one
+// entry of the table, not the only target.
+func TuningFor(info engine.DeviceInfo) Tuning {
+	t := Tuning{Class: "generic", ElementwiseLocal: 256, ElementwiseMaxGroups: 4096, ReduceLocal: 256, GEMM: gemmTileGPU}
+	switch {
+	case info.IsCPU():
+		// Few cores: a handful of large workgroups; barrier() is costly, so
+		// reductions use small groups.
+		t = Tuning{Class: "cpu", ElementwiseLocal: 256, ElementwiseMaxGroups: 64, ReduceLocal: 64, GEMM: gemmTileCPU}
+	case info.VendorID == 0x10DE:
+		t.Class = "nvidia"
+	case info.VendorID == 0x1002:
+		t.Class = "amd"
+	case info.VendorID == 0x8086:
+		t.Class = "intel"
+	}
+	if t.ElementwiseLocal > info.MaxWorkgroupInvocs {
+		t.ElementwiseLocal = info.MaxWorkgroupInvocs
+	}
+	for t.ReduceLocal > info.MaxWorkgroupInvocs {
+		t.ReduceLocal /= 2
+	}
+	return t
+}
+
+// pushBuf builds push-constant blocks: uint32 and float32 fields, std430.
+type pushBuf []byte
+
+func (p pushBuf) u(v uint32) pushBuf  { return binary.LittleEndian.AppendUint32(p, v) }
+func (p pushBuf) i(v int) pushBuf     { return p.u(uint32(v)) }
+func (p pushBuf) f(v float32) pushBuf { return p.u(math.Float32bits(v)) }
+
+// elems is the float32 element count of s, or an error naming op.
+func elems(op, name string, s engine.Span) (int, error) {
+	if s.Buf == nil {
+		return 0, fmt.Errorf("%s: %s has no buffer", op, name)
+	}
+	if s.Size <= 0 || s.Size%4 != 0 {
+		return 0, fmt.Errorf("%s: %s spans %d bytes, not a positive number of float32", op, name, s.Size)
+	}
+	if s.Size/4 > math.MaxUint32 {
+		return 0, fmt.Errorf("%s: %s has %d elements, more than 2^32-1", op, name, s.Size/4)
+	}
+	return int(s.Size / 4), nil
+}
+
+// needElems checks that s holds at least n float32.
+func needElems(op, name string, s engine.Span, n int) error {
+	got, err := elems(op, name, s)
+	if err != nil {
+		return err
+	}
+	if got < n {
+		return fmt.Errorf("%s: %s holds %d elements, needs %d", op, name, got, n)
+	}
+	return nil
+}
+
+func ceilDiv(a, b int) int { return (a + b - 1) / b }
