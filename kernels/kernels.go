@@ -66,9 +66,10 @@ func TuningFor(info engine.DeviceInfo) Tuning {
 	t := Tuning{Class: "generic", ElementwiseLocal: 256, ElementwiseMaxGroups: 4096, ReduceLocal: 256, GEMM: gemmTileGPU}
 	switch {
 	case info.IsCPU():
-		// Few cores: a handful of large workgroups; barrier() is costly, so
-		// reductions use small groups.
-		t = Tuning{Class: "cpu", ElementwiseLocal: 256, ElementwiseMaxGroups: 64, ReduceLocal: 64, GEMM: gemmTileCPU}
+		// lavapipe: small workgroups, many of them (its threads pick up
+		// whole workgroups; measured best for copy); barrier() is costly,
+		// so reductions use small groups.
+		t = Tuning{Class: "cpu", ElementwiseLocal: 64, ElementwiseMaxGroups: 16384, ReduceLocal: 64, GEMM: gemmTileCPU}
 	case info.VendorID == 0x10DE:
 		t.Class = "nvidia"
 	case info.VendorID == 0x1002:
