@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# make deps: check for what nfvk needs on Debian/Ubuntu and install what is
+# missing (as root, or through sudo). Elsewhere, print what to install.
+set -euo pipefail
+
+# Runtime: the Vulkan loader and lavapipe (the CPU driver, used when there
+# is no GPU). Build/test: headers for the cgo shim, the shader compiler
+# and validator, the validation layer the tests run under. Data: the
+# Fashion-MNIST files `make train` uses.
+PKGS=(mesa-vulkan-drivers libvulkan1 libvulkan-dev glslc spirv-tools vulkan-validationlayers gcc dataset-fashion-mnist)
+
+if ! command -v go >/dev/null 2>&1 && [ ! -x /usr/local/go/bin/go ]; then
+  echo "deps: Go is not installed: get Go 1.26 or newer from https://go.dev/dl/" >&2
+  exit 1
+fi
+
+if ! command -v dpkg-query >/dev/null 2>&1; then
+  echo "deps: not a Debian-like system; install the equivalents of: ${PKGS[*]}" >&2
+  echo "      (a Vulkan loader and driver, Vulkan headers, glslc, spirv-val, the Khronos validation layer)" >&2
+  exit 1
+fi
+
+missing=()
+for p in "${PKGS[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "deps: all present"
+  exit 0
+fi
+
+echo "deps: installing ${missing[*]}"
+if [ "$(id -u)" -eq 0 ]; then
+  SUDO=""
+elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+  SUDO="sudo"
+else
+  echo "deps: missing packages and no root: run" >&2
+  echo "  sudo apt-get install -y ${missing[*]}" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+echo "deps: installed ${missing[*]}"
