@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"context"
+	"os"
 	"strings"
 	"testing"
 )
@@ -60,5 +62,74 @@ func TestArenaSubAllocatesAligned(t *testing.T) {
 	}
 	for _, b := range bufs {
 		b.Free()
+	}
+}
+
+// TestStagingPath runs the discrete-GPU path (device buffers not mapped,
+// uploads and downloads through a staging buffer and transfer commands
+// with barriers) on lavapipe, under synchronization validation.
+func TestStagingPath(t *testing.T) {
+	d, err := Open(Options{Validate: true, DisableUnifiedMemory: true})
+	if err != nil {
+		t.Skipf("no device: %v", err)
+	}
+	t.Cleanup(func() {
+		d.Close()
+		if err := ValidationError(d.ValidationMessages()); err != nil {
+			t.Error(err)
+		}
+	})
+	if d.Unified() {
+		t.Fatal("DisableUnifiedMemory ignored")
+	}
+	k := loadTestKernels(t, d)
+	n := stagingChunk/4 + 1000 // more than one staging chunk
+	x, y := newBuf(t, d, "x", n), newBuf(t, d, "y", n)
+	xs := make([]float32, n)
+	for i := range xs {
+		xs[i] = float32(i)
+	}
+	if err := Upload(x, xs); err != nil {
+		t.Fatal(err)
+	}
+	p := d.NewProgram("staged", ProgramOptions{})
+	defer p.Close()
+	if err := p.Dispatch("y = 3x", k.axpby, [3]uint32{1024, 1, 1}, push(n, float32(3), float32(0)), In(x), Out(y)); err != nil {
+		t.Fatal(err)
+	}
+	for r := 0; r < 2; r++ {
+		if err := p.Run(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		ys := read(t, y)
+		for i, v := range ys {
+			if v != 3*xs[i] {
+				t.Fatalf("run %d: y[%d] = %v, want %v", r, i, v, 3*xs[i])
+			}
+		}
+		xs[0] = -1 // a re-upload between runs must be seen by the next run
+		if err := Upload(x, xs[:1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestPipelineCachePersists(t *testing.T) {
+	path := t.TempDir() + "/cache/pipelines.bin"
+	for i := 0; i < 2; i++ {
+		d, err := Open(Options{PipelineCachePath: path})
+		if err != nil {
+			t.Skipf("no device: %v", err)
+		}
+		if _, err := d.Pipeline(shader(t, "fill"), 64); err != nil {
+			t.Fatal(err)
+		}
+		if err := d.Close(); err != nil {
+			t.Fatal(err)
+		}
+		st, err := os.Stat(path)
+		if err != nil || st.Size() == 0 {
+			t.Fatalf("run %d: cache not saved: %v", i, err)
+		}
 	}
 }

@@ -36,6 +36,15 @@ type Options struct {
 	// BlockSize is the size of the device memory blocks the arena
 	// sub-allocates (default 64 MiB; larger buffers get their own block).
 	BlockSize int64
+	// PipelineCachePath, when set, loads the driver's pipeline cache from
+	// this file at Open and saves it (atomically) at Close, so shaders are
+	// not recompiled on every start. The driver ignores a cache made by
+	// another device or driver version.
+	PipelineCachePath string
+	// DisableUnifiedMemory makes device buffers use staging copies even
+	// when memory is host-visible: it runs the discrete-GPU upload path on
+	// lavapipe (tests), at the cost of an extra copy.
+	DisableUnifiedMemory bool
 	// MaxDispatchesPerSubmit splits long programs into several submits so
 	// that no single submit runs for seconds (driver watchdogs, e.g. AMD's
 	// ~2 s). Default 512.
@@ -362,7 +371,7 @@ func (d *Device) init(validate bool) error {
 	if err := d.createLayouts(); err != nil {
 		return err
 	}
-	if d.pipelines, err = newPipelineCache(d); err != nil {
+	if d.pipelines, err = newPipelineCache(d, d.opts.PipelineCachePath); err != nil {
 		return err
 	}
 
@@ -425,7 +434,7 @@ func (d *Device) pickMemoryTypes(vpd vk.PhysicalDevice) error {
 	if hostType < 0 {
 		return fmt.Errorf("open device %q: no host-visible coherent memory type", d.info.Name)
 	}
-	if uniType >= 0 {
+	if uniType >= 0 && !d.opts.DisableUnifiedMemory {
 		d.memTypeDevice, d.memTypeHost, d.unified = uint32(uniType), uint32(uniType), true
 		return nil
 	}
@@ -433,7 +442,7 @@ func (d *Device) pickMemoryTypes(vpd vk.PhysicalDevice) error {
 		devType = hostType
 	}
 	d.memTypeDevice, d.memTypeHost = uint32(devType), uint32(hostType)
-	d.unified = devType == hostType
+	d.unified = devType == hostType && !d.opts.DisableUnifiedMemory
 	return nil
 }
 
@@ -463,6 +472,7 @@ func (d *Device) Close() error {
 		}
 		dev := d.vkDevice()
 		if d.pipelines != nil {
+			errs = append(errs, d.pipelines.save(d.opts.PipelineCachePath))
 			d.pipelines.destroy()
 		}
 		if d.plLayout != vk.NullPipelineLayout {

@@ -10,6 +10,8 @@ import "C"
 import (
 	"encoding/binary"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sync"
 	"unsafe"
 
@@ -54,15 +56,67 @@ type pipelineCache struct {
 	m     map[pipelineKey]*Pipeline
 }
 
-func newPipelineCache(d *Device) (*pipelineCache, error) {
+func newPipelineCache(d *Device, path string) (*pipelineCache, error) {
 	var c vk.PipelineCache
 	ci := vk.PipelineCacheCreateInfo{SType: vk.StructureTypePipelineCacheCreateInfo}
+	if path != "" {
+		// A missing or unreadable cache is not an error: it is rebuilt.
+		if data, err := os.ReadFile(path); err == nil && len(data) > 0 {
+			cdata := C.malloc(C.size_t(len(data)))
+			defer C.free(cdata)
+			C.memcpy(cdata, unsafe.Pointer(&data[0]), C.size_t(len(data)))
+			ci.InitialDataSize = uint(len(data))
+			ci.PInitialData = cdata
+		}
+	}
 	err := check("vkCreatePipelineCache", vk.CreatePipelineCache(d.vkDevice(), &ci, nil, &c))
 	ci.Free()
 	if err != nil {
 		return nil, err
 	}
 	return &pipelineCache{dev: d, cache: c, m: map[pipelineKey]*Pipeline{}}, nil
+}
+
+// save writes the driver's pipeline cache to path (temp file, fsync,
+// rename), so a crash never leaves a truncated cache.
+func (c *pipelineCache) save(path string) error {
+	if path == "" {
+		return nil
+	}
+	dev := c.dev.vkDevice()
+	var n uint
+	if err := check("vkGetPipelineCacheData", vk.GetPipelineCacheData(dev, c.cache, &n, nil)); err != nil || n == 0 {
+		return err
+	}
+	buf := C.malloc(C.size_t(n))
+	defer C.free(buf)
+	if err := check("vkGetPipelineCacheData", vk.GetPipelineCacheData(dev, c.cache, &n, buf)); err != nil {
+		return err
+	}
+	data := C.GoBytes(buf, C.int(n))
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("save pipeline cache: %w", err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".pipelines-*")
+	if err != nil {
+		return fmt.Errorf("save pipeline cache: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("save pipeline cache %s: %w", path, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("save pipeline cache %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("save pipeline cache %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("save pipeline cache: %w", err)
+	}
+	return nil
 }
 
 func (c *pipelineCache) destroy() {
