@@ -1,0 +1,278 @@
+package kernels
+
+import (
+	"fmt"
+
+	"github.com/nfvk/nfvk/engine"
+	"github.com/nfvk/nfvk/kernels/ref"
+)
+
+// Grouped 2-D convolution: forward (with optional bias), backward-data,
+// backward-filter and the bias gradient. NCHW activations, OIHW weights,
+// groups from 1 (dense) to C (depthwise), any stride, kernel size and
+// explicit asymmetric padding. Shaders: conv2d_direct (forward and
+// backward-data), conv2d_filter (backward-filter), conv2d_bias_grad.
+// References: ref.Conv2D, ref.Conv2DBackwardData, ref.Conv2DBackwardFilter,
+// ref.Conv2DBackwardBias. The strategy and tile of every pass are chosen
+// in convPlan.
+
+// Conv2DShape describes a convolution; see ref.Conv2DShape.
+type Conv2DShape = ref.Conv2DShape
+
+// ConvTile is one tile configuration of the conv shaders (their
+// specialization constants): WG invocations per workgroup, each computing
+// TO output channels at TP positions (pixels for conv2d_direct, filter
+// taps for conv2d_filter).
+type ConvTile struct {
+	WG, TO, TP uint32
+}
+
+// ConvTuning holds the conv tiles of one device class.
+type ConvTuning struct {
+	// Direct is the tile of dense and grouped convolutions with at least
+	// Direct.TO output channels per group, forward and backward-data.
+	Direct ConvTile
+	// Narrow is the tile when a group has fewer output channels than
+	// Direct.TO (depthwise, stems): fewer channels, more pixels, so that
+	// the register block is not spent on channels that do not exist.
+	Narrow ConvTile
+	// Filter is the backward-filter tile (TP = filter taps per invocation).
+	Filter ConvTile
+	// BiasLocal is the workgroup size of the bias-gradient reduction.
+	BiasLocal uint32
+}
+
+// convTuningFor returns the conv tiles of a device class (Tuning.Class).
+func convTuningFor(class string) ConvTuning {
+	switch class {
+	case "cpu":
+		// lavapipe runs 8 invocations as one 256-bit SIMD instruction
+		// stream and spills little with ~32 accumulators; the weights are
+		// scalar broadcasts, the inputs gathers, so a tall channel block
+		// amortizes the gathers (measured on case b, see bench/).
+		return ConvTuning{
+			Direct:    ConvTile{WG: 64, TO: 8, TP: 4},
+			Narrow:    ConvTile{WG: 64, TO: 1, TP: 8},
+			Filter:    ConvTile{WG: 32, TO: 8, TP: 4},
+			BiasLocal: 64,
+		}
+	default:
+		// GPUs: many more threads, fewer registers per thread than a CPU
+		// lane has cache; a smaller block per invocation keeps occupancy.
+		return ConvTuning{
+			Direct:    ConvTile{WG: 128, TO: 8, TP: 2},
+			Narrow:    ConvTile{WG: 128, TO: 1, TP: 4},
+			Filter:    ConvTile{WG: 64, TO: 4, TP: 2},
+			BiasLocal: 256,
+		}
+	}
+}
+
+// convPass names a pass of the convolution.
+type convPass int
+
+const (
+	convForward convPass = iota
+	convBackwardData
+	convBackwardFilter
+	convBackwardBias
+)
+
+var convPassName = [...]string{"conv2d", "conv2d backward data", "conv2d backward filter", "conv2d backward bias"}
+
+// convStep is one planned dispatch.
+type convStep struct {
+	shader string
+	spec   []uint32
+	groups [3]uint32
+	push   pushBuf
+}
+
+// convPlan chooses the strategy, tile and grid of one pass of s. It is
+// the only place that decides how a convolution runs.
+func (k *Kernels) convPlan(s Conv2DShape, pass convPass, bias bool) (convStep, error) {
+	ct := convTuningFor(k.tune.Class)
+	oh, ow := s.OutH(), s.OutW()
+	cg, og := s.C/s.Groups, s.O/s.Groups
+	kk := s.KH * s.KW
+	switch pass {
+	case convForward, convBackwardData:
+		// Direct register-blocked conv. Backward-data is the same kernel
+		// over dy with input and output channels swapped.
+		n, cin, hin, win, cout, hout, wout := s.N, s.C, s.H, s.W, s.O, oh, ow
+		cgIn, cgOut, sIn, sOut := cg, og, kk, cg*kk
+		mode := uint32(0)
+		if pass == convBackwardData {
+			cin, hin, win, cout, hout, wout = s.O, oh, ow, s.C, s.H, s.W
+			cgIn, cgOut, sIn, sOut = og, cg, cg*kk, kk
+			mode = 1
+		}
+		tile := ct.Direct
+		if cgOut < int(tile.TO) {
+			tile = ct.Narrow
+		}
+		tile.TO = uint32(min(int(tile.TO), cgOut))
+		blocks := ceilDiv(cgOut, int(tile.TO))
+		pixels := n * hout * wout
+		gx := ceilDiv(pixels, int(tile.WG*tile.TP))
+		gy := s.Groups * blocks
+		if err := k.checkGrid(pass, s, gx, gy); err != nil {
+			return convStep{}, err
+		}
+		push := pushBuf(nil).i(n).i(cin).i(hin).i(win).i(cout).i(hout).i(wout).
+			i(s.KH).i(s.KW).i(s.StrideH).i(s.StrideW).i(s.PadTop).i(s.PadLeft).
+			i(cgIn).i(cgOut).i(blocks).i(sIn).i(sOut).i(pixels)
+		return convStep{shader: "conv2d_direct", spec: []uint32{tile.WG, tile.TO, tile.TP, mode, convFlag(bias)},
+			groups: [3]uint32{uint32(gx), uint32(gy), 1}, push: push}, nil
+	case convBackwardFilter:
+		// Each invocation owns TO output channels x TP filter entries and
+		// reduces over the whole batch: one writer per dw element.
+		tile := ct.Filter
+		tile.TO = uint32(min(int(tile.TO), og))
+		blocks := ceilDiv(og, int(tile.TO))
+		entries := cg * kk
+		gx := ceilDiv(entries, int(tile.WG*tile.TP))
+		gy := s.Groups * blocks
+		if err := k.checkGrid(pass, s, gx, gy); err != nil {
+			return convStep{}, err
+		}
+		push := pushBuf(nil).i(s.N).i(s.C).i(s.H).i(s.W).i(s.O).i(oh).i(ow).
+			i(s.KH).i(s.KW).i(s.StrideH).i(s.StrideW).i(s.PadTop).i(s.PadLeft).
+			i(cg).i(og).i(blocks).i(entries)
+		return convStep{shader: "conv2d_filter", spec: []uint32{tile.WG, tile.TO, tile.TP},
+			groups: [3]uint32{uint32(gx), uint32(gy), 1}, push: push}, nil
+	case convBackwardBias:
+		// One workgroup per output channel (grid-stride beyond the limit).
+		gx := min(s.O, int(k.dev.Info().MaxWorkgroupCount[0]))
+		return convStep{shader: "conv2d_bias_grad", spec: []uint32{ct.BiasLocal},
+			groups: [3]uint32{uint32(gx), 1, 1}, push: pushBuf(nil).i(s.N).i(s.O).i(oh * ow)}, nil
+	}
+	return convStep{}, fmt.Errorf("%s: no plan", convPassName[pass])
+}
+
+func convFlag(b bool) uint32 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// checkGrid rejects grids beyond the device's workgroup counts.
+func (k *Kernels) checkGrid(pass convPass, s Conv2DShape, gx, gy int) error {
+	lim := k.dev.Info().MaxWorkgroupCount
+	if gx > int(lim[0]) || gy > int(lim[1]) {
+		return fmt.Errorf("%s: %+v needs a %dx%d grid, the device allows %dx%d", convPassName[pass], s, gx, gy, lim[0], lim[1])
+	}
+	return nil
+}
+
+// convCheck validates s and the spans of a pass before anything is
+// recorded: every span must hold its tensor and fit one binding.
+// The spans are listed by a function, called only once s is valid: the
+// tensor sizes of an invalid shape may not even be computable.
+func (k *Kernels) convCheck(pass convPass, s Conv2DShape, spans func() []convSpan) error {
+	op := convPassName[pass]
+	if err := s.Validate(); err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	maxRange := int64(k.dev.Info().MaxStorageBufferRange)
+	for _, sp := range spans() {
+		if err := needElems(fmt.Sprintf("%s %+v", op, s), sp.name, sp.span, sp.n); err != nil {
+			return err
+		}
+		if int64(sp.n)*4 > maxRange {
+			return fmt.Errorf("%s %+v: %s is %d bytes, more than one binding's maxStorageBufferRange %d", op, s, sp.name, int64(sp.n)*4, maxRange)
+		}
+	}
+	return nil
+}
+
+type convSpan = struct {
+	name string
+	span engine.Span
+	n    int
+}
+
+// record dispatches a planned step.
+func (k *Kernels) convRecord(p *engine.Program, pass convPass, s Conv2DShape, st convStep, args ...engine.Arg) error {
+	pipe, err := k.pipeline(st.shader, st.spec...)
+	if err != nil {
+		return fmt.Errorf("%s: %w", convPassName[pass], err)
+	}
+	label := fmt.Sprintf("%s %dx%dx%dx%d->%d k%dx%d s%d g%d", convPassName[pass], s.N, s.C, s.H, s.W, s.O, s.KH, s.KW, s.StrideH, s.Groups)
+	return p.Dispatch(label, pipe, st.groups, st.push, args...)
+}
+
+// Conv2D records y = conv(x, w) + bias. bias may be the zero Span (no
+// bias); y is overwritten.
+func (k *Kernels) Conv2D(p *engine.Program, s Conv2DShape, x, w, bias, y engine.Span) error {
+	hasBias := bias != (engine.Span{})
+	spans := func() []convSpan {
+		sp := []convSpan{{"x", x, s.XLen()}, {"w", w, s.WLen()}, {"y", y, s.YLen()}}
+		if hasBias {
+			sp = append(sp, convSpan{"bias", bias, s.O})
+		}
+		return sp
+	}
+	if err := k.convCheck(convForward, s, spans); err != nil {
+		return err
+	}
+	st, err := k.convPlan(s, convForward, hasBias)
+	if err != nil {
+		return err
+	}
+	b := sub(w, 1) // unused binding without bias: bind w again, read-only
+	if hasBias {
+		b = sub(bias, s.O)
+	}
+	return k.convRecord(p, convForward, s, st,
+		sub(x, s.XLen()).Read(), sub(w, s.WLen()).Read(), b.Read(), sub(y, s.YLen()).Write())
+}
+
+// Conv2DBackwardData records dx = dL/dx from dy = dL/dy (overwrites dx).
+func (k *Kernels) Conv2DBackwardData(p *engine.Program, s Conv2DShape, dy, w, dx engine.Span) error {
+	if err := k.convCheck(convBackwardData, s, func() []convSpan {
+		return []convSpan{{"dy", dy, s.YLen()}, {"w", w, s.WLen()}, {"dx", dx, s.XLen()}}
+	}); err != nil {
+		return err
+	}
+	st, err := k.convPlan(s, convBackwardData, false)
+	if err != nil {
+		return err
+	}
+	return k.convRecord(p, convBackwardData, s, st,
+		sub(dy, s.YLen()).Read(), sub(w, s.WLen()).Read(), sub(w, 1).Read(), sub(dx, s.XLen()).Write())
+}
+
+// sub is the first n float32 of s.
+func sub(s engine.Span, n int) engine.Span { return s.Sub(0, int64(4*n)) }
+
+// Conv2DBackwardFilter records dw = dL/dw from x and dy (overwrites dw).
+func (k *Kernels) Conv2DBackwardFilter(p *engine.Program, s Conv2DShape, x, dy, dw engine.Span) error {
+	if err := k.convCheck(convBackwardFilter, s, func() []convSpan {
+		return []convSpan{{"x", x, s.XLen()}, {"dy", dy, s.YLen()}, {"dw", dw, s.WLen()}}
+	}); err != nil {
+		return err
+	}
+	st, err := k.convPlan(s, convBackwardFilter, false)
+	if err != nil {
+		return err
+	}
+	return k.convRecord(p, convBackwardFilter, s, st,
+		sub(x, s.XLen()).Read(), sub(dy, s.YLen()).Read(), sub(dw, s.WLen()).Write())
+}
+
+// Conv2DBackwardBias records db[o] = sum of dy[n, o, :, :] over n
+// (overwrites db).
+func (k *Kernels) Conv2DBackwardBias(p *engine.Program, s Conv2DShape, dy, db engine.Span) error {
+	if err := k.convCheck(convBackwardBias, s, func() []convSpan {
+		return []convSpan{{"dy", dy, s.YLen()}, {"db", db, s.O}}
+	}); err != nil {
+		return err
+	}
+	st, err := k.convPlan(s, convBackwardBias, false)
+	if err != nil {
+		return err
+	}
+	return k.convRecord(p, convBackwardBias, s, st, sub(dy, s.YLen()).Read(), sub(db, s.O).Write())
+}

@@ -1,0 +1,216 @@
+package kernels
+
+import (
+	"fmt"
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/nfvk/nfvk/engine"
+	"github.com/nfvk/nfvk/kernels/ref"
+)
+
+// convShape builds a shape with explicit padding (top, bottom, left, right).
+func convShape(n, c, h, w, o, kh, kw, stride, groups int, pad [4]int) Conv2DShape {
+	return Conv2DShape{N: n, C: c, H: h, W: w, O: o, KH: kh, KW: kw, StrideH: stride, StrideW: stride,
+		PadTop: pad[0], PadBottom: pad[1], PadLeft: pad[2], PadRight: pad[3], Groups: groups}
+}
+
+// convCases is the conformance table, run for every pass: odd and even
+// spatial sizes, channel counts that are not multiples of the tiles (8
+// channels, 4-8 pixels or taps per invocation, 32-64 invocations),
+// groups 1/2/8/depthwise, stride 1 and 2, kernels 1x1, 3x3, 1x3, 7x7,
+// symmetric, SAME-asymmetric and oversized padding, batch 1 and more,
+// and grids of several workgroups along both axes.
+var convCases = []struct {
+	name string
+	s    Conv2DShape
+}{
+	{"1x1/single", convShape(1, 1, 1, 1, 1, 1, 1, 1, 1, [4]int{})},
+	{"1x1/odd", convShape(1, 3, 7, 9, 5, 1, 1, 1, 1, [4]int{})},
+	{"1x1/tiles", convShape(3, 37, 9, 9, 19, 1, 1, 1, 1, [4]int{})},
+	{"1x1/stride2", convShape(2, 9, 9, 13, 7, 1, 1, 2, 1, [4]int{})},
+	{"3x3/dense", convShape(2, 7, 9, 13, 9, 3, 3, 1, 1, [4]int{1, 1, 1, 1})},
+	{"3x3/channels20", convShape(2, 20, 5, 5, 20, 3, 3, 1, 1, [4]int{1, 1, 1, 1})},
+	{"3x3/valid", convShape(1, 4, 7, 7, 13, 3, 3, 1, 1, [4]int{})},
+	{"3x3/pad2", convShape(1, 3, 3, 3, 11, 3, 3, 1, 1, [4]int{2, 2, 2, 2})},
+	{"3x3/stride2-same-even", ref.SameConv2DShape(3, 8, 8, 10, 12, 3, 2, 1)},
+	{"3x3/stride2-same-odd", ref.SameConv2DShape(2, 5, 13, 9, 6, 3, 2, 1)},
+	{"3x3/groups2", convShape(2, 6, 13, 7, 10, 3, 3, 1, 2, [4]int{1, 1, 1, 1})},
+	{"3x3/groups8-stride2", ref.SameConv2DShape(2, 16, 9, 9, 24, 3, 2, 8)},
+	{"3x3/groups8-big", convShape(4, 64, 16, 16, 136, 3, 3, 1, 8, [4]int{1, 1, 1, 1})},
+	{"3x3/depthwise", convShape(2, 13, 7, 9, 13, 3, 3, 1, 13, [4]int{1, 1, 1, 1})},
+	{"3x3/depthwise-stride2", ref.SameConv2DShape(1, 8, 8, 8, 8, 3, 2, 8)},
+	{"3x3/depthwise-multiplier", convShape(2, 4, 9, 7, 12, 3, 3, 1, 4, [4]int{1, 1, 1, 1})},
+	{"1x3/asymmetric", convShape(2, 5, 7, 8, 3, 1, 3, 1, 1, [4]int{0, 0, 2, 0})},
+	{"7x7/stem-stride2", convShape(2, 3, 13, 13, 17, 7, 7, 2, 1, [4]int{3, 3, 3, 3})},
+	{"5x5/same-even", ref.SameConv2DShape(1, 6, 10, 10, 9, 5, 1, 3)},
+	{"3x3/batch-big", convShape(9, 16, 13, 13, 33, 3, 3, 1, 1, [4]int{1, 1, 1, 1})},
+}
+
+func absAll(v []float32) []float32 {
+	out := make([]float32, len(v))
+	for i, x := range v {
+		out[i] = float32(math.Abs(float64(x)))
+	}
+	return out
+}
+
+// gamma is Higham's gamma_n = n*u/(1-n*u), u = 2^-24: a float32 sum of n
+// products, fused or not and in any order, is within gamma_n * (sum of
+// their absolute values) of the exact sum.
+func gamma(n int) float64 {
+	nu := float64(n) * 0x1p-24
+	return nu / (1 - nu)
+}
+
+// assertBound fails where |got-want| exceeds gamma(terms)*absSum plus one
+// float32 rounding of want (the reference sums in float64 and rounds
+// once), i.e. the worst-case error of fp32 accumulation over the terms.
+func assertBound(t *testing.T, what string, got, want, absSum []float32, terms int) {
+	t.Helper()
+	g := gamma(terms)
+	bad := 0
+	for i := range want {
+		gv, wv := float64(got[i]), float64(want[i])
+		tol := g*float64(absSum[i]) + 0x1p-24*math.Abs(wv)
+		if !(math.Abs(gv-wv) <= tol) {
+			if bad < 5 {
+				t.Errorf("%s[%d] = %v, want %v (bound %g over %d terms)", what, i, gv, wv, tol, terms)
+			}
+			bad++
+		}
+	}
+	if bad > 0 {
+		t.Errorf("%s: %d of %d elements out of bound", what, bad, len(want))
+	}
+}
+
+// TestConv2D runs every case of the table through all four passes in one
+// program and checks each against the CPU reference. The tolerance of
+// every element is the worst-case fp32 accumulation error over its
+// fan-in (see assertBound): the absolute sums come from the reference run
+// on |inputs|, so the bound scales with the terms actually summed.
+func TestConv2D(t *testing.T) {
+	d, k := testDevice(t)
+	for i, c := range convCases {
+		s := c.s
+		t.Run(c.name, func(t *testing.T) {
+			if err := s.Validate(); err != nil {
+				t.Fatal(err)
+			}
+			seed := uint64(10 * i)
+			x, w := randn(seed, s.XLen(), 1), randn(seed+1, s.WLen(), 1)
+			bias, dy := randn(seed+2, s.O, 1), randn(seed+3, s.YLen(), 1)
+			bx, bw, bb, bdy := upload(t, d, x), upload(t, d, w), upload(t, d, bias), upload(t, d, dy)
+			by, by0 := upload(t, d, nans(s.YLen())), upload(t, d, nans(s.YLen()))
+			bdx, bdw, bdb := upload(t, d, nans(s.XLen())), upload(t, d, nans(s.WLen())), upload(t, d, nans(s.O))
+			runProgram(t, k, func(p *engine.Program) error {
+				if err := k.Conv2D(p, s, bx.Span(), bw.Span(), bb.Span(), by.Span()); err != nil {
+					return err
+				}
+				if err := k.Conv2D(p, s, bx.Span(), bw.Span(), engine.Span{}, by0.Span()); err != nil {
+					return err
+				}
+				if err := k.Conv2DBackwardData(p, s, bdy.Span(), bw.Span(), bdx.Span()); err != nil {
+					return err
+				}
+				if err := k.Conv2DBackwardFilter(p, s, bx.Span(), bdy.Span(), bdw.Span()); err != nil {
+					return err
+				}
+				return k.Conv2DBackwardBias(p, s, bdy.Span(), bdb.Span())
+			})
+			ax, aw, ab, ady := absAll(x), absAll(w), absAll(bias), absAll(dy)
+			cg, og := s.C/s.Groups, s.O/s.Groups
+
+			want, sum := make([]float32, s.YLen()), make([]float32, s.YLen())
+			ref.Conv2D(s, x, w, bias, want)
+			ref.Conv2D(s, ax, aw, ab, sum)
+			assertBound(t, "y", download(t, by), want, sum, cg*s.KH*s.KW+1)
+			ref.Conv2D(s, x, w, nil, want)
+			ref.Conv2D(s, ax, aw, nil, sum)
+			assertBound(t, "y (no bias)", download(t, by0), want, sum, cg*s.KH*s.KW)
+
+			want, sum = make([]float32, s.XLen()), make([]float32, s.XLen())
+			ref.Conv2DBackwardData(s, dy, w, want)
+			ref.Conv2DBackwardData(s, ady, aw, sum)
+			assertBound(t, "dx", download(t, bdx), want, sum, og*s.KH*s.KW)
+
+			want, sum = make([]float32, s.WLen()), make([]float32, s.WLen())
+			ref.Conv2DBackwardFilter(s, x, dy, want)
+			ref.Conv2DBackwardFilter(s, ax, ady, sum)
+			assertBound(t, "dw", download(t, bdw), want, sum, s.N*s.OutH()*s.OutW())
+
+			want, sum = make([]float32, s.O), make([]float32, s.O)
+			ref.Conv2DBackwardBias(s, dy, want)
+			ref.Conv2DBackwardBias(s, ady, sum)
+			assertBound(t, "db", download(t, bdb), want, sum, s.N*s.OutH()*s.OutW())
+		})
+	}
+}
+
+// TestConv2DRejects checks that bad shapes and short spans fail with an
+// error naming the op and the shape, and that nothing is recorded.
+func TestConv2DRejects(t *testing.T) {
+	d, k := testDevice(t)
+	good := convShape(2, 8, 5, 5, 8, 3, 3, 1, 2, [4]int{1, 1, 1, 1})
+	big := upload(t, d, make([]float32, 4096))
+	small := upload(t, d, make([]float32, 7))
+	span := big.Span()
+	mod := func(f func(s *Conv2DShape)) Conv2DShape { s := good; f(&s); return s }
+	cases := []struct {
+		name string
+		s    Conv2DShape
+		x    engine.Span
+		want string
+	}{
+		{"groups-not-dividing-C", mod(func(s *Conv2DShape) { s.C = 9; s.Groups = 2 }), span, "not divisible"},
+		{"groups-not-dividing-O", mod(func(s *Conv2DShape) { s.O = 7 }), span, "not divisible"},
+		{"zero-batch", mod(func(s *Conv2DShape) { s.N = 0 }), span, "positive"},
+		{"zero-kernel", mod(func(s *Conv2DShape) { s.KW = 0 }), span, "positive"},
+		{"zero-stride", mod(func(s *Conv2DShape) { s.StrideH = 0 }), span, "strides"},
+		{"zero-groups", mod(func(s *Conv2DShape) { s.Groups = 0 }), span, "groups"},
+		{"negative-pad", mod(func(s *Conv2DShape) { s.PadLeft = -1 }), span, "padding"},
+		{"empty-output", mod(func(s *Conv2DShape) { s.KH = 9 }), span, "empty"},
+		{"span-too-small", good, small.Span(), "holds 7 elements"},
+		{"no-buffer", good, engine.Span{}, "no buffer"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p := d.NewProgram(t.Name(), engine.ProgramOptions{})
+			defer p.Close()
+			// Every pass gets the bad shape, or the bad span in each slot
+			// (a zero span in the bias slot means no bias: not an error).
+			calls := []func() error{
+				func() error { return k.Conv2D(p, c.s, c.x, span, engine.Span{}, span) },
+				func() error { return k.Conv2D(p, c.s, span, c.x, span, span) },
+				func() error { return k.Conv2D(p, c.s, span, span, span, c.x) },
+				func() error { return k.Conv2DBackwardData(p, c.s, c.x, span, span) },
+				func() error { return k.Conv2DBackwardData(p, c.s, span, c.x, span) },
+				func() error { return k.Conv2DBackwardData(p, c.s, span, span, c.x) },
+				func() error { return k.Conv2DBackwardFilter(p, c.s, c.x, span, span) },
+				func() error { return k.Conv2DBackwardFilter(p, c.s, span, c.x, span) },
+				func() error { return k.Conv2DBackwardFilter(p, c.s, span, span, c.x) },
+				func() error { return k.Conv2DBackwardBias(p, c.s, c.x, span) },
+				func() error { return k.Conv2DBackwardBias(p, c.s, span, c.x) },
+			}
+			if c.x.Buf != nil {
+				calls = append(calls, func() error { return k.Conv2D(p, c.s, span, span, c.x, span) })
+			}
+			for i, call := range calls {
+				err := call()
+				if err == nil {
+					t.Errorf("call %d: no error", i)
+					continue
+				}
+				msg := err.Error()
+				if !strings.Contains(msg, "conv2d") || !strings.Contains(msg, c.want) || !strings.Contains(msg, fmt.Sprintf("%+v", c.s)) {
+					t.Errorf("call %d: error %q does not name the op, the shape and %q", i, msg, c.want)
+				}
+			}
+			if p.Len() != 0 {
+				t.Errorf("%d dispatches recorded", p.Len())
+			}
+		})
+	}
+}

@@ -1,0 +1,29 @@
+#version 450
+// Bias gradient of a convolution: db[o] = sum over n, pixel of
+// dy[n, o, pixel]. One workgroup per output channel (grid-stride): each
+// invocation sums a strided part of the channel's N*plane elements, then
+// a shared-memory tree combines the partials.
+layout(local_size_x_id = 0) in;
+layout(set = 0, binding = 0) readonly buffer DY { float dy[]; };
+layout(set = 0, binding = 1) writeonly buffer DB { float db[]; };
+layout(push_constant) uniform P { uint n, o, plane; } p;
+shared float part[gl_WorkGroupSize.x];
+void main() {
+	const uint lid = gl_LocalInvocationID.x;
+	const uint total = p.n * p.plane;
+	for (uint o = gl_WorkGroupID.x; o < p.o; o += gl_NumWorkGroups.x) {
+		float acc = 0.0;
+		for (uint e = lid; e < total; e += gl_WorkGroupSize.x) {
+			uint nn = e / p.plane;
+			acc += dy[(nn * p.o + o) * p.plane + (e - nn * p.plane)];
+		}
+		part[lid] = acc;
+		barrier();
+		for (uint s = gl_WorkGroupSize.x / 2u; s > 0u; s >>= 1u) {
+			if (lid < s) part[lid] += part[lid + s];
+			barrier();
+		}
+		if (lid == 0u) db[o] = part[0];
+		barrier();
+	}
+}

@@ -1,0 +1,134 @@
+#version 450
+#extension GL_EXT_control_flow_attributes : require
+// Direct grouped convolution, register-blocked, for the forward pass and
+// (MODE 1) backward-data, which is the same loop nest with the roles of
+// input and output channels swapped and the position map inverted.
+//
+// Each invocation computes TO channels of the output (all in one group)
+// at TP output pixels. The pixels of an invocation are WG apart and the
+// lanes of a subgroup take consecutive pixels: input loads are then the
+// only per-lane (gathered) loads, contiguous along a row, while the
+// weight loads depend only on the workgroup and loop counters, so they
+// are uniform across the subgroup (one scalar load broadcast on a CPU
+// device, a cache broadcast on a GPU). Per reduction step an invocation
+// does TP input loads, TO weight loads and TO*TP FMAs.
+//
+// Loop order: taps (kh, kw) outside, reduction channels inside, so the
+// padding test and the address of each pixel are computed once per tap
+// and the innermost loop is loads and FMAs only.
+//
+// Bindings: 0 src (x, or dy for MODE 1), 1 w (OIHW), 2 bias (read only
+// when BIAS), 3 dst (y, or dx for MODE 1). Workgroups: x over pixel
+// blocks of WG*TP, y over (group, channel block of TO).
+
+layout(local_size_x_id = 0) in;
+layout(constant_id = 1) const uint TO = 8;    // output channels per invocation
+layout(constant_id = 2) const uint TP = 4;    // output pixels per invocation
+layout(constant_id = 3) const uint MODE = 0;  // 0 forward, 1 backward data
+layout(constant_id = 4) const bool BIAS = false;
+
+layout(set = 0, binding = 0) readonly buffer Src { float src[]; };
+layout(set = 0, binding = 1) readonly buffer Wt { float w[]; };
+layout(set = 0, binding = 2) readonly buffer Bias { float bias[]; };
+layout(set = 0, binding = 3) writeonly buffer Dst { float dst[]; };
+
+// Sizes are of this pass: src [N, CIN, HIN, WIN] -> dst [N, COUT, HOUT,
+// WOUT]. kh/kw, stride and padding are the forward convolution's.
+// cgIn: reduction channels per group; cgOut: dst channels per group;
+// blocks = ceil(cgOut/TO); sIn, sOut: weight strides of one reduction
+// channel and one dst channel.
+layout(push_constant) uniform P {
+	uint n, cin, hin, win;
+	uint cout, hout, wout;
+	uint kh, kw, sh, sw, ph, pw;
+	uint cgIn, cgOut, blocks;
+	uint sIn, sOut;
+	uint pixels; // n * hout * wout
+} p;
+
+void main() {
+	const uint g = gl_WorkGroupID.y / p.blocks;
+	const uint ob = (gl_WorkGroupID.y % p.blocks) * TO;
+	const uint hwIn = p.hin * p.win, hwOut = p.hout * p.wout;
+	const uint kk = p.kh * p.kw;
+
+	// Reduction channels of group g start here in src, for sample 0.
+	const uint srcGroup = g * p.cgIn * hwIn;
+	// Weights of group g: the first dst channel of the block, tap 0.
+	const uint wGroup = g * p.cgIn * p.cgOut * kk;
+
+	// Pixel coordinates of this invocation. Pixels past the end are
+	// clamped (computed, never stored) so every load stays in bounds.
+	uint sBase[TP];  // src offset of the sample's group
+	int oy[TP], ox[TP];
+	const uint first = gl_WorkGroupID.x * gl_WorkGroupSize.x * TP + gl_LocalInvocationID.x;
+	[[unroll]] for (uint j = 0; j < TP; j++) {
+		uint q = min(first + j * gl_WorkGroupSize.x, p.pixels - 1u);
+		uint nn = q / hwOut, r = q % hwOut;
+		oy[j] = int(r / p.wout);
+		ox[j] = int(r % p.wout);
+		sBase[j] = nn * p.cin * hwIn + srcGroup;
+	}
+
+	// Weight offsets of the TO dst channels; channels past the group's
+	// end repeat the last one (computed, never stored).
+	uint wo[TO];
+	[[unroll]] for (uint t = 0; t < TO; t++) {
+		wo[t] = wGroup + min(ob + t, p.cgOut - 1u) * p.sOut;
+	}
+
+	float acc[TO][TP];
+	[[unroll]] for (uint t = 0; t < TO; t++) {
+		float b0 = BIAS ? bias[g * p.cgOut + min(ob + t, p.cgOut - 1u)] : 0.0;
+		[[unroll]] for (uint j = 0; j < TP; j++) acc[t][j] = b0;
+	}
+
+	for (uint ky = 0; ky < p.kh; ky++) {
+		for (uint kx = 0; kx < p.kw; kx++) {
+			uint off[TP];
+			bool ok[TP];
+			[[unroll]] for (uint j = 0; j < TP; j++) {
+				int iy, ix;
+				bool v;
+				if (MODE == 0) {
+					iy = oy[j] * int(p.sh) - int(p.ph) + int(ky);
+					ix = ox[j] * int(p.sw) - int(p.pw) + int(kx);
+					v = true;
+				} else {
+					// dx position oy reads dy at t/s where t = oy + pad - k,
+					// when the stride divides t.
+					int ty = oy[j] + int(p.ph) - int(ky);
+					int tx = ox[j] + int(p.pw) - int(kx);
+					v = ty >= 0 && tx >= 0 && (uint(ty) % p.sh) == 0u && (uint(tx) % p.sw) == 0u;
+					iy = ty / int(p.sh);
+					ix = tx / int(p.sw);
+				}
+				ok[j] = v && uint(iy) < p.hin && uint(ix) < p.win;
+				off[j] = ok[j] ? sBase[j] + uint(iy) * p.win + uint(ix) : 0u;
+			}
+			const uint tap = ky * p.kw + kx;
+			for (uint c = 0; c < p.cgIn; c++) {
+				float xv[TP];
+				[[unroll]] for (uint j = 0; j < TP; j++) {
+					float v = src[off[j] + c * hwIn];
+					xv[j] = ok[j] ? v : 0.0;
+				}
+				const uint wc = c * p.sIn + tap;
+				[[unroll]] for (uint t = 0; t < TO; t++) {
+					float wv = w[wo[t] + wc];
+					[[unroll]] for (uint j = 0; j < TP; j++) acc[t][j] = fma(wv, xv[j], acc[t][j]);
+				}
+			}
+		}
+	}
+
+	[[unroll]] for (uint j = 0; j < TP; j++) {
+		uint q = first + j * gl_WorkGroupSize.x;
+		if (q >= p.pixels) break;
+		uint nn = q / hwOut, r = q % hwOut;
+		uint base = (nn * p.cout + g * p.cgOut) * hwOut + r;
+		[[unroll]] for (uint t = 0; t < TO; t++) {
+			if (ob + t < p.cgOut) dst[base + (ob + t) * hwOut] = acc[t][j];
+		}
+	}
+}
