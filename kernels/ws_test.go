@@ -1,0 +1,144 @@
+package kernels
+
+import (
+	"fmt"
+	"math"
+	"testing"
+
+	"github.com/nfvk/nfvk/engine"
+	"github.com/nfvk/nfvk/kernels/ref"
+)
+
+// assertWSClose compares an fp32 WS result with the float64 reference row
+// by row. Each invocation sums about F/L terms and the workgroup adds L
+// partials, so a row sum carries a relative error up to
+// u = (F/L + L + 4) * 2^-24 of its sum of magnitudes (the recursive
+// summation bound). The mean then has an absolute error up to u*max|w|,
+// which reaches the outputs through d = w - mu relative to max|d|: the
+// row's conditioning kappa = max|w| / max|d| (1 for zero-mean rows).
+// Every element of a row may err by 4u*kappa times the row's largest
+// |value| (errors are relative to the row's scale, not to the element), or
+// times scale[r] when given: a sum such as dgain = sum(c*G) cancels, and
+// its error is relative to sum(|c*G|), not to its value.
+func assertWSClose(t *testing.T, what string, got, want []float32, w []float32, rows, F, L int, scale []float64) {
+	t.Helper()
+	u := (float64(F)/float64(L) + float64(L) + 4) * math.Pow(2, -24)
+	cols := len(want) / rows
+	for r := 0; r < rows; r++ {
+		row := w[r*F : (r+1)*F]
+		mu, maxW, maxD := 0.0, 0.0, 0.0
+		for _, v := range row {
+			mu += float64(v) / float64(F)
+			maxW = max(maxW, math.Abs(float64(v)))
+		}
+		for _, v := range row {
+			maxD = max(maxD, math.Abs(float64(v)-mu))
+		}
+		kappa := 1.0
+		if maxD > 0 {
+			kappa = max(1, maxW/maxD)
+		}
+		m := 0.0
+		for _, v := range want[r*cols : (r+1)*cols] {
+			m = max(m, math.Abs(float64(v)))
+		}
+		if scale != nil {
+			m = max(m, scale[r])
+		}
+		assertClose(t, fmt.Sprintf("%s row %d", what, r), got[r*cols:(r+1)*cols], want[r*cols:(r+1)*cols], 4*u*kappa*m, 4*u)
+	}
+}
+
+func TestWS(t *testing.T) {
+	d, k := testDevice(t)
+	L := int(k.rowLocal())
+	shapes := []ref.WSShape{
+		{O: 1, FanIn: 1}, {O: 3, FanIn: 7}, {O: 7, FanIn: 27}, {O: 9, FanIn: 9 * 16}, {O: 13, FanIn: 13},
+		{O: 16, FanIn: 1152}, {O: 5, FanIn: 1536}, {O: 2, FanIn: 4}, {O: 70, FanIn: 36},
+	}
+	formulas := []WSFormula{WSDeepMind, WSTimm(1, ref.TimmWSEps), WSTimm(GammaGELU, 1e-3)}
+	for _, f := range formulas {
+		for _, s := range shapes {
+			t.Run(fmt.Sprintf("%v/%dx%d", f, s.O, s.FanIn), func(t *testing.T) {
+				n := s.O * s.FanIn
+				seed := uint64(n*31 + s.O)
+				// Rows with a mean offset, so a one-pass variance would
+				// cancel; row 0 constant times tiny noise when F > 1, so
+				// DeepMind's clamp (n*var < 1e-4) is active there.
+				w := randn(seed, n, 1/math.Sqrt(float64(s.FanIn)))
+				for o := 0; o < s.O; o++ {
+					for i := 0; i < s.FanIn; i++ {
+						w[o*s.FanIn+i] += float32(o%3) * 0.5
+						if o == 0 && s.O > 2 {
+							w[i] = 0.25 + w[i]*1e-4
+						}
+					}
+				}
+				gain := randn(seed+1, s.O, 0.2)
+				for i := range gain {
+					gain[i] += 1
+				}
+				g := randn(seed+2, n, 1)
+				bw, bg, bdy := upload(t, d, w), upload(t, d, gain), upload(t, d, g)
+				by, bdw, bdg, bdw2 := upload(t, d, nans(n)), upload(t, d, nans(n)), upload(t, d, nans(s.O)), upload(t, d, nans(n))
+				runProgram(t, k, func(p *engine.Program) error {
+					if err := k.WS(p, s, f, bw.Span(), bg.Span(), by.Span()); err != nil {
+						return err
+					}
+					if err := k.WSBackward(p, s, f, bw.Span(), bg.Span(), bdy.Span(), bdw.Span(), bdg.Span()); err != nil {
+						return err
+					}
+					// Without dgain: the same dw.
+					return k.WSBackward(p, s, f, bw.Span(), bg.Span(), bdy.Span(), bdw2.Span(), engine.Span{})
+				})
+				w64, g64, dy64 := to64(w), to64(gain), to64(g)
+				y64, dw64, dg64 := make([]float64, n), make([]float64, n), make([]float64, s.O)
+				if f.Timm {
+					ref.WSTimm(s, w64, g64, float64(f.Gamma), float64(f.Eps), y64)
+					ref.WSTimmBackward(s, w64, g64, float64(f.Gamma), float64(f.Eps), dy64, dw64, dg64)
+				} else {
+					ref.WSDeepMind(s, w64, g64, y64)
+					ref.WSDeepMindBackward(s, w64, g64, dy64, dw64, dg64)
+				}
+				y, dw, dg := to32(y64), to32(dw64), to32(dg64)
+				// dgain = sum(what*G)/gain in both formulas: its scale is
+				// sum(|what*G|)/|gain|.
+				dgScale := make([]float64, s.O)
+				for o := range dgScale {
+					for i := o * s.FanIn; i < (o+1)*s.FanIn; i++ {
+						dgScale[o] += math.Abs(y64[i] * dy64[i] / g64[o])
+					}
+				}
+				assertWSClose(t, "what", download(t, by), y, w, s.O, s.FanIn, L, nil)
+				assertWSClose(t, "dw", download(t, bdw), dw, w, s.O, s.FanIn, L, nil)
+				assertClose(t, "dw without dgain", download(t, bdw2), download(t, bdw), 0, 0)
+				assertWSClose(t, "dgain", download(t, bdg), dg, w, s.O, s.FanIn, L, dgScale)
+			})
+		}
+	}
+}
+
+func TestWSRejectsBadShapes(t *testing.T) {
+	d, k := testDevice(t)
+	a, b := upload(t, d, make([]float32, 12)), upload(t, d, make([]float32, 3))
+	p := d.NewProgram("bad", engine.ProgramOptions{})
+	defer p.Close()
+	for name, err := range map[string]error{
+		"zero rows":     k.WS(p, ref.WSShape{O: 0, FanIn: 4}, WSDeepMind, a.Span(), b.Span(), a.Span()),
+		"negative F":    k.WS(p, ref.WSShape{O: 3, FanIn: -4}, WSDeepMind, a.Span(), b.Span(), a.Span()),
+		"w too small":   k.WS(p, ref.WSShape{O: 3, FanIn: 5}, WSDeepMind, a.Span(), b.Span(), a.Span()),
+		"gain small":    k.WS(p, ref.WSShape{O: 4, FanIn: 3}, WSDeepMind, a.Span(), b.Span(), a.Span()),
+		"timm nan eps":  k.WS(p, ref.WSShape{O: 3, FanIn: 4}, WSTimm(1, float32(math.NaN())), a.Span(), b.Span(), a.Span()),
+		"bwd dgain":     k.WSBackward(p, ref.WSShape{O: 4, FanIn: 3}, WSDeepMind, a.Span(), a.Span(), a.Span(), a.Span(), b.Span()),
+		"bwd no buffer": k.WSBackward(p, ref.WSShape{O: 3, FanIn: 4}, WSDeepMind, a.Span(), b.Span(), engine.Span{}, a.Span(), b.Span()),
+	} {
+		if err == nil {
+			t.Errorf("%s: accepted", name)
+		} else if name == "w too small" {
+			t.Logf("%s: %v", name, err)
+		}
+	}
+	if p.Len() != 0 {
+		t.Errorf("%d dispatches recorded from rejected calls", p.Len())
+	}
+}
