@@ -38,3 +38,35 @@ func BenchmarkWS(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkResidual: out = shortcut + alpha*skip_gain*mask*h on a
+// 32x256x24x24 activation, and its backward (dh and the dskip_gain sum;
+// dshortcut aliases dout, as a training step uses it).
+func BenchmarkResidual(b *testing.B) {
+	s := ref.NCHWShape{N: 32, C: 256, H: 24, W: 24}
+	n := s.Len()
+	sc, h, out := buffer(b, "shortcut", n), buffer(b, "h", n), buffer(b, "out", n)
+	skip, mask := buffer(b, "skip", 1), buffer(b, "mask", s.N)
+	b.Run("fwd", func(b *testing.B) {
+		p := program(b, "residual", func(p *engine.Program) error {
+			return lib.Residual(p, s, ref.ResidualAlpha, sc.Span(), h.Span(), skip.Span(), mask.Span(), out.Span())
+		})
+		reportGBs(b, float64(4*3*n), gpuTime(b, p))
+	})
+	b.Run("bwd", func(b *testing.B) {
+		dskip, scratch := buffer(b, "dskip", 1), buffer(b, "scratch", lib.ResidualScratch(s))
+		p := program(b, "residual backward", func(p *engine.Program) error {
+			return lib.ResidualBackward(p, s, ref.ResidualAlpha, h.Span(), skip.Span(), mask.Span(), out.Span(), engine.Span{}, sc.Span(), dskip.Span(), scratch.Span())
+		})
+		reportGBs(b, float64(4*3*n), gpuTime(b, p))
+	})
+}
+
+// BenchmarkDropout: inverted dropout (Philox per 4 elements) of the head's
+// 256x3072 features, the size DeepMind's F0 drops at batch 256.
+func BenchmarkDropout(b *testing.B) {
+	n := 256 * 3072
+	x, y, seed := buffer(b, "x", n), buffer(b, "y", n), buffer(b, "seed", 2)
+	p := program(b, "dropout", func(p *engine.Program) error { return lib.Dropout(p, seed.Span(), 1, 0.2, x.Span(), y.Span()) })
+	reportGBs(b, float64(4*2*n), gpuTime(b, p))
+}

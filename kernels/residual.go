@@ -1,0 +1,322 @@
+package kernels
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/nfvk/nfvk/engine"
+	"github.com/nfvk/nfvk/kernels/ref"
+)
+
+// The end of an NFNet block, out = shortcut + alpha*skip_gain*mask[n]*h,
+// and its backward (shader residual); stochastic-depth masks and inverted
+// dropout from the counter-based RNG (shader dropout, include/rng.glsl).
+// References: ref.Residual(Backward), ref.DropPathMask, ref.Dropout.
+//
+// RNG and seeds: Philox4x32-10, bit-exact with ref.RandomBits. The seed is
+// a uint64 in a buffer (8 bytes, little-endian: lo word then hi word),
+// because a Program is recorded once and replayed every step: the host
+// writes each step's seed there (WriteSeed) before Run, and writing the
+// same seed again replays the step's masks exactly. The stream is a
+// uint64 fixed at record time that names the call site (for example a
+// block or layer index), so two ops of one step never share numbers;
+// element i of a tensor is element i of its stream.
+
+// WriteSeed stores a step's seed in the 8-byte seed span the RNG ops read.
+func WriteSeed(seed engine.Span, v uint64) error {
+	if seed.Buf == nil || seed.Size < 8 {
+		return fmt.Errorf("write seed: span of %d bytes, need 8", seed.Size)
+	}
+	b := []byte{byte(v), byte(v >> 8), byte(v >> 16), byte(v >> 24), byte(v >> 32), byte(v >> 40), byte(v >> 48), byte(v >> 56)}
+	if err := seed.Buf.Write(seed.Off, b); err != nil {
+		return fmt.Errorf("write seed: %w", err)
+	}
+	return nil
+}
+
+func seedArg(op string, seed engine.Span) (engine.Arg, error) {
+	if seed.Buf == nil || seed.Size < 8 {
+		return engine.Arg{}, fmt.Errorf("%s: seed span has %d bytes, needs 8 (a uint64)", op, seed.Size)
+	}
+	return seed.Sub(0, 8).Read(), nil
+}
+
+// DropPathMask records mask[n] = floor(keep + u_n) for n < N (1 or 0, no
+// 1/keep rescale), u_n = ref.Uniform(seed, stream, n): stochastic depth's
+// per-sample mask for Residual.
+func (k *Kernels) DropPathMask(p *engine.Program, seed engine.Span, stream uint64, keep float64, mask engine.Span) error {
+	op := fmt.Sprintf("drop path mask (keep %v)", keep)
+	if !(keep >= 0 && keep <= 1) {
+		return fmt.Errorf("%s: keep probability outside [0, 1]", op)
+	}
+	n, err := elems(op, "mask", mask)
+	if err != nil {
+		return err
+	}
+	sa, err := seedArg(op, seed)
+	if err != nil {
+		return err
+	}
+	pipe, err := k.pipeline("dropout", k.tune.ElementwiseLocal, 1)
+	if err != nil {
+		return err
+	}
+	return k.rngElementwise(p, op, pipe, n, sa, seed, mask, stream, ref.DropThreshold(1-keep), 1)
+}
+
+// Dropout records inverted dropout y = x * 1/(1-rate) where kept, else 0,
+// element i kept iff ref.RandomBits(seed, stream, i)>>8 >=
+// ref.DropThreshold(rate) (bit-exact with ref.Dropout). y may be x.
+func (k *Kernels) Dropout(p *engine.Program, seed engine.Span, stream uint64, rate float64, x, y engine.Span) error {
+	return k.dropout(p, fmt.Sprintf("dropout (rate %v)", rate), seed, stream, rate, x, y)
+}
+
+// DropoutBackward records dx = Dropout(dy) with the same seed, stream and
+// rate as the forward (the mask is linear). dx may be dy.
+func (k *Kernels) DropoutBackward(p *engine.Program, seed engine.Span, stream uint64, rate float64, dy, dx engine.Span) error {
+	return k.dropout(p, fmt.Sprintf("dropout backward (rate %v)", rate), seed, stream, rate, dy, dx)
+}
+
+func (k *Kernels) dropout(p *engine.Program, op string, seed engine.Span, stream uint64, rate float64, x, y engine.Span) error {
+	if !(rate >= 0 && rate <= 1) {
+		return fmt.Errorf("%s: rate outside [0, 1]", op)
+	}
+	n, err := elems(op, "x", x)
+	if err != nil {
+		return err
+	}
+	if m, err := elems(op, "y", y); err != nil || m != n {
+		return fmt.Errorf("%s: y has %d elements, x %d: %v", op, m, n, err)
+	}
+	sa, err := seedArg(op, seed)
+	if err != nil {
+		return err
+	}
+	pipe, err := k.pipeline("dropout", k.tune.ElementwiseLocal, 0)
+	if err != nil {
+		return err
+	}
+	return k.rngElementwise(p, op, pipe, n, sa, x, y, stream, ref.DropThreshold(rate), ref.DropoutScale[float32](rate))
+}
+
+// rngElementwise records the dropout shader over n elements in chunks
+// that fit one binding; each chunk passes its first element's index in
+// the stream, so the numbers do not depend on the split.
+func (k *Kernels) rngElementwise(p *engine.Program, op string, pipe *engine.Pipeline, n int, sa engine.Arg, x, y engine.Span, stream uint64, threshold uint32, scale float32) error {
+	chunk := k.chunkElems() // a multiple of 64: every chunk starts on a Philox block
+	for start := 0; start < n; start += chunk {
+		m := min(chunk, n-start)
+		xa := x.Sub(int64(4*start), int64(4*m)).Read()
+		ya := y.Sub(int64(4*start), int64(4*m)).Write()
+		if x == y { // in place
+			xa.Access, ya.Access = engine.ReadWrite, engine.ReadWrite
+		}
+		if x == sa.Span { // mask: the x binding is unused, bind the seed
+			xa = sa
+		}
+		groups := min(ceilDiv(ceilDiv(m, 4), int(k.tune.ElementwiseLocal)), int(k.tune.ElementwiseMaxGroups))
+		push := pushBuf(nil).i(m).u(uint32(start)).u(uint32(uint64(start) >> 32)).u(uint32(stream)).u(uint32(stream >> 32)).u(threshold).f(scale)
+		label := op
+		if n > chunk {
+			label = fmt.Sprintf("%s[%d:%d]", op, start, start+m)
+		}
+		if err := p.Dispatch(label, pipe, [3]uint32{uint32(groups), 1, 1}, push, sa, xa, ya); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// residualMaxParts bounds the workgroups (so the dskip_gain partials) of
+// ResidualBackward: enough to fill a GPU, few enough that reducing the
+// partials is one short dispatch.
+const residualMaxParts = 1024
+
+// ResidualScratch is the scratch element count ResidualBackward needs for
+// shape s on this device.
+func (k *Kernels) ResidualScratch(s ref.NCHWShape) int {
+	chunks, err := k.sampleChunks("residual backward", s)
+	if err != nil {
+		return 0
+	}
+	total := 0
+	for _, c := range chunks {
+		gx, gy := k.residualGrid(s.C*s.H*s.W, c[1]-c[0], true)
+		total += gx * gy
+	}
+	return total
+}
+
+// residualGrid is the (x, y) workgroup grid over n samples of per elements.
+func (k *Kernels) residualGrid(per, n int, backward bool) (int, int) {
+	L := int(k.tune.ElementwiseLocal)
+	lanes := per
+	if per%4 == 0 {
+		lanes = per / 4
+	}
+	gy := min(n, 65535)
+	budget := int(k.tune.ElementwiseMaxGroups)
+	if backward {
+		budget = residualMaxParts
+	}
+	gx := max(1, min(ceilDiv(lanes, L), budget/gy))
+	return gx, gy
+}
+
+// sampleChunks splits the N samples of s into ranges [n0, n1) whose
+// tensors fit one binding and start on an aligned offset.
+func (k *Kernels) sampleChunks(op string, s ref.NCHWShape) ([][2]int, error) {
+	per := int64(4 * s.C * s.H * s.W)
+	lim := int64(k.dev.Info().MaxStorageBufferRange)
+	align := int64(max(k.dev.Info().MinStorageBufferOffsetAlignment, 4))
+	// A chunk of c samples starts at a multiple of c*per bytes: c must be
+	// a multiple of step for that to be aligned.
+	step := align / gcd(per, align)
+	c := lim / per / step * step
+	if c == 0 {
+		return nil, fmt.Errorf("%s %v: a sample of %d bytes cannot be split into aligned bindings of at most %d bytes", op, s, per, lim)
+	}
+	var out [][2]int
+	for n0 := 0; n0 < s.N; n0 += int(c) {
+		out = append(out, [2]int{n0, min(s.N, n0+int(c))})
+	}
+	return out, nil
+}
+
+func gcd(a, b int64) int64 {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
+}
+
+// residualCheck validates the shape and the sizes of the spans.
+func residualCheck(op string, s ref.NCHWShape, alpha float32, full map[string]engine.Span, skip, mask engine.Span) error {
+	if err := s.Validate(); err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	if int64(s.N)*int64(s.C)*int64(s.H)*int64(s.W) > math.MaxInt32 {
+		return fmt.Errorf("%s %v: more than 2^31-1 elements", op, s)
+	}
+	if math.IsNaN(float64(alpha)) || math.IsInf(float64(alpha), 0) {
+		return fmt.Errorf("%s %v: alpha %v is not finite", op, s, alpha)
+	}
+	name := fmt.Sprintf("%s %v", op, s)
+	for n, sp := range full {
+		if err := needElems(name, n, sp, s.Len()); err != nil {
+			return err
+		}
+	}
+	if err := needElems(name, "skip_gain", skip, 1); err != nil {
+		return err
+	}
+	if mask.Buf != nil {
+		if err := needElems(name, "mask", mask, s.N); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Residual records out = shortcut + alpha*skipGain[0]*mask[n]*h over NCHW
+// tensors of shape s. skipGain is a 1-element span (the parameter); mask
+// holds N per-sample values (DropPathMask) or has no buffer for none. out
+// may be shortcut or h (in place).
+func (k *Kernels) Residual(p *engine.Program, s ref.NCHWShape, alpha float32, shortcut, h, skipGain, mask, out engine.Span) error {
+	const op = "residual"
+	if err := residualCheck(op, s, alpha, map[string]engine.Span{"shortcut": shortcut, "h": h, "out": out}, skipGain, mask); err != nil {
+		return err
+	}
+	chunks, err := k.sampleChunks(op, s)
+	if err != nil {
+		return err
+	}
+	pipe, err := k.pipeline("residual", k.tune.ElementwiseLocal, 0, flagU32(mask.Buf != nil), 0)
+	if err != nil {
+		return err
+	}
+	per := s.C * s.H * s.W
+	sk := skipGain.Sub(0, 4).Read()
+	for _, c := range chunks {
+		off, size := int64(4*c[0]*per), int64(4*(c[1]-c[0])*per)
+		a, hh, o := shortcut.Sub(off, size).Read(), h.Sub(off, size).Read(), out.Sub(off, size).Write()
+		if out == shortcut {
+			a.Access, o.Access = engine.ReadWrite, engine.ReadWrite
+		}
+		if out == h {
+			hh.Access, o.Access = engine.ReadWrite, engine.ReadWrite
+		}
+		m := sk
+		if mask.Buf != nil {
+			m = mask.Sub(int64(4*c[0]), int64(4*(c[1]-c[0]))).Read()
+		}
+		gx, gy := k.residualGrid(per, c[1]-c[0], false)
+		label := fmt.Sprintf("%s %v [%d:%d]", op, s, c[0], c[1])
+		// Bindings 5 and 6 are backward-only: bind out, which is written anyway.
+		if err := p.Dispatch(label, pipe, [3]uint32{uint32(gx), uint32(gy), 1}, pushBuf(nil).i(per).i(c[1]-c[0]).f(alpha).i(0),
+			a, hh, sk, m, o, o, o); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ResidualBackward records, for Residual with the same arguments,
+//
+//	dh = alpha*skipGain[0]*mask[n]*dout
+//	dshortcut = dout (skipped when dshortcut has no buffer: dout itself is
+//	            the shortcut's gradient, so callers usually alias it)
+//	dskipGain[0] = alpha * sum(mask[n] * h * dout)
+//
+// in two dispatches: per-workgroup partials of the sum into scratch
+// (ResidualScratch elements), then their sum. dh and dskipGain are
+// overwritten, not accumulated.
+func (k *Kernels) ResidualBackward(p *engine.Program, s ref.NCHWShape, alpha float32, h, skipGain, mask, dout, dshortcut, dh, dskipGain, scratch engine.Span) error {
+	const op = "residual backward"
+	full := map[string]engine.Span{"h": h, "dout": dout, "dh": dh}
+	if dshortcut.Buf != nil {
+		full["dshortcut"] = dshortcut
+	}
+	if err := residualCheck(op, s, alpha, full, skipGain, mask); err != nil {
+		return err
+	}
+	name := fmt.Sprintf("%s %v", op, s)
+	if err := needElems(name, "dskip_gain", dskipGain, 1); err != nil {
+		return err
+	}
+	parts := k.ResidualScratch(s)
+	if err := needElems(name, "scratch", scratch, parts); err != nil {
+		return err
+	}
+	chunks, err := k.sampleChunks(op, s)
+	if err != nil {
+		return err
+	}
+	pipe, err := k.pipeline("residual", k.tune.ElementwiseLocal, 1, flagU32(mask.Buf != nil), flagU32(dshortcut.Buf != nil))
+	if err != nil {
+		return err
+	}
+	per := s.C * s.H * s.W
+	sk := skipGain.Sub(0, 4).Read()
+	at := 0
+	for _, c := range chunks {
+		off, size := int64(4*c[0]*per), int64(4*(c[1]-c[0])*per)
+		m := sk
+		if mask.Buf != nil {
+			m = mask.Sub(int64(4*c[0]), int64(4*(c[1]-c[0]))).Read()
+		}
+		gx, gy := k.residualGrid(per, c[1]-c[0], true)
+		d := dh.Sub(off, size).Write()
+		ds := d // unused without dshortcut: dh is written anyway
+		if dshortcut.Buf != nil {
+			ds = dshortcut.Sub(off, size).Write()
+		}
+		label := fmt.Sprintf("%s %v [%d:%d]", op, s, c[0], c[1])
+		if err := p.Dispatch(label, pipe, [3]uint32{uint32(gx), uint32(gy), 1}, pushBuf(nil).i(per).i(c[1]-c[0]).f(alpha).i(at),
+			dout.Sub(off, size).Read(), h.Sub(off, size).Read(), sk, m, d, ds, scratch.Sub(0, int64(4*parts)).Write()); err != nil {
+			return err
+		}
+		at += gx * gy
+	}
+	return k.ReduceRows(p, ReduceSum, scratch, 1, parts, dskipGain)
+}
