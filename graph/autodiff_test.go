@@ -1,0 +1,116 @@
+package graph
+
+import (
+	"context"
+	"math"
+	"slices"
+	"testing"
+)
+
+// TestGradientsFiniteDifferences checks the reverse-mode gradient of a
+// whole small NFNet (WS convs, grouped 3x3, SE, drop path, skip gains,
+// residuals, a transition block with the pooled shortcut conv, dropout,
+// label-smoothed cross-entropy) against central differences in float64.
+// With h = 1e-5 the truncation error is O(h^2) ~ 1e-10 relative and the
+// rounding error ~ 1e-16/h ~ 1e-11, so a 1e-6 relative bound is tight
+// for a correct gradient and far below any real mistake (a missing term
+// is O(1) relative).
+func TestGradientsFiniteDifferences(t *testing.T) {
+	b, x, labels, loss := smallNet(2, 8, 4, 0.3, 0.2)
+	must(t, b.err)
+	grads, err := b.g.Gradients(loss, b.params)
+	must(t, err)
+	for i, d := range grads {
+		if d == nil {
+			t.Fatalf("no gradient for %v", b.params[i])
+		}
+	}
+	c := NewCPU[float64](b.g)
+	for p, v := range b.init {
+		must(t, c.Set(p, to64(v)))
+	}
+	feeds := map[*Tensor][]float64{x: to64(randn(99, x.Size(), 1)), labels: {1, 3}}
+	ctx := context.Background()
+	// The seed fixes the drop-path and dropout masks; seed 5 drops some
+	// samples or units, not all (checked below).
+	const seed = 5
+	must(t, c.Run(ctx, seed, feeds))
+	var masks []float64
+	for _, n := range b.g.Nodes() {
+		if n.Op() == "drop path mask" {
+			masks = append(masks, c.Value(n.Outputs()[0])...)
+		}
+	}
+	if !slices.Contains(masks, 0) || !slices.Contains(masks, 1) {
+		t.Fatalf("drop-path masks %v: want some samples kept and some dropped", masks)
+	}
+	analytic := make([][]float64, len(grads))
+	for i, d := range grads {
+		analytic[i] = append([]float64(nil), c.Value(d)...)
+	}
+	lossAt := func() float64 {
+		must(t, c.Run(ctx, seed, feeds))
+		return c.Value(loss)[0]
+	}
+	const h = 1e-5
+	checked := 0
+	for i, p := range b.params {
+		v := c.Value(p)
+		// A few elements per parameter: first, last and a middle one.
+		for _, j := range uniq(0, len(v)/2, len(v)-1) {
+			old := v[j]
+			v[j] = old + h
+			up := lossAt()
+			v[j] = old - h
+			down := lossAt()
+			v[j] = old
+			num := (up - down) / (2 * h)
+			a := analytic[i][j]
+			if !(math.Abs(a-num) <= 1e-9+1e-6*max(math.Abs(a), math.Abs(num))) {
+				t.Errorf("d loss / d %v[%d]: autodiff %.10g, finite differences %.10g", p, j, a, num)
+			}
+			checked++
+		}
+	}
+	t.Logf("%d parameters, %d elements checked, %d nodes (%d backward)", len(b.params), checked, len(b.g.Nodes()), len(b.g.Nodes())-nodesBefore(b.g, loss))
+}
+
+func uniq(v ...int) []int {
+	var out []int
+	for _, x := range v {
+		if len(out) == 0 || out[len(out)-1] != x {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+func nodesBefore(g *Graph, t *Tensor) int { return t.Node().ID() + 1 }
+
+// TestGradientAccumulates checks that a tensor used several times gets
+// the sum of its gradients: y = x*x + 3x + x, so dy/dx = 2x + 4.
+func TestGradientAccumulates(t *testing.T) {
+	g := New()
+	x, err := g.Param("x", Shape{3})
+	must(t, err)
+	sq, err := g.Mul(x, x)
+	must(t, err)
+	x3, err := g.Scale(x, 3)
+	must(t, err)
+	s, err := g.Add(sq, x3)
+	must(t, err)
+	s, err = g.Add(s, x)
+	must(t, err)
+	y, err := g.Sum(s)
+	must(t, err)
+	d, err := g.Gradients(y, []*Tensor{x})
+	must(t, err)
+	c := NewCPU[float64](g)
+	must(t, c.Set(x, []float64{1, -2, 0.5}))
+	must(t, c.Run(context.Background(), 0, nil))
+	for i, want := range []float64{6, 0, 5} {
+		if got := c.Value(d[0])[i]; got != want {
+			t.Errorf("dy/dx[%d] = %v, want %v", i, got, want)
+		}
+	}
+}

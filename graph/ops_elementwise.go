@@ -1,0 +1,161 @@
+package graph
+
+import (
+	"github.com/nfvk/nfvk/kernels/ref"
+)
+
+// Elementwise ops: activations with gamma, add, mul, scale.
+
+// Act is an activation function (ref.ActGELUTanh, ref.ActReLU, ...).
+type Act = ref.Act
+
+// Act adds y = gamma * act(x).
+func (g *Graph) Act(x *Tensor, a Act, gamma float64) (*Tensor, error) {
+	return g.add1(&act{a: a, gamma: gamma}, x)
+}
+
+type act struct {
+	a     Act
+	gamma float64
+}
+
+func (o *act) name() string { return "act " + o.a.String() }
+func (o *act) infer(ins []*Tensor) ([]Shape, error) {
+	if err := sameShape(ins[0], ins[0]); err != nil {
+		return nil, err
+	}
+	return []Shape{ins[0].shape}, nil
+}
+func (o *act) cpu32(_ *cpuStep, in, out [][]float32) { ref.Activate(o.a, o.gamma, in[0], out[0]) }
+func (o *act) cpu64(_ *cpuStep, in, out [][]float64) { ref.Activate(o.a, o.gamma, in[0], out[0]) }
+func (o *act) grad(g *Graph, n *Node, d []*Tensor, _ []bool) ([]*Tensor, error) {
+	dx, err := g.add1(&actBackward{a: o.a, gamma: o.gamma}, n.ins[0], d[0])
+	return []*Tensor{dx}, err
+}
+func (o *act) lower(l *lowering, n *Node) error {
+	return l.k.Activation(l.p, o.a, float32(o.gamma), l.span(n.ins[0]), l.span(n.outs[0]))
+}
+
+// actBackward is dx = gamma * act'(x) * dy.
+type actBackward struct {
+	firstOrder
+	a     Act
+	gamma float64
+}
+
+func (o *actBackward) name() string { return "act " + o.a.String() + " backward" }
+func (o *actBackward) infer(ins []*Tensor) ([]Shape, error) {
+	if err := sameShape(ins[0], ins[1]); err != nil {
+		return nil, err
+	}
+	return []Shape{ins[0].shape}, nil
+}
+func (o *actBackward) cpu32(_ *cpuStep, in, out [][]float32) {
+	ref.ActivateBackward(o.a, o.gamma, in[0], in[1], out[0])
+}
+func (o *actBackward) cpu64(_ *cpuStep, in, out [][]float64) {
+	ref.ActivateBackward(o.a, o.gamma, in[0], in[1], out[0])
+}
+func (o *actBackward) lower(l *lowering, n *Node) error {
+	return l.k.ActivationBackward(l.p, o.a, float32(o.gamma), l.span(n.ins[0]), l.span(n.ins[1]), l.span(n.outs[0]))
+}
+
+// Add adds a + b (same shapes).
+func (g *Graph) Add(a, b *Tensor) (*Tensor, error) { return g.add1(add{}, a, b) }
+
+type add struct{}
+
+func (add) name() string { return "add" }
+func (add) infer(ins []*Tensor) ([]Shape, error) {
+	if err := sameShape(ins[0], ins[1]); err != nil {
+		return nil, err
+	}
+	return []Shape{ins[0].shape}, nil
+}
+
+func addCPU[T ref.Float](in, out [][]T) {
+	for i := range out[0] {
+		out[0][i] = in[0][i] + in[1][i]
+	}
+}
+
+func (add) cpu32(_ *cpuStep, in, out [][]float32) { addCPU(in, out) }
+func (add) cpu64(_ *cpuStep, in, out [][]float64) { addCPU(in, out) }
+func (add) grad(_ *Graph, _ *Node, d []*Tensor, _ []bool) ([]*Tensor, error) {
+	return []*Tensor{d[0], d[0]}, nil
+}
+func (add) lower(l *lowering, n *Node) error {
+	// out = a, then out = b + out: the same float32 sum as the CPU's a+b.
+	y := l.span(n.outs[0])
+	if err := l.k.Copy(l.p, y, l.span(n.ins[0])); err != nil {
+		return err
+	}
+	return l.k.Axpby(l.p, 1, l.span(n.ins[1]), 1, y)
+}
+
+// Mul adds the elementwise product a * b (same shapes).
+func (g *Graph) Mul(a, b *Tensor) (*Tensor, error) { return g.add1(mul{}, a, b) }
+
+type mul struct{}
+
+func (mul) name() string { return "mul" }
+func (mul) infer(ins []*Tensor) ([]Shape, error) {
+	if err := sameShape(ins[0], ins[1]); err != nil {
+		return nil, err
+	}
+	return []Shape{ins[0].shape}, nil
+}
+func (mul) cpu32(_ *cpuStep, in, out [][]float32) { ref.Mul(in[0], in[1], out[0]) }
+func (mul) cpu64(_ *cpuStep, in, out [][]float64) { ref.Mul(in[0], in[1], out[0]) }
+func (mul) grad(g *Graph, n *Node, d []*Tensor, need []bool) ([]*Tensor, error) {
+	res := make([]*Tensor, 2)
+	var err error
+	if need[0] {
+		if res[0], err = g.Mul(d[0], n.ins[1]); err != nil {
+			return nil, err
+		}
+	}
+	if need[1] {
+		if res[1], err = g.Mul(d[0], n.ins[0]); err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+func (mul) lower(l *lowering, n *Node) error { return l.noKernel(n) }
+
+// Scale adds c * x for a constant c.
+func (g *Graph) Scale(x *Tensor, c float64) (*Tensor, error) { return g.add1(&scale{c: c}, x) }
+
+type scale struct{ c float64 }
+
+func (*scale) name() string { return "scale" }
+func (*scale) infer(ins []*Tensor) ([]Shape, error) {
+	if err := sameShape(ins[0], ins[0]); err != nil {
+		return nil, err
+	}
+	return []Shape{ins[0].shape}, nil
+}
+
+// scaleCPU multiplies in T by c rounded to float32, as the GPU's
+// float32 push constant does, so float32 runs match bit for bit.
+func scaleCPU[T ref.Float](c float64, in, out []T) {
+	k := T(float32(c))
+	for i, v := range in {
+		out[i] = k * v
+	}
+}
+
+func (o *scale) cpu32(_ *cpuStep, in, out [][]float32) { scaleCPU(o.c, in[0], out[0]) }
+func (o *scale) cpu64(_ *cpuStep, in, out [][]float64) {
+	for i, v := range in[0] {
+		out[0][i] = o.c * v
+	}
+}
+func (o *scale) grad(g *Graph, _ *Node, d []*Tensor, _ []bool) ([]*Tensor, error) {
+	dx, err := g.Scale(d[0], o.c)
+	return []*Tensor{dx}, err
+}
+func (o *scale) lower(l *lowering, n *Node) error {
+	return l.k.Scale(l.p, float32(o.c), l.span(n.ins[0]), l.span(n.outs[0]))
+}
