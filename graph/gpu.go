@@ -78,7 +78,7 @@ type GPU struct {
 // buffers (constants are uploaded, everything else starts at zero), lowers
 // every node into one program and records it. It fails, naming the ops,
 // when some op has no GPU kernel yet.
-func Compile(ctx context.Context, k *kernels.Kernels, g *Graph, o CompileOptions) (x *GPU, err error) {
+func Compile(ctx context.Context, k *kernels.Kernels, g *Graph, o CompileOptions) (_ *GPU, err error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -87,11 +87,10 @@ func Compile(ctx context.Context, k *kernels.Kernels, g *Graph, o CompileOptions
 	if err != nil {
 		return nil, err
 	}
-	x = &GPU{g: g, k: k, plan: plan, bufs: make([]*engine.Buffer, len(g.tensors)), spans: make([]engine.Span, len(g.tensors)), nodes: len(g.nodes)}
+	x := &GPU{g: g, k: k, plan: plan, bufs: make([]*engine.Buffer, len(g.tensors)), spans: make([]engine.Span, len(g.tensors)), nodes: len(g.nodes)}
 	defer func() {
 		if err != nil {
 			x.Close()
-			x = nil
 		}
 	}()
 	if plan.PeakBytes > 0 {

@@ -159,7 +159,9 @@ func (*convBias) name() string                            { return "conv2d backw
 func (c *convBias) infer(ins []*Tensor) ([]Shape, error)  { return []Shape{{c.s.O}}, nil }
 func (c *convBias) cpu32(_ *cpuStep, in, out [][]float32) { ref.Conv2DBackwardBias(c.s, in[0], out[0]) }
 func (c *convBias) cpu64(_ *cpuStep, in, out [][]float64) { ref.Conv2DBackwardBias(c.s, in[0], out[0]) }
-func (c *convBias) lower(l *lowering, n *Node) error      { return l.noKernel(n) }
+func (c *convBias) lower(l *lowering, n *Node) error {
+	return l.k.Conv2DBackwardBias(l.p, c.s, l.span(n.ins[0]), l.span(n.outs[0]))
+}
 
 // WSFormula selects the scaled weight standardization formula.
 type WSFormula uint8
