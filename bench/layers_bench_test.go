@@ -70,3 +70,31 @@ func BenchmarkDropout(b *testing.B) {
 	p := program(b, "dropout", func(p *engine.Program) error { return lib.Dropout(p, seed.Span(), 1, 0.2, x.Span(), y.Span()) })
 	reportGBs(b, float64(4*2*n), gpuTime(b, p))
 }
+
+// BenchmarkAvgPool: NFNet's transition pool (2x2, stride 2, SAME) of a
+// 32x256x48x48 activation, forward and backward, and the global mean of
+// a 32x1536x12x12 one (the SE squeeze / head pool size class).
+func BenchmarkAvgPool(b *testing.B) {
+	s := ref.AvgPoolSameShape(32, 256, 48, 48, 2, 2)
+	x, y := buffer(b, "x", s.XLen()), buffer(b, "y", s.YLen())
+	bytes := float64(4 * (s.XLen() + s.YLen()))
+	b.Run("2x2/fwd", func(b *testing.B) {
+		p := program(b, "avgpool", func(p *engine.Program) error { return lib.AvgPool2D(p, s, x.Span(), y.Span()) })
+		reportGBs(b, bytes, gpuTime(b, p))
+	})
+	b.Run("2x2/bwd", func(b *testing.B) {
+		p := program(b, "avgpool backward", func(p *engine.Program) error { return lib.AvgPool2DBackward(p, s, y.Span(), x.Span()) })
+		reportGBs(b, bytes, gpuTime(b, p))
+	})
+	g := ref.NCHWShape{N: 32, C: 1536, H: 12, W: 12}
+	gx, gy := buffer(b, "gx", g.Len()), buffer(b, "gy", g.N*g.C)
+	gbytes := float64(4 * (g.Len() + g.N*g.C))
+	b.Run("global/fwd", func(b *testing.B) {
+		p := program(b, "global avgpool", func(p *engine.Program) error { return lib.GlobalAvgPool(p, g, gx.Span(), gy.Span()) })
+		reportGBs(b, gbytes, gpuTime(b, p))
+	})
+	b.Run("global/bwd", func(b *testing.B) {
+		p := program(b, "global avgpool backward", func(p *engine.Program) error { return lib.GlobalAvgPoolBackward(p, g, gy.Span(), gx.Span()) })
+		reportGBs(b, gbytes, gpuTime(b, p))
+	})
+}

@@ -147,9 +147,19 @@ func (k *Kernels) ResidualScratch(s ref.NCHWShape) int {
 	return total
 }
 
+// residualLocal is the workgroup size of the residual kernels: the
+// backward ends in a workgroup sum, which on a CPU device is cheapest in
+// one-subgroup workgroups (see rowLocal).
+func (k *Kernels) residualLocal(backward bool) uint32 {
+	if backward {
+		return k.rowLocal()
+	}
+	return k.tune.ElementwiseLocal
+}
+
 // residualGrid is the (x, y) workgroup grid over n samples of per elements.
 func (k *Kernels) residualGrid(per, n int, backward bool) (int, int) {
-	L := int(k.tune.ElementwiseLocal)
+	L := int(k.residualLocal(backward))
 	lanes := per
 	if per%4 == 0 {
 		lanes = per / 4
@@ -166,21 +176,34 @@ func (k *Kernels) residualGrid(per, n int, backward bool) (int, int) {
 // sampleChunks splits the N samples of s into ranges [n0, n1) whose
 // tensors fit one binding and start on an aligned offset.
 func (k *Kernels) sampleChunks(op string, s ref.NCHWShape) ([][2]int, error) {
-	per := int64(4 * s.C * s.H * s.W)
-	lim := int64(k.dev.Info().MaxStorageBufferRange)
-	align := int64(max(k.dev.Info().MinStorageBufferOffsetAlignment, 4))
-	// A chunk of c samples starts at a multiple of c*per bytes: c must be
-	// a multiple of step for that to be aligned.
-	step := align / gcd(per, align)
-	c := lim / per / step * step
-	if c == 0 {
-		return nil, fmt.Errorf("%s %v: a sample of %d bytes cannot be split into aligned bindings of at most %d bytes", op, s, per, lim)
+	c, err := k.unitChunk(4 * int64(s.C*s.H*s.W))
+	if err != nil {
+		return nil, fmt.Errorf("%s %v: %w", op, s, err)
 	}
 	var out [][2]int
-	for n0 := 0; n0 < s.N; n0 += int(c) {
-		out = append(out, [2]int{n0, min(s.N, n0+int(c))})
+	for n0 := 0; n0 < s.N; n0 += c {
+		out = append(out, [2]int{n0, min(s.N, n0+c)})
 	}
 	return out, nil
+}
+
+// unitChunk is how many units (samples, planes) of the given byte sizes
+// one dispatch binds: as many as fit maxStorageBufferRange for the
+// largest, a multiple of what keeps every chunk's offset aligned for all.
+func (k *Kernels) unitChunk(unitBytes ...int64) (int, error) {
+	lim := int64(k.dev.Info().MaxStorageBufferRange)
+	align := int64(max(k.dev.Info().MinStorageBufferOffsetAlignment, 4))
+	step, big := int64(1), int64(1)
+	for _, b := range unitBytes {
+		st := align / gcd(b, align) // c units start aligned iff step divides c
+		step = step / gcd(step, st) * st
+		big = max(big, b)
+	}
+	c := lim / big / step * step
+	if c == 0 {
+		return 0, fmt.Errorf("units of %v bytes cannot be split into aligned bindings of at most %d bytes", unitBytes, lim)
+	}
+	return int(min(c, math.MaxInt32)), nil
 }
 
 func gcd(a, b int64) int64 {
@@ -231,7 +254,7 @@ func (k *Kernels) Residual(p *engine.Program, s ref.NCHWShape, alpha float32, sh
 	if err != nil {
 		return err
 	}
-	pipe, err := k.pipeline("residual", k.tune.ElementwiseLocal, 0, flagU32(mask.Buf != nil), 0)
+	pipe, err := k.pipeline("residual", k.residualLocal(false), 0, flagU32(mask.Buf != nil), 0)
 	if err != nil {
 		return err
 	}
@@ -292,7 +315,7 @@ func (k *Kernels) ResidualBackward(p *engine.Program, s ref.NCHWShape, alpha flo
 	if err != nil {
 		return err
 	}
-	pipe, err := k.pipeline("residual", k.tune.ElementwiseLocal, 1, flagU32(mask.Buf != nil), flagU32(dshortcut.Buf != nil))
+	pipe, err := k.pipeline("residual", k.residualLocal(true), 1, flagU32(mask.Buf != nil), flagU32(dshortcut.Buf != nil))
 	if err != nil {
 		return err
 	}

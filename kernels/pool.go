@@ -1,0 +1,172 @@
+package kernels
+
+import (
+	"fmt"
+	"math/bits"
+
+	"github.com/nfvk/nfvk/engine"
+	"github.com/nfvk/nfvk/kernels/ref"
+)
+
+// Pooling: average pooling with explicit (TF "SAME" or ceil-mode) padding
+// that divides by the count of valid elements, forward and backward
+// (shader pool), and the global mean over H, W (shader pool_global; its
+// backward is shader se's broadcast). Activations are NCHW. References:
+// ref.AvgPool2D(Backward), ref.GlobalAvgPool(Backward).
+
+// divMagic returns (m, s) with n/d == umulHi(n, m) >> s for every
+// n < 2^31 (m == 0 stands for d == 1); include/ws_index.glsl's udiv
+// applies it. With l = ceil(log2 d) and m = ceil(2^(31+l) / d) the
+// rounding error e = m*d - 2^(31+l) < d <= 2^l, so n*e < 2^(31+l) and the
+// quotient is exact (Granlund and Montgomery's round-up method).
+func divMagic(d int) (m, s uint32) {
+	if d <= 1 {
+		return 0, 0
+	}
+	l := uint(bits.Len(uint(d - 1))) // ceil(log2 d)
+	num := uint64(1) << (31 + l)
+	return uint32((num + uint64(d) - 1) / uint64(d)), uint32(l - 1)
+}
+
+// maxIndex bounds the element indices one dispatch divides (divMagic).
+const maxIndex = 1<<31 - 1
+
+// poolChunks splits the planes of a pool into dispatches whose inputs and
+// outputs each fit one binding, at aligned offsets.
+func (k *Kernels) poolChunks(op string, planes, inPer, outPer int) ([][2]int, error) {
+	c, err := k.unitChunk(int64(4*inPer), int64(4*outPer))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	c = min(c, maxIndex/max(inPer, outPer))
+	var out [][2]int
+	for p0 := 0; p0 < planes; p0 += c {
+		out = append(out, [2]int{p0, min(planes, p0+c)})
+	}
+	return out, nil
+}
+
+// AvgPool2D records y = the mean of each window's valid elements, for x
+// [N, C, H, W] and y [N, C, s.OutH(), s.OutW()]. ref.AvgPoolSameShape(n,
+// c, h, w, 2, 2) is NFNet's transition pool (timm's AvgPool2d(2, 2,
+// ceil_mode=True, count_include_pad=False)).
+func (k *Kernels) AvgPool2D(p *engine.Program, s ref.PoolShape, x, y engine.Span) error {
+	return k.avgPool(p, s, x, y, false)
+}
+
+// AvgPool2DBackward records dx from dy for AvgPool2D of shape s: every
+// input gets dy/count from each window that counted it. dx is
+// overwritten.
+func (k *Kernels) AvgPool2DBackward(p *engine.Program, s ref.PoolShape, dy, dx engine.Span) error {
+	return k.avgPool(p, s, dy, dx, true)
+}
+
+func (k *Kernels) avgPool(p *engine.Program, s ref.PoolShape, src, dst engine.Span, backward bool) error {
+	op := "avgpool2d"
+	if backward {
+		op = "avgpool2d backward"
+	}
+	if err := s.Validate(); err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	name := fmt.Sprintf("%s %dx%dx%dx%d k%dx%d s%dx%d pad(%d,%d,%d,%d)", op, s.N, s.C, s.H, s.W, s.KH, s.KW, s.StrideH, s.StrideW,
+		s.PadTop, s.PadBottom, s.PadLeft, s.PadRight)
+	if s.KH > 64 || s.KW > 64 || s.StrideH > 64 || s.StrideW > 64 {
+		return fmt.Errorf("%s: windows and strides above 64 are not supported (they unroll)", name)
+	}
+	oh, ow := s.OutH(), s.OutW()
+	inPer, outPer := s.H*s.W, oh*ow
+	srcPer, dstPer := inPer, outPer
+	rows, cols := oh, ow // the dst index is split into (plane, row, col)
+	if backward {
+		srcPer, dstPer = outPer, inPer
+		rows, cols = s.H, s.W
+	}
+	planes := s.N * s.C
+	if err := needElems(name, "src", src, planes*srcPer); err != nil {
+		return err
+	}
+	if err := needElems(name, "dst", dst, planes*dstPer); err != nil {
+		return err
+	}
+	chunks, err := k.poolChunks(name, planes, inPer, outPer)
+	if err != nil {
+		return err
+	}
+	pipe, err := k.pipeline("pool", k.tune.ElementwiseLocal, uint32(s.KH), uint32(s.KW), uint32(s.StrideH), uint32(s.StrideW), flagU32(backward))
+	if err != nil {
+		return err
+	}
+	mc, sc := divMagic(cols)
+	mr, sr := divMagic(rows)
+	for _, c := range chunks {
+		np := c[1] - c[0]
+		total := np * dstPer
+		groups := min(ceilDiv(total, int(k.tune.ElementwiseLocal)), int(k.tune.ElementwiseMaxGroups))
+		push := pushBuf(nil).i(total).i(s.H).i(s.W).i(oh).i(ow).i(s.PadTop).i(s.PadLeft).u(mc).u(sc).u(mr).u(sr)
+		label := name
+		if len(chunks) > 1 {
+			label = fmt.Sprintf("%s planes [%d:%d]", name, c[0], c[1])
+		}
+		if err := p.Dispatch(label, pipe, [3]uint32{uint32(groups), 1, 1}, push,
+			src.Sub(int64(4*c[0]*srcPer), int64(4*np*srcPer)).Read(), dst.Sub(int64(4*c[0]*dstPer), int64(4*total)).Write()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// GlobalAvgPool records y[n, c] = mean over h, w of x[n, c, h, w].
+func (k *Kernels) GlobalAvgPool(p *engine.Program, s ref.NCHWShape, x, y engine.Span) error {
+	return k.planeReduce(p, "global avgpool", s, 0, 0, x, x, x, y)
+}
+
+// planeReduce records shader pool_global over the N*C planes of s.
+func (k *Kernels) planeReduce(p *engine.Program, op string, s ref.NCHWShape, mode uint32, gain float32, x, dy, z, out engine.Span) error {
+	if err := s.Validate(); err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	name := fmt.Sprintf("%s %v", op, s)
+	planes, hw := s.N*s.C, s.H*s.W
+	for _, a := range []struct {
+		n    string
+		s    engine.Span
+		want int
+	}{{"x", x, s.Len()}, {"dy", dy, s.Len()}, {"z", z, planes}, {"out", out, planes}} {
+		if err := needElems(name, a.n, a.s, a.want); err != nil {
+			return err
+		}
+	}
+	chunks, err := k.poolChunks(name, planes, hw, 1)
+	if err != nil {
+		return err
+	}
+	pipe, err := k.pipeline("pool_global", k.tune.ElementwiseLocal, mode)
+	if err != nil {
+		return err
+	}
+	for _, c := range chunks {
+		np := c[1] - c[0]
+		xs := x.Sub(int64(4*c[0]*hw), int64(4*np*hw)).Read()
+		dys, zs := xs, xs
+		if mode == 1 {
+			dys = dy.Sub(int64(4*c[0]*hw), int64(4*np*hw)).Read()
+			zs = z.Sub(int64(4*c[0]), int64(4*np)).Read()
+		}
+		groups := min(ceilDiv(np, int(k.tune.ElementwiseLocal)), int(k.tune.ElementwiseMaxGroups))
+		label := name
+		if len(chunks) > 1 {
+			label = fmt.Sprintf("%s planes [%d:%d]", name, c[0], c[1])
+		}
+		if err := p.Dispatch(label, pipe, [3]uint32{uint32(groups), 1, 1}, pushBuf(nil).i(np).i(hw).f(gain),
+			xs, dys, zs, out.Sub(int64(4*c[0]), int64(4*np)).Write()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// GlobalAvgPoolBackward records dx[n, c, h, w] = dy[n, c] / (H*W).
+func (k *Kernels) GlobalAvgPoolBackward(p *engine.Program, s ref.NCHWShape, dy, dx engine.Span) error {
+	return k.seBroadcast(p, "global avgpool backward", s, false, 0, engine.Span{}, engine.Span{}, dy, dx)
+}

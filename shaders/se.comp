@@ -1,0 +1,49 @@
+#version 450
+// Squeeze-excite gate and per-plane broadcasts over x[P, HW] (P = N*C
+// planes), one invocation per vec4 of the flattened tensor (a vec4 may
+// straddle planes when HW % 4 != 0: each component finds its own plane):
+//
+//	GATE 1, MEAN 0: y  = gain*sigmoid(z[p]) * x             (gate forward)
+//	GATE 1, MEAN 1: dx = gain*sigmoid(z[p]) * dy + dm[p]/HW (gate backward
+//	                fused with the global-mean backward of the SE's squeeze:
+//	                the SE input's whole gradient in one pass)
+//	GATE 0, MEAN 1: dx = dm[p]/HW                           (global-mean backward)
+//
+// Bindings: 0 x or dy, 1 z, 2 dm, 3 y or dx. Unused ones are bound to
+// something valid and never read.
+#include "elementwise.glsl"
+#include "ws_index.glsl"
+layout(constant_id = 1) const uint GATE = 1;
+layout(constant_id = 2) const uint MEAN = 0;
+layout(set = 0, binding = 0) readonly buffer X { float x[]; };
+layout(set = 0, binding = 0) readonly buffer X4 { vec4 x4[]; };
+layout(set = 0, binding = 1) readonly buffer Z { float z[]; };
+layout(set = 0, binding = 2) readonly buffer DM { float dm[]; };
+layout(set = 0, binding = 3) writeonly buffer Y { float y[]; };
+layout(set = 0, binding = 3) writeonly buffer Y4 { vec4 y4[]; };
+layout(push_constant) uniform P {
+	uint n;
+	uint m_hw, s_hw; // magic division by HW
+	float gain;
+	float inv_hw;
+} p;
+
+float gate(uint pl) { return p.gain / (1.0 + exp(-z[pl])); }
+
+float val(uint i, float xv) {
+	uint pl = udiv(i, p.m_hw, p.s_hw);
+	float r = 0.0;
+	if (GATE == 1u) r = gate(pl) * xv;
+	if (MEAN == 1u) r += dm[pl] * p.inv_hw;
+	return r;
+}
+
+void main() {
+	FOR_EACH_VEC4(p.n, {
+		uint e = 4u * i4;
+		vec4 xv = GATE == 1u ? x4[i4] : vec4(0.0);
+		y4[i4] = vec4(val(e, xv.x), val(e + 1u, xv.y), val(e + 2u, xv.z), val(e + 3u, xv.w));
+	}, {
+		y[i] = val(i, GATE == 1u ? x[i] : 0.0);
+	})
+}
