@@ -77,7 +77,19 @@ func (c *conv2d) grad(g *Graph, n *Node, d []*Tensor, need []bool) ([]*Tensor, e
 	res := make([]*Tensor, 3)
 	var err error
 	if need[0] {
-		if res[0], err = g.add1(&convData{s: c.s}, dy, n.ins[1]); err != nil {
+		w := n.ins[1]
+		if wn := w.node; wn != nil {
+			if o, ok := wn.op.(*ws); ok {
+				// Recompute the standardized weights here rather than
+				// keep the forward's copy alive through the whole step:
+				// one cheap pass over the weights saves a tensor as large
+				// as the parameters from the memory peak.
+				if w, err = g.add1(&ws{opts: o.opts}, wn.ins[0], wn.ins[1]); err != nil {
+					return nil, err
+				}
+			}
+		}
+		if res[0], err = g.add1(&convData{s: c.s}, dy, w); err != nil {
 			return nil, err
 		}
 	}

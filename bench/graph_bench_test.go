@@ -1,0 +1,292 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/nfvk/nfvk/graph"
+	"github.com/nfvk/nfvk/kernels/ref"
+	"github.com/nfvk/nfvk/nfnet"
+)
+
+// A whole NFNet training step as a graph: BenchmarkMemoryPlan reports how
+// much the memory plan saves, BenchmarkReplayHost what a replayed step
+// costs the host.
+
+// nfnetGraph is the training step of a network built from an nfnet
+// layout: forward, label-smoothed cross-entropy, backward and SGD.
+type nfnetGraph struct {
+	g         *graph.Graph
+	x, labels *graph.Tensor
+	loss      *graph.Tensor
+	params    []*graph.Tensor
+}
+
+// buildNFNet walks layout l (nfnet.NewLayout) for a batch of n px x px
+// images. It lives here because graph must not import nfnet.
+func buildNFNet(l *nfnet.Layout, n, px int) (*nfnetGraph, error) {
+	g := graph.New()
+	m := &nfnetGraph{g: g}
+	var err error
+	// t keeps the first error so the walk reads as a list of layers.
+	t := func(v *graph.Tensor, e error) *graph.Tensor {
+		if e != nil && err == nil {
+			err = e
+		}
+		return v
+	}
+	param := func(name string, shape graph.Shape) *graph.Tensor {
+		p := t(g.Param(name, shape))
+		if p != nil {
+			m.params = append(m.params, p)
+		}
+		return p
+	}
+	var actKind ref.Act
+	switch a := l.Act; {
+	case a.Name == "gelu" && a.GeluApproximate:
+		actKind = ref.ActGELUTanh
+	case a.Name == "gelu":
+		actKind = ref.ActGELUErf
+	case a.Name == "relu":
+		actKind = ref.ActReLU
+	case a.Name == "silu":
+		actKind = ref.ActSiLU
+	default:
+		return nil, fmt.Errorf("activation %q not supported", a.Name)
+	}
+	act := func(x *graph.Tensor) *graph.Tensor {
+		if err != nil {
+			return nil
+		}
+		return t(g.Act(x, actKind, l.Act.Gamma))
+	}
+	conv := func(c nfnet.Conv, x *graph.Tensor) *graph.Tensor {
+		if err != nil {
+			return nil
+		}
+		groups := max(c.Groups, 1)
+		w := param(c.Weight, graph.Shape{c.Out, c.In / groups, c.Kernel, c.Kernel})
+		gain := param(c.Gain, graph.Shape{c.Out})
+		bias := param(c.Bias, graph.Shape{c.Out})
+		var o graph.WSOpts
+		switch {
+		case c.WS.Mode == nfnet.StdConvTimm:
+			o = graph.WSOpts{Formula: graph.WSTimm, Eps: c.WS.Eps, Gamma: c.WS.Gamma}
+		case c.WS.Mode == nfnet.StdConvDeepMind && c.WS.Gamma == 1 && c.WS.Eps == ref.DeepMindWSMinNVar:
+			o = graph.WSOpts{Formula: graph.WSDeepMind}
+		default:
+			err = fmt.Errorf("%s: weight standardization %+v not supported", c.Module, c.WS)
+			return nil
+		}
+		what := t(g.WS(w, gain, o))
+		sh := x.Shape()
+		p := c.Padding(sh[2], sh[3])
+		return t(g.Conv2D(x, what, bias, graph.ConvOpts{Stride: c.Stride, Groups: groups, Pad: [4]int{p.Top, p.Bottom, p.Left, p.Right}}))
+	}
+	linear := func(x *graph.Tensor, out int, wname, bname string) *graph.Tensor {
+		if err != nil {
+			return nil
+		}
+		in := x.Size() / x.Shape()[0]
+		return t(g.Linear(x, param(wname, graph.Shape{out, in}), param(bname, graph.Shape{out})))
+	}
+
+	m.x = t(g.Input("x", graph.Shape{n, l.Config.InChans, px, px}))
+	m.labels = t(g.Labels("labels", n))
+	h := m.x
+	for _, s := range l.Stem.Layers {
+		h = conv(s.Conv, h)
+		if s.ActAfter {
+			h = act(h)
+		}
+	}
+	if l.Stem.Pool != nil {
+		return nil, errors.New("stem pool not supported")
+	}
+	for _, b := range l.Blocks {
+		if err != nil {
+			break
+		}
+		if b.Attn != nil || b.DropPathScaleByKeep {
+			return nil, fmt.Errorf("%s: mid-block attention or timm's scaled drop path not supported", b.Module)
+		}
+		x := h
+		pre := act(x)
+		if b.Beta != 1 {
+			pre = t(g.Scale(pre, b.Beta))
+		}
+		shortcut := x
+		if d := b.Downsample; d != nil {
+			s := pre
+			if d.Pool != nil {
+				if d.Pool.Kind != nfnet.AvgPool || d.Pool.Kernel != 2 || d.Pool.Stride != 2 {
+					return nil, fmt.Errorf("%s: pool %+v not supported", b.Module, *d.Pool)
+				}
+				s = t(g.AvgPool2x2(s))
+			}
+			shortcut = conv(d.Conv, s)
+		}
+		r := conv(b.Conv1, pre)
+		r = conv(b.Conv2, act(r))
+		if b.Conv2b != nil {
+			r = conv(*b.Conv2b, act(r))
+		}
+		r = conv(b.Conv3, act(r))
+		if se := b.AttnLast; se != nil && err == nil {
+			z := linear(t(g.GlobalMean(r)), se.Hidden, se.FC1Weight, se.FC1Bias)
+			z = t(g.Act(z, ref.ActReLU, 1))
+			z = linear(z, se.Channels, se.FC2Weight, se.FC2Bias)
+			r = t(g.SEGate(r, z, se.Gain))
+		}
+		if b.DropPath > 0 {
+			r = t(g.DropPath(r, b.DropPath))
+		}
+		var skip *graph.Tensor
+		if b.SkipGain != "" {
+			skip = param(b.SkipGain, graph.Shape{1})
+		} else {
+			skip = t(g.Constant(b.Module+".one", graph.Shape{1}, []float32{1}))
+		}
+		h = t(g.Residual(shortcut, r, skip, b.Alpha))
+	}
+	if l.FinalConv != nil {
+		h = conv(*l.FinalConv, h)
+	}
+	h = act(h)
+	h = t(g.GlobalMean(h))
+	if l.Head.DropRate > 0 && err == nil {
+		h = t(g.Dropout(h, l.Head.DropRate))
+	}
+	logits := linear(h, l.Head.Classes, l.Head.Weight, l.Head.Bias)
+	m.loss = t(g.SoftmaxCE(logits, m.labels, 0.1))
+	if err != nil {
+		return nil, err
+	}
+	g.Keep(m.loss)
+	grads, err := g.Gradients(m.loss, m.params)
+	if err != nil {
+		return nil, err
+	}
+	if err := g.SGD(m.params, grads, 0.1); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func f0Graph(b *testing.B, n, px int) *nfnetGraph {
+	b.Helper()
+	cfg, err := nfnet.Variant("f0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	l, err := nfnet.NewLayout(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	m, err := buildNFNet(l, n, px)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return m
+}
+
+// BenchmarkMemoryPlan plans the F0 training step at batch 8, 64x64 and
+// reports planned peak / naive sum of activation and temporary sizes
+// (plan_ratio), the peak itself (peak_MiB), and the planning time.
+func BenchmarkMemoryPlan(b *testing.B) {
+	b.Run("f0-64px-b8", func(b *testing.B) {
+		m := f0Graph(b, 8, 64)
+		align := max(int64(dev.Info().MinStorageBufferOffsetAlignment), 16)
+		var p *graph.Plan
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			var err error
+			if p, err = graph.PlanMemory(m.g, graph.PlanOptions{Align: align, Kernels: lib}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.StopTimer()
+		b.ReportMetric(p.Ratio(), "plan_ratio")
+		b.ReportMetric(float64(p.PeakBytes)/(1<<20), "peak_MiB")
+		b.ReportMetric(float64(p.NaiveBytes)/(1<<20), "naive_MiB")
+		b.ReportMetric(float64(p.PersistentBytes)/(1<<20), "persistent_MiB")
+		b.ReportMetric(float64(len(m.g.Nodes())), "nodes")
+	})
+}
+
+// BenchmarkReplayHost replays the compiled F0 training step and reports
+// the host time per step: the wall time of upload + submit + wait minus
+// the GPU time between the step's first and last timestamps (host_us/step),
+// and the CPU time of upload + submit alone (submit_us).
+func BenchmarkReplayHost(b *testing.B) {
+	b.Run("f0-64px-b8", func(b *testing.B) {
+		const n, px = 8, 64
+		m := f0Graph(b, n, px)
+		ctx := context.Background()
+		x, err := graph.Compile(ctx, lib, m.g, graph.CompileOptions{Profile: true})
+		if errors.Is(err, graph.ErrNoKernel) {
+			b.Skip(err)
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer x.Close()
+		for i, p := range m.params {
+			v := make([]float32, p.Size())
+			std := 1.0
+			if len(p.Shape()) > 1 {
+				std = 1 / math.Sqrt(float64(p.Size()/p.Shape()[0]))
+			}
+			for j := range v {
+				v[j] = float32(std * math.Sin(float64(i*7919+j)))
+			}
+			if err := x.Write(p, v); err != nil {
+				b.Fatal(err)
+			}
+		}
+		img := make([]float32, m.x.Size())
+		for i := range img {
+			img[i] = float32(math.Cos(float64(i)))
+		}
+		labels := make([]float32, n)
+		for i := range labels {
+			labels[i] = float32(i * 97 % 1000)
+		}
+		feeds := map[*graph.Tensor][]float32{m.x: img, m.labels: labels}
+		if err := x.Step(ctx, 0, feeds); err != nil { // warm-up
+			b.Fatal(err)
+		}
+		var host, submit []time.Duration
+		b.ResetTimer()
+		for i := 0; i < max(b.N, 3); i++ {
+			t0 := time.Now()
+			if err := x.Submit(uint64(i), feeds); err != nil {
+				b.Fatal(err)
+			}
+			t1 := time.Now()
+			if err := x.Wait(ctx); err != nil {
+				b.Fatal(err)
+			}
+			wall := time.Since(t0)
+			_, gpu, err := x.Program().Timings()
+			if err != nil {
+				b.Fatal(err)
+			}
+			host = append(host, wall-gpu)
+			submit = append(submit, t1.Sub(t0))
+		}
+		b.StopTimer()
+		slices.Sort(host)
+		slices.Sort(submit)
+		b.ReportMetric(float64(host[len(host)/2].Microseconds()), "host_us/step")
+		b.ReportMetric(float64(submit[len(submit)/2].Microseconds()), "submit_us")
+		b.ReportMetric(float64(x.Program().Len()), "dispatches")
+		b.ReportMetric(float64(x.Program().Segments()), "submits")
+	})
+}
