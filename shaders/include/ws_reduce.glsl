@@ -35,3 +35,23 @@ vec4 wg_sum(vec4 v, uint slot) {
 	}
 	return wg_part_[base];
 }
+
+// wg_max is wg_sum with max for the combine, on the same slots (it counts
+// as a call for the alternation).
+vec4 wg_max(vec4 v, uint slot) {
+	uint L = gl_WorkGroupSize.x;
+	uint base = slot * L;
+	uint lid = gl_LocalInvocationID.x;
+	wg_part_[base + lid] = v;
+	barrier();
+	if (L <= WG_FLAT_MAX) {
+		vec4 s = wg_part_[base];
+		for (uint j = 1u; j < L; j++) s = max(s, wg_part_[base + j]);
+		return s;
+	}
+	for (uint s = L / 2u; s > 0u; s >>= 1u) {
+		if (lid < s) wg_part_[base + lid] = max(wg_part_[base + lid], wg_part_[base + lid + s]);
+		barrier();
+	}
+	return wg_part_[base];
+}
