@@ -51,42 +51,87 @@ func newConvNet(t testing.TB, n int) *convNet {
 	return &convNet{b: b, x: x, dy: dy, out: out, xs: xs, grads: grads}
 }
 
-// TestGPUMatchesCPU runs forward and backward of convNet on the GPU and
-// on the float32 CPU executor. The references accumulate in float64 and
-// round once; the GPU accumulates in float32 over fan-ins of at most 36
-// and chains of about ten ops, so each result must agree within
-// 1e-4 relative plus 2e-5 of the tensor's largest magnitude (float32's
-// epsilon is 1.2e-7: a few hundred ulps of slack for the chain, while a
-// wrong index or a missing term is off by O(1)).
+// TestGPUMatchesCPU runs forward and backward graphs on the GPU and on
+// the float32 CPU executor and compares every kept output and gradient.
+// The references accumulate in float64 and round once; the GPU
+// accumulates in float32 over fan-ins of at most a few hundred and chains
+// of tens of ops, so each result must agree within 1e-4 relative plus
+// 2e-5 of the tensor's largest magnitude (float32's epsilon is 1.2e-7: a
+// few hundred ulps of slack for the chain, while a wrong index or a
+// missing term is off by O(1)).
 func TestGPUMatchesCPU(t *testing.T) {
 	k := testKernels(t)
 	ctx := context.Background()
-	for _, seed := range []uint64{1, 2} {
-		t.Run(fmt.Sprintf("seed%d", seed), func(t *testing.T) {
-			net := newConvNet(t, 3)
-			gpu, err := Compile(ctx, k, net.b.g, CompileOptions{})
-			must(t, err)
-			defer gpu.Close()
-			cpu := NewCPU[float32](net.b.g)
-			for p, v := range net.b.init {
-				must(t, cpu.Set(p, v))
-				must(t, gpu.Write(p, v))
+	type net struct {
+		b      *builder
+		feeds  map[*Tensor][]float32
+		checks map[string]*Tensor
+	}
+	vjp := func(t *testing.T, b *builder, out *Tensor, xs []*Tensor, feeds map[*Tensor][]float32) net {
+		dy := b.t(b.g.Input("dy", out.Shape()))
+		must(t, b.err)
+		feeds[dy] = randn(8, dy.Size(), 1)
+		grads, err := b.g.VJP([]*Tensor{out}, []*Tensor{dy}, xs)
+		must(t, err)
+		b.g.Keep(out)
+		b.g.Keep(grads...)
+		checks := map[string]*Tensor{"out": out}
+		for i, d := range grads {
+			if d == nil {
+				t.Fatalf("no gradient for %v", xs[i])
 			}
-			feeds := map[*Tensor][]float32{net.x: randn(7, net.x.Size(), 1), net.dy: randn(8, net.dy.Size(), 1)}
-			must(t, cpu.Run(ctx, seed, feeds))
-			must(t, gpu.Step(ctx, seed, feeds))
-			check := func(name string, tt *Tensor) {
-				got, err := gpu.Read(tt)
+			checks["grad "+xs[i].Name()] = d
+		}
+		return net{b, feeds, checks}
+	}
+	for _, tc := range []struct {
+		name  string
+		build func(t *testing.T) net
+	}{
+		{"conv-ws-residual", func(t *testing.T) net {
+			c := newConvNet(t, 3)
+			checks := map[string]*Tensor{"out": c.out}
+			for i, d := range c.grads {
+				checks["grad "+c.xs[i].Name()] = d
+			}
+			return net{c.b, map[*Tensor][]float32{c.x: randn(7, c.x.Size(), 1), c.dy: randn(8, c.dy.Size(), 1)}, checks}
+		}},
+		// The NFNet of the finite-difference test up to its logits: stem,
+		// a block, a transition block (avg-pool shortcut), SE with its
+		// linears, drop path, dropout, head.
+		{"small-nfnet-logits", func(t *testing.T) net {
+			b, x, _, logits := smallNetLogits(4, 16, 10, 0.3, 0.2)
+			must(t, b.err)
+			return vjp(t, b, logits, append(append([]*Tensor(nil), b.params...), x), map[*Tensor][]float32{x: randn(7, x.Size(), 1)})
+		}},
+	} {
+		for _, seed := range []uint64{1, 2} {
+			t.Run(fmt.Sprintf("%s/seed%d", tc.name, seed), func(t *testing.T) {
+				net := tc.build(t)
+				gpu, err := Compile(ctx, k, net.b.g, CompileOptions{})
 				must(t, err)
-				want := cpu.Value(tt)
-				assertClose(t, name, got, want, 2e-5*maxAbs(want), 1e-4)
-			}
-			check("out", net.out)
-			for i, d := range net.grads {
-				check("grad "+net.xs[i].Name(), d)
-			}
-			t.Logf("%d dispatches, %d barriers, arena %d B (naive %d B)", gpu.Program().Len(), gpu.Program().Barriers(), gpu.Plan().PeakBytes, gpu.Plan().NaiveBytes)
-		})
+				defer gpu.Close()
+				cpu := NewCPU[float32](net.b.g)
+				for p, v := range net.b.init {
+					must(t, cpu.Set(p, v))
+					must(t, gpu.Write(p, v))
+				}
+				must(t, cpu.Run(ctx, seed, net.feeds))
+				must(t, gpu.Step(ctx, seed, net.feeds))
+				worst := 0.0
+				for name, tt := range net.checks {
+					got, err := gpu.Read(tt)
+					must(t, err)
+					want := cpu.Value(tt)
+					m := maxAbs(want)
+					assertClose(t, name, got, want, 2e-5*m, 1e-4)
+					for i := range got {
+						worst = max(worst, math.Abs(float64(got[i]-want[i]))/(m+1e-30))
+					}
+				}
+				t.Logf("%d dispatches, %d barriers, arena %d B (naive %d B); worst error %.2g of the tensor's max", gpu.Program().Len(), gpu.Program().Barriers(), gpu.Plan().PeakBytes, gpu.Plan().NaiveBytes, worst)
+			})
+		}
 	}
 }
 

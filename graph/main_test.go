@@ -142,6 +142,16 @@ func (b *builder) block(name string, x *Tensor, out, stride int, beta, dropRate 
 // smallNet builds a two-block NFNet-like classifier of [n, 3, hw, hw]
 // images into k classes, ending in label-smoothed cross-entropy.
 func smallNet(n, hw, k int, dropRate, dropout float64) (b *builder, x, labels, loss *Tensor) {
+	b, x, labels, logits := smallNetLogits(n, hw, k, dropRate, dropout)
+	loss = b.t(b.g.SoftmaxCE(logits, labels, 0.1))
+	if b.err == nil {
+		b.g.Keep(loss)
+	}
+	return b, x, labels, loss
+}
+
+// smallNetLogits is smallNet up to the logits.
+func smallNetLogits(n, hw, k int, dropRate, dropout float64) (b *builder, x, labels, logits *Tensor) {
 	b = newBuilder()
 	g := b.g
 	x = b.t(g.Input("x", Shape{n, 3, hw, hw}))
@@ -156,12 +166,8 @@ func smallNet(n, hw, k int, dropRate, dropout float64) (b *builder, x, labels, l
 	if dropout > 0 {
 		h = b.t(g.Dropout(h, dropout))
 	}
-	logits := b.linear("head", h, k)
-	loss = b.t(g.SoftmaxCE(logits, labels, 0.1))
-	if b.err == nil {
-		g.Keep(loss)
-	}
-	return b, x, labels, loss
+	logits = b.linear("head", h, k)
+	return b, x, labels, logits
 }
 
 // assertClose fails when |got-want| > atol + rtol*|want| anywhere.

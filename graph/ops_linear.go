@@ -12,6 +12,8 @@ func (g *Graph) Linear(x, w, b *Tensor) (*Tensor, error) { return g.add1(&linear
 
 type linear struct{ s ref.LinearShape }
 
+type linearShape ref.LinearShape
+
 func (*linear) name() string { return "linear" }
 func (o *linear) infer(ins []*Tensor) ([]Shape, error) {
 	x, w, b := ins[0], ins[1], ins[2]
@@ -54,7 +56,17 @@ func (o *linear) grad(g *Graph, n *Node, d []*Tensor, need []bool) ([]*Tensor, e
 	}
 	return res, nil
 }
-func (o *linear) lower(l *lowering, n *Node) error { return l.noKernel(n) }
+
+// conv1x1 is the linear layer as a 1x1 convolution of [N, In, 1, 1]:
+// the same memory layouts (x row-major [N, In], w [Out, In]), so the conv
+// kernels compute the linear and its three gradients.
+func (s linearShape) conv1x1() ref.Conv2DShape {
+	return ref.Conv2DShape{N: s.N, C: s.In, H: 1, W: 1, O: s.Out, KH: 1, KW: 1, StrideH: 1, StrideW: 1, Groups: 1}
+}
+
+func (o *linear) lower(l *lowering, n *Node) error {
+	return l.k.Conv2D(l.p, linearShape(o.s).conv1x1(), l.span(n.ins[0]), l.span(n.ins[1]), l.optSpan(n.ins[2]), l.span(n.outs[0]))
+}
 
 type linearData struct {
 	firstOrder
@@ -70,7 +82,9 @@ func (o *linearData) cpu32(_ *cpuStep, in, out [][]float32) {
 func (o *linearData) cpu64(_ *cpuStep, in, out [][]float64) {
 	ref.LinearBackwardData(o.s, in[0], in[1], out[0])
 }
-func (o *linearData) lower(l *lowering, n *Node) error { return l.noKernel(n) }
+func (o *linearData) lower(l *lowering, n *Node) error {
+	return l.k.Conv2DBackwardData(l.p, linearShape(o.s).conv1x1(), l.span(n.ins[0]), l.span(n.ins[1]), l.span(n.outs[0]))
+}
 
 type linearWeight struct {
 	firstOrder
@@ -85,7 +99,9 @@ func (o *linearWeight) cpu32(_ *cpuStep, in, out [][]float32) {
 func (o *linearWeight) cpu64(_ *cpuStep, in, out [][]float64) {
 	ref.LinearBackwardWeight(o.s, in[0], in[1], out[0])
 }
-func (o *linearWeight) lower(l *lowering, n *Node) error { return l.noKernel(n) }
+func (o *linearWeight) lower(l *lowering, n *Node) error {
+	return l.k.Conv2DBackwardFilter(l.p, linearShape(o.s).conv1x1(), l.span(n.ins[0]), l.span(n.ins[1]), l.span(n.outs[0]))
+}
 
 type linearBias struct {
 	firstOrder
@@ -100,4 +116,6 @@ func (o *linearBias) cpu32(_ *cpuStep, in, out [][]float32) {
 func (o *linearBias) cpu64(_ *cpuStep, in, out [][]float64) {
 	ref.LinearBackwardBias(o.s, in[0], out[0])
 }
-func (o *linearBias) lower(l *lowering, n *Node) error { return l.noKernel(n) }
+func (o *linearBias) lower(l *lowering, n *Node) error {
+	return l.k.Conv2DBackwardBias(l.p, linearShape(o.s).conv1x1(), l.span(n.ins[0]), l.span(n.outs[0]))
+}

@@ -145,4 +145,16 @@ func broadcastCPU[T ref.Float](k float64, dy, dx []T) {
 
 func (o *broadcast) cpu32(_ *cpuStep, in, out [][]float32) { broadcastCPU(o.k, in[0], out[0]) }
 func (o *broadcast) cpu64(_ *cpuStep, in, out [][]float64) { broadcastCPU(o.k, in[0], out[0]) }
-func (o *broadcast) lower(l *lowering, n *Node) error      { return l.noKernel(n) }
+func (o *broadcast) lower(l *lowering, n *Node) error {
+	// The global-mean backward over one plane of all elements is
+	// dx[i] = dy[0]/size: Mean's gradient; Sum's needs a rescale.
+	size := o.shape.Size()
+	dx := l.span(n.outs[0])
+	if err := l.k.GlobalAvgPoolBackward(l.p, ref.NCHWShape{N: 1, C: 1, H: 1, W: size}, l.span(n.ins[0]), dx); err != nil {
+		return err
+	}
+	if o.k == 1/float64(size) {
+		return nil
+	}
+	return l.k.Scale(l.p, float32(o.k*float64(size)), dx, dx)
+}

@@ -51,7 +51,9 @@ func (o *seGate) grad(g *Graph, n *Node, d []*Tensor, _ []bool) ([]*Tensor, erro
 	}
 	return []*Tensor{b.outs[0], b.outs[1]}, nil
 }
-func (o *seGate) lower(l *lowering, n *Node) error { return l.noKernel(n) }
+func (o *seGate) lower(l *lowering, n *Node) error {
+	return l.k.SEGate(l.p, o.s, float32(o.gain), l.span(n.ins[1]), l.span(n.ins[0]), l.span(n.outs[0]))
+}
 
 // seGateBackward computes (dh, dz) from (h, z, dy).
 type seGateBackward struct {
@@ -70,7 +72,13 @@ func (o *seGateBackward) cpu32(_ *cpuStep, in, out [][]float32) {
 func (o *seGateBackward) cpu64(_ *cpuStep, in, out [][]float64) {
 	ref.SEGateBackward(o.s, o.gain, in[1], in[0], in[2], out[1], out[0])
 }
-func (o *seGateBackward) lower(l *lowering, n *Node) error { return l.noKernel(n) }
+func (o *seGateBackward) lower(l *lowering, n *Node) error {
+	h, z, dy := l.span(n.ins[0]), l.span(n.ins[1]), l.span(n.ins[2])
+	if err := l.k.SEGateDZ(l.p, o.s, float32(o.gain), z, h, dy, l.span(n.outs[1])); err != nil {
+		return err
+	}
+	return l.k.SEGateBackward(l.p, o.s, float32(o.gain), z, dy, engine.Span{}, l.span(n.outs[0]))
+}
 
 // Residual adds out = shortcut + alpha * skipGain * h, the end of an NFNet
 // block (alpha ref.ResidualAlpha = 0.2, skipGain a [1] parameter). When h

@@ -1,7 +1,6 @@
 package graph
 
 import (
-	"github.com/nfvk/nfvk/kernels"
 	"github.com/nfvk/nfvk/kernels/ref"
 )
 
@@ -33,7 +32,9 @@ func (o *avgPool) grad(g *Graph, _ *Node, d []*Tensor, _ []bool) ([]*Tensor, err
 	dx, err := g.add1(&avgPoolBackward{s: o.s}, d[0])
 	return []*Tensor{dx}, err
 }
-func (o *avgPool) lower(l *lowering, n *Node) error { return l.noKernel(n) }
+func (o *avgPool) lower(l *lowering, n *Node) error {
+	return l.k.AvgPool2D(l.p, o.s, l.span(n.ins[0]), l.span(n.outs[0]))
+}
 
 type avgPoolBackward struct {
 	firstOrder
@@ -50,7 +51,9 @@ func (o *avgPoolBackward) cpu32(_ *cpuStep, in, out [][]float32) {
 func (o *avgPoolBackward) cpu64(_ *cpuStep, in, out [][]float64) {
 	ref.AvgPool2DBackward(o.s, in[0], out[0])
 }
-func (o *avgPoolBackward) lower(l *lowering, n *Node) error { return l.noKernel(n) }
+func (o *avgPoolBackward) lower(l *lowering, n *Node) error {
+	return l.k.AvgPool2DBackward(l.p, o.s, l.span(n.ins[0]), l.span(n.outs[0]))
+}
 
 // GlobalMean adds y[n, c] = mean over h, w of x[n, c, h, w].
 func (g *Graph) GlobalMean(x *Tensor) (*Tensor, error) { return g.add1(&globalMean{}, x) }
@@ -73,8 +76,7 @@ func (o *globalMean) grad(g *Graph, _ *Node, d []*Tensor, _ []bool) ([]*Tensor, 
 	return []*Tensor{dx}, err
 }
 func (o *globalMean) lower(l *lowering, n *Node) error {
-	// One row per (n, c) plane: the row-mean reduction is exactly this.
-	return l.k.ReduceRows(l.p, kernels.ReduceMean, l.span(n.ins[0]), o.s.N*o.s.C, o.s.H*o.s.W, l.span(n.outs[0]))
+	return l.k.GlobalAvgPool(l.p, o.s, l.span(n.ins[0]), l.span(n.outs[0]))
 }
 
 type globalMeanBackward struct {
@@ -92,4 +94,6 @@ func (o *globalMeanBackward) cpu32(_ *cpuStep, in, out [][]float32) {
 func (o *globalMeanBackward) cpu64(_ *cpuStep, in, out [][]float64) {
 	ref.GlobalAvgPoolBackward(o.s, in[0], out[0])
 }
-func (o *globalMeanBackward) lower(l *lowering, n *Node) error { return l.noKernel(n) }
+func (o *globalMeanBackward) lower(l *lowering, n *Node) error {
+	return l.k.GlobalAvgPoolBackward(l.p, o.s, l.span(n.ins[0]), l.span(n.outs[0]))
+}
