@@ -38,6 +38,9 @@ type ConvTuning struct {
 	Narrow ConvTile
 	// Filter is the backward-filter tile (TP = filter taps per invocation).
 	Filter ConvTile
+	// ShuffleWeights makes each lane load one weight and share it with
+	// subgroupShuffle (used when the subgroup has at least TO lanes).
+	ShuffleWeights bool
 	// BiasLocal is the workgroup size of the bias-gradient reduction.
 	BiasLocal uint32
 }
@@ -46,15 +49,19 @@ type ConvTuning struct {
 func convTuningFor(class string) ConvTuning {
 	switch class {
 	case "cpu":
-		// lavapipe runs 8 invocations as one 256-bit SIMD instruction
-		// stream and spills little with ~32 accumulators; the weights are
-		// scalar broadcasts, the inputs gathers, so a tall channel block
-		// amortizes the gathers (measured on case b, see bench/).
+		// lavapipe runs a subgroup of 8 invocations as one 256-bit SIMD
+		// stream, but every buffer load is a loop over the lanes (even at
+		// a uniform address): a load costs tens of FMAs. So the tiles
+		// maximize FMAs per load: 16 channels (their values shared by
+		// subgroup shuffles, 2 loads) x 4 pixels or taps per lane (4
+		// loads) = 64 FMAs per 6 loads, 64 accumulators (more spill).
+		// Measured on issue 3's cases b and c (bench/).
 		return ConvTuning{
-			Direct:    ConvTile{WG: 64, TO: 8, TP: 4},
-			Narrow:    ConvTile{WG: 64, TO: 1, TP: 8},
-			Filter:    ConvTile{WG: 32, TO: 8, TP: 4},
-			BiasLocal: 64,
+			Direct:         ConvTile{WG: 64, TO: 16, TP: 4},
+			Narrow:         ConvTile{WG: 64, TO: 4, TP: 8},
+			Filter:         ConvTile{WG: 32, TO: 16, TP: 4},
+			ShuffleWeights: true,
+			BiasLocal:      64,
 		}
 	default:
 		// GPUs: many more threads, fewer registers per thread than a CPU
@@ -122,7 +129,9 @@ func (k *Kernels) convPlan(s Conv2DShape, pass convPass, bias bool) (convStep, e
 		push := pushBuf(nil).i(n).i(cin).i(hin).i(win).i(cout).i(hout).i(wout).
 			i(s.KH).i(s.KW).i(s.StrideH).i(s.StrideW).i(s.PadTop).i(s.PadLeft).
 			i(cgIn).i(cgOut).i(blocks).i(sIn).i(sOut).i(pixels)
-		return convStep{shader: "conv2d_direct", spec: []uint32{tile.WG, tile.TO, tile.TP, mode, convFlag(bias)},
+		info := k.dev.Info()
+		shuf := ct.ShuffleWeights && info.SubgroupShuffle && info.SubgroupSize > 0
+		return convStep{shader: "conv2d_direct", spec: []uint32{tile.WG, tile.TO, tile.TP, mode, convFlag(bias), convFlag(shuf), max(info.SubgroupSize, 1)},
 			groups: [3]uint32{uint32(gx), uint32(gy), 1}, push: push}, nil
 	case convBackwardFilter:
 		// Each invocation owns TO output channels x TP filter entries and
@@ -139,7 +148,9 @@ func (k *Kernels) convPlan(s Conv2DShape, pass convPass, bias bool) (convStep, e
 		push := pushBuf(nil).i(s.N).i(s.C).i(s.H).i(s.W).i(s.O).i(oh).i(ow).
 			i(s.KH).i(s.KW).i(s.StrideH).i(s.StrideW).i(s.PadTop).i(s.PadLeft).
 			i(cg).i(og).i(blocks).i(entries)
-		return convStep{shader: "conv2d_filter", spec: []uint32{tile.WG, tile.TO, tile.TP},
+		info := k.dev.Info()
+		shuf := ct.ShuffleWeights && info.SubgroupShuffle && info.SubgroupSize > 0
+		return convStep{shader: "conv2d_filter", spec: []uint32{tile.WG, tile.TO, tile.TP, convFlag(shuf), max(info.SubgroupSize, 1)},
 			groups: [3]uint32{uint32(gx), uint32(gy), 1}, push: push}, nil
 	case convBackwardBias:
 		// One workgroup per output channel (grid-stride beyond the limit).

@@ -1,5 +1,6 @@
 #version 450
 #extension GL_EXT_control_flow_attributes : require
+#extension GL_KHR_shader_subgroup_shuffle : require
 // Direct grouped convolution, register-blocked, for the forward pass and
 // (MODE 1) backward-data, which is the same loop nest with the roles of
 // input and output channels swapped and the position map inverted.
@@ -26,6 +27,15 @@ layout(constant_id = 1) const uint TO = 8;    // output channels per invocation
 layout(constant_id = 2) const uint TP = 4;    // output pixels per invocation
 layout(constant_id = 3) const uint MODE = 0;  // 0 forward, 1 backward data
 layout(constant_id = 4) const bool BIAS = false;
+// SHUF: the lanes of a subgroup (SG of them) load the TO weights of a
+// step together, one each, and subgroupShuffle hands them round:
+// ceil(TO/SG) per-lane loads per step instead of TO. Where every buffer
+// load is a loop over the lanes, even at a uniform address (lavapipe),
+// loads cost far more than FMAs and this halves the kernel's loads.
+// Needs gl_SubgroupSize == SG.
+layout(constant_id = 5) const bool SHUF = false;
+layout(constant_id = 6) const uint SG = 8;
+const uint NW = (TO + SG - 1) / SG;
 
 layout(set = 0, binding = 0) readonly buffer Src { float src[]; };
 layout(set = 0, binding = 1) readonly buffer Wt { float w[]; };
@@ -77,6 +87,11 @@ void main() {
 		wo[t] = wGroup + min(ob + t, p.cgOut - 1u) * p.sOut;
 	}
 
+	uint myWo[NW];
+	[[unroll]] for (uint i = 0; i < NW; i++) {
+		myWo[i] = wGroup + min(ob + gl_SubgroupInvocationID + i * SG, p.cgOut - 1u) * p.sOut;
+	}
+
 	float acc[TO][TP];
 	[[unroll]] for (uint t = 0; t < TO; t++) {
 		float b0 = BIAS ? bias[g * p.cgOut + min(ob + t, p.cgOut - 1u)] : 0.0;
@@ -114,8 +129,10 @@ void main() {
 					xv[j] = ok[j] ? v : 0.0;
 				}
 				const uint wc = c * p.sIn + tap;
+				float mine[NW];
+				[[unroll]] for (uint i = 0; i < NW; i++) mine[i] = SHUF ? w[myWo[i] + wc] : 0.0;
 				[[unroll]] for (uint t = 0; t < TO; t++) {
-					float wv = w[wo[t] + wc];
+					float wv = SHUF ? subgroupShuffle(mine[t / SG], t % SG) : w[wo[t] + wc];
 					[[unroll]] for (uint j = 0; j < TP; j++) acc[t][j] = fma(wv, xv[j], acc[t][j]);
 				}
 			}

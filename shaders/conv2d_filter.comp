@@ -1,5 +1,6 @@
 #version 450
 #extension GL_EXT_control_flow_attributes : require
+#extension GL_KHR_shader_subgroup_shuffle : require
 // Backward-filter of a grouped convolution: dw[o, c, ky, kx] = sum over
 // n, oy, ox of dy[n, o, oy, ox] * x[n, g*cg + c, oy*sh - ph + ky,
 // ox*sw - pw + kx]. Each invocation owns TO output channels (one group)
@@ -13,11 +14,17 @@
 // and the x loads are the per-lane ones. Per output pixel an invocation
 // does TO dy loads, TP x loads and TO*TP FMAs.
 //
+// With SHUF the lanes load the TO dy values of a pixel together, one
+// each, and subgroupShuffle hands them round (see conv2d_direct.comp).
+//
 // Bindings: 0 x, 1 dy, 2 dw. Workgroups: x over entry blocks of WG*TP,
 // y over (group, channel block of TO).
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint TO = 8;  // output channels per invocation
 layout(constant_id = 2) const uint TP = 4;  // filter entries per invocation
+layout(constant_id = 3) const bool SHUF = false;
+layout(constant_id = 4) const uint SG = 8;  // subgroup size SHUF assumes
+const uint NW = (TO + SG - 1) / SG;
 
 layout(set = 0, binding = 0) readonly buffer X { float x[]; };
 layout(set = 0, binding = 1) readonly buffer DY { float dy[]; };
@@ -56,6 +63,11 @@ void main() {
 		dyOff[t] = (g * p.og + min(ob + t, p.og - 1u)) * ohw;
 	}
 
+	uint myOff[NW];
+	[[unroll]] for (uint i = 0; i < NW; i++) {
+		myOff[i] = (g * p.og + min(ob + gl_SubgroupInvocationID + i * SG, p.og - 1u)) * ohw;
+	}
+
 	float acc[TO][TP];
 	[[unroll]] for (uint t = 0; t < TO; t++) {
 		[[unroll]] for (uint j = 0; j < TP; j++) acc[t][j] = 0.0;
@@ -81,8 +93,10 @@ void main() {
 					float v = x[ok ? row[j] + uint(ix) : 0u];
 					xv[j] = ok ? v : 0.0;
 				}
+				float mine[NW];
+				[[unroll]] for (uint i = 0; i < NW; i++) mine[i] = SHUF ? dy[myOff[i] + yrow + ox] : 0.0;
 				[[unroll]] for (uint t = 0; t < TO; t++) {
-					float d = dy[dyOff[t] + yrow + ox];
+					float d = SHUF ? subgroupShuffle(mine[t / SG], t % SG) : dy[dyOff[t] + yrow + ox];
 					[[unroll]] for (uint j = 0; j < TP; j++) acc[t][j] = fma(d, xv[j], acc[t][j]);
 				}
 			}
