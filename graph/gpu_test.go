@@ -104,6 +104,19 @@ func TestGPUMatchesCPU(t *testing.T) {
 			must(t, b.err)
 			return vjp(t, b, logits, append(append([]*Tensor(nil), b.params...), x), map[*Tensor][]float32{x: randn(7, x.Size(), 1)})
 		}},
+		// The whole training graph: the same network with label-smoothed
+		// cross-entropy and the gradients of every parameter.
+		{"small-nfnet-loss", func(t *testing.T) net {
+			b, x, labels, loss := smallNet(4, 16, 10, 0.3, 0.2)
+			must(t, b.err)
+			grads, err := b.g.Gradients(loss, b.params)
+			must(t, err)
+			checks := map[string]*Tensor{"loss": loss}
+			for i, d := range grads {
+				checks["grad "+b.params[i].Name()] = d
+			}
+			return net{b, map[*Tensor][]float32{x: randn(7, x.Size(), 1), labels: {3, 0, 9, 3}}, checks}
+		}},
 	} {
 		for _, seed := range []uint64{1, 2} {
 			t.Run(fmt.Sprintf("%s/seed%d", tc.name, seed), func(t *testing.T) {

@@ -56,7 +56,11 @@ func (o *softmaxCE) grad(g *Graph, n *Node, d []*Tensor, _ []bool) ([]*Tensor, e
 	dx, err := g.add1(&softmaxCEBackward{eps: o.eps, s: o.s}, n.ins[0], n.ins[1], d[0])
 	return []*Tensor{dx, nil}, err
 }
-func (o *softmaxCE) lower(l *lowering, n *Node) error { return l.noKernel(n) }
+func (o *softmaxCE) scratch(*kernels.Kernels, *Node) int64 { return 4 * int64(kernels.CEScratch(o.s)) }
+func (o *softmaxCE) lower(l *lowering, n *Node) error {
+	return l.k.SoftmaxCrossEntropy(l.p, o.s, kernels.CE{Logits: l.span(n.ins[0]), Labels: l.span(n.ins[1]),
+		Smoothing: float32(o.eps), Loss: l.span(n.outs[0]), Scratch: l.scratch(n)})
+}
 
 type softmaxCEBackward struct {
 	firstOrder
@@ -74,7 +78,16 @@ func (o *softmaxCEBackward) cpu32(_ *cpuStep, in, out [][]float32) {
 func (o *softmaxCEBackward) cpu64(_ *cpuStep, in, out [][]float64) {
 	ref.SoftmaxCrossEntropyBackward(o.s, in[0], labelInts(in[1]), o.eps, in[2][0], out[0])
 }
-func (o *softmaxCEBackward) lower(l *lowering, n *Node) error { return l.noKernel(n) }
+func (o *softmaxCEBackward) lower(l *lowering, n *Node) error {
+	// The kernel takes the incoming gradient as a constant; Gradients
+	// always seeds the loss with the constant 1.
+	d := n.ins[2]
+	if d.role != Constant {
+		return fmt.Errorf("graph: %v: the GPU kernel needs a constant loss gradient, %v is a %v", n, d, d.role)
+	}
+	return l.k.SoftmaxCrossEntropy(l.p, o.s, kernels.CE{Logits: l.span(n.ins[0]), Labels: l.span(n.ins[1]),
+		Smoothing: float32(o.eps), DLogits: l.span(n.outs[0]), DLoss: d.init[0]})
+}
 
 // Sum adds the sum of all elements of x: a scalar.
 func (g *Graph) Sum(x *Tensor) (*Tensor, error) { return g.add1(&reduce{mean: false}, x) }

@@ -52,22 +52,51 @@ func tinyCNN(t testing.TB, n, hw int, lr float64) (b *builder, x, labels, loss *
 	return b, x, labels, loss
 }
 
-// TestTrainSeparable trains tinyCNN on a fixed separable batch with the
-// float32 CPU executor until the training loss is near zero.
+// TestTrainSeparable trains tinyCNN on a fixed separable batch, on the
+// GPU (one recorded step, replayed) and with the float32 CPU executor,
+// until the training loss is near zero.
 func TestTrainSeparable(t *testing.T) {
 	const n, hw, steps = 16, 8, 150
-	b, x, labels, loss := tinyCNN(t, n, hw, 0.5)
-	c := NewCPU[float32](b.g)
-	for p, v := range b.init {
-		must(t, c.Set(p, v))
+	for _, exec := range []string{"gpu", "cpu"} {
+		t.Run(exec, func(t *testing.T) {
+			b, x, labels, loss := tinyCNN(t, n, hw, 0.5)
+			xv, lv := separable(1, n, hw)
+			feeds := map[*Tensor][]float32{x: xv, labels: lv}
+			ctx := context.Background()
+			var step func(i int) float32
+			if exec == "gpu" {
+				gpu, err := Compile(ctx, testKernels(t), b.g, CompileOptions{})
+				must(t, err)
+				defer gpu.Close()
+				for p, v := range b.init {
+					must(t, gpu.Write(p, v))
+				}
+				step = func(i int) float32 {
+					must(t, gpu.Step(ctx, uint64(i), feeds))
+					l, err := gpu.Read(loss)
+					must(t, err)
+					return l[0]
+				}
+			} else {
+				c := NewCPU[float32](b.g)
+				for p, v := range b.init {
+					must(t, c.Set(p, v))
+				}
+				step = func(i int) float32 {
+					must(t, c.Run(ctx, uint64(i), feeds))
+					return c.Value(loss)[0]
+				}
+			}
+			trainToZero(t, steps, step)
+		})
 	}
-	xv, lv := separable(1, n, hw)
-	feeds := map[*Tensor][]float32{x: xv, labels: lv}
-	ctx := context.Background()
+}
+
+// trainToZero runs steps and fails unless the loss ends below 0.01.
+func trainToZero(t *testing.T, steps int, step func(i int) float32) {
 	var first, last float32
 	for i := 0; i < steps; i++ {
-		must(t, c.Run(ctx, uint64(i), feeds))
-		last = c.Value(loss)[0]
+		last = step(i)
 		if i == 0 {
 			first = last
 		}
