@@ -93,6 +93,9 @@ func (k *Kernels) avgPool(p *engine.Program, s ref.PoolShape, src, dst engine.Sp
 	if err != nil {
 		return err
 	}
+	if s.KH == 2 && s.KW == 2 && s.StrideH == 2 && s.StrideW == 2 && s.PadTop == 0 && s.PadLeft == 0 && s.W%4 == 0 && oh == ceilDiv(s.H, 2) {
+		return k.pool2x2(p, name, s, chunks, src, dst, backward)
+	}
 	pipe, err := k.pipeline("pool", k.tune.ElementwiseLocal, uint32(s.KH), uint32(s.KW), uint32(s.StrideH), uint32(s.StrideW), flagU32(backward))
 	if err != nil {
 		return err
@@ -110,6 +113,37 @@ func (k *Kernels) avgPool(p *engine.Program, s ref.PoolShape, src, dst engine.Sp
 		}
 		if err := p.Dispatch(label, pipe, [3]uint32{uint32(groups), 1, 1}, push,
 			src.Sub(int64(4*c[0]*srcPer), int64(4*np*srcPer)).Read(), dst.Sub(int64(4*c[0]*dstPer), int64(4*total)).Write()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// pool2x2 records shader pool2x2, the fast path of NFNet's transition
+// pool: every window starts inside the image and rows split into vec4s.
+func (k *Kernels) pool2x2(p *engine.Program, name string, s ref.PoolShape, chunks [][2]int, src, dst engine.Span, backward bool) error {
+	pipe, err := k.pipeline("pool2x2", k.tune.ElementwiseLocal, flagU32(backward))
+	if err != nil {
+		return err
+	}
+	oh, w4 := s.OutH(), s.W/4
+	inPer, outPer := s.H*s.W, oh*s.W/2
+	srcPer, dstPer := inPer, outPer
+	if backward {
+		srcPer, dstPer = outPer, inPer
+	}
+	mw, sw := divMagic(w4)
+	mo, so := divMagic(oh)
+	for _, c := range chunks {
+		np := c[1] - c[0]
+		pairs := np * oh * w4
+		groups := min(ceilDiv(pairs, int(k.tune.ElementwiseLocal)), int(k.tune.ElementwiseMaxGroups))
+		label := name
+		if len(chunks) > 1 {
+			label = fmt.Sprintf("%s planes [%d:%d]", name, c[0], c[1])
+		}
+		if err := p.Dispatch(label, pipe, [3]uint32{uint32(groups), 1, 1}, pushBuf(nil).i(pairs).i(s.H).i(w4).i(oh).u(mw).u(sw).u(mo).u(so),
+			src.Sub(int64(4*c[0]*srcPer), int64(4*np*srcPer)).Read(), dst.Sub(int64(4*c[0]*dstPer), int64(4*np*dstPer)).Write()); err != nil {
 			return err
 		}
 	}

@@ -39,7 +39,7 @@ func TestDivMagic(t *testing.T) {
 func TestAvgPool2D(t *testing.T) {
 	d, k := testDevice(t)
 	var shapes []ref.PoolShape
-	for _, hw := range [][2]int{{1, 1}, {2, 2}, {3, 3}, {7, 7}, {8, 8}, {9, 13}, {13, 9}, {16, 17}} {
+	for _, hw := range [][2]int{{1, 1}, {2, 2}, {3, 3}, {7, 7}, {8, 8}, {9, 13}, {13, 9}, {16, 17}, {9, 12}, {4, 4}, {13, 20}} {
 		for _, nc := range [][2]int{{1, 1}, {3, 7}, {2, 13}} {
 			shapes = append(shapes, ref.AvgPoolSameShape(nc[0], nc[1], hw[0], hw[1], 2, 2),
 				ref.CeilModePoolShape(nc[0], nc[1], hw[0], hw[1], 2, 2))
