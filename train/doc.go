@@ -1,0 +1,50 @@
+// Package train holds the pieces of an nfvk training run that do not need
+// the model or a GPU: checkpoints, the metrics log and its plot, progress
+// reporting, the learning-rate and EMA schedules, and run directories. The
+// training loop (issue 6: build the graph, step, evaluate with the EMA
+// weights each epoch) is built on them; cmd/nfvk is a thin layer over both.
+//
+// Everything here is a library: no globals, no os.Exit or log.Fatal, errors
+// wrapped with the file and field concerned, and time passed in where a
+// result depends on it.
+//
+// # Run directories
+//
+// NewRun creates runs/<name>, or runs/<UTC timestamp> without a name, and
+// OpenRun reopens one to resume. A run directory holds
+//
+//	metrics.jsonl                 one JSON line per epoch (MetricsWriter)
+//	metrics.png                   loss and accuracy per epoch (WritePlot)
+//	ckpt-<step, 12 digits>.safetensors   checkpoints (Run.SaveCheckpoint)
+//
+// and LatestCheckpoint finds the checkpoint to resume from.
+//
+// # Checkpoints
+//
+// A Checkpoint is one safetensors file: tensors param/NAME, ema/NAME and
+// momentum/NAME (F32, NAME the nfnet parameter name), and in __metadata__
+// the format ("nfvk.checkpoint", version 1), step, completed epochs, steps
+// per epoch, the data position to resume at, the seeds, the model config,
+// the loop's run options, a metrics summary and CRC-32C checksums of each
+// tensor and of the metadata. SaveCheckpoint writes it atomically (temporary
+// file, fsync, rename, directory fsync), so a crash or SIGKILL leaves the
+// previous checkpoint intact; LoadCheckpoint verifies everything, down to
+// the checksums, and CheckCompatible refuses a checkpoint of another model.
+//
+// nfvk's generators are counter-based (the data pipeline is a function of
+// its seed and data.Position; dropout draws from Philox keyed by seed and
+// step), so the seeds, Step and Position are the whole random state, and a
+// resumed run reproduces the uninterrupted one exactly.
+//
+// # What the loop does with these
+//
+//  1. NewRun or OpenRun; on resume LoadCheckpoint(LatestCheckpoint(dir)),
+//     CheckCompatible with the model, ResumeMetrics(path, ckpt.Epoch), and
+//     data.Config.Start = ckpt.Position; else CreateMetrics.
+//  2. NewSchedule; per step Schedule.LR(step) for the optimizer and
+//     Schedule.EMADecay(step) for the EMA update.
+//  3. Per step, Meter.Observe and Progress.Update; per epoch, evaluate,
+//     MetricsWriter.Append, Progress.EpochDone, Run.SaveCheckpoint with
+//     Summarize(metrics), WritePlot. On cancellation (Ctrl-C), save a
+//     checkpoint at the current Position and return.
+package train
