@@ -42,7 +42,17 @@ void main() {
 	FOR_EACH_VEC4(p.n, {
 		uint e = 4u * i4;
 		vec4 xv = GATE == 1u ? x4[i4] : vec4(0.0);
-		y4[i4] = vec4(val(e, xv.x), val(e + 1u, xv.y), val(e + 2u, xv.z), val(e + 3u, xv.w));
+		uint pl = udiv(e, p.m_hw, p.s_hw);
+		if (pl == udiv(e + 3u, p.m_hw, p.s_hw)) {
+			// All four in one plane (always when HW % 4 == 0): one gate,
+			// one exp for the vec4.
+			vec4 r = vec4(0.0);
+			if (GATE == 1u) r = gate(pl) * xv;
+			if (MEAN == 1u) r += dm[pl] * p.inv_hw;
+			y4[i4] = r;
+		} else {
+			y4[i4] = vec4(val(e, xv.x), val(e + 1u, xv.y), val(e + 2u, xv.z), val(e + 3u, xv.w));
+		}
 	}, {
 		y[i] = val(i, GATE == 1u ? x[i] : 0.0);
 	})
