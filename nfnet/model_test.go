@@ -180,9 +180,6 @@ func TestTimmParity(t *testing.T) {
 // when the device disagrees with timm, this says whether the model or a
 // kernel is wrong.
 func TestTimmParityCPU(t *testing.T) {
-	if testing.Short() {
-		t.Skip("CPU reference convs take ~10 s; -short skips them")
-	}
 	fx := loadSmallFixture(t)
 	res, err := Parity(context.Background(), nil, fx.l, fx.weights, fx.x, fx.xShape, fx.labels,
 		ParityOptions{Grad: true, LabelSmoothing: 0.1, Steps: 1, Optim: timmStep, CPU: true})
