@@ -20,6 +20,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"devices", "list the Vulkan devices and the one nfvk would pick", runDevices},
+		{"forward", "logits, loss, gradients and training steps of a model at given weights (parity with PyTorch)", runForward},
 	}
 }
 
