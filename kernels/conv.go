@@ -29,13 +29,13 @@ type ConvTile struct {
 
 // ConvTuning holds the conv tiles of one device class.
 type ConvTuning struct {
-	// Direct is the tile of dense and grouped convolutions with at least
-	// Direct.TO output channels per group, forward and backward-data.
+	// Direct is the tile of the direct conv (forward and backward-data).
+	// When a group has fewer than Direct.TO output channels (grouped,
+	// depthwise, stems), TO shrinks to them and TP grows, up to MaxTP,
+	// to keep about TO*TP accumulators: the register block is not spent
+	// on channels that do not exist.
 	Direct ConvTile
-	// Narrow is the tile when a group has fewer output channels than
-	// Direct.TO (depthwise, stems): fewer channels, more pixels, so that
-	// the register block is not spent on channels that do not exist.
-	Narrow ConvTile
+	MaxTP  uint32
 	// Filter is the backward-filter tile (TP = filter taps per invocation).
 	Filter ConvTile
 	// ShuffleWeights makes each lane load one weight and share it with
@@ -53,13 +53,15 @@ func convTuningFor(class string) ConvTuning {
 		// stream, but every buffer load is a loop over the lanes (even at
 		// a uniform address): a load costs tens of FMAs. So the tiles
 		// maximize FMAs per load: 16 channels (their values shared by
-		// subgroup shuffles, 2 loads) x 4 pixels or taps per lane (4
-		// loads) = 64 FMAs per 6 loads, 64 accumulators (more spill).
-		// Measured on issue 3's cases b and c (bench/).
+		// subgroup shuffles, TO/8 loads) x TP pixels or taps per lane (TP
+		// loads): 32x4 is 128 FMAs per 8 loads. Its 128 accumulators
+		// spill, but a spill is one vector access and a load a loop over
+		// the lanes. Measured on issue 3's cases (bench/): 32x4 beat 16x4,
+		// 16x8, 8x8 and 64x4 on b and c; 16x8 beat 16x4 on a and d.
 		return ConvTuning{
-			Direct:         ConvTile{WG: 64, TO: 16, TP: 4},
-			Narrow:         ConvTile{WG: 64, TO: 4, TP: 8},
-			Filter:         ConvTile{WG: 32, TO: 16, TP: 4},
+			Direct:         ConvTile{WG: 32, TO: 32, TP: 4},
+			MaxTP:          8,
+			Filter:         ConvTile{WG: 32, TO: 32, TP: 4},
 			ShuffleWeights: true,
 			BiasLocal:      64,
 		}
@@ -68,7 +70,7 @@ func convTuningFor(class string) ConvTuning {
 		// lane has cache; a smaller block per invocation keeps occupancy.
 		return ConvTuning{
 			Direct:    ConvTile{WG: 128, TO: 8, TP: 2},
-			Narrow:    ConvTile{WG: 128, TO: 1, TP: 4},
+			MaxTP:     4,
 			Filter:    ConvTile{WG: 64, TO: 4, TP: 2},
 			BiasLocal: 256,
 		}
@@ -116,9 +118,9 @@ func (k *Kernels) convPlan(s Conv2DShape, pass convPass, bias bool) (convStep, e
 		}
 		tile := ct.Direct
 		if cgOut < int(tile.TO) {
-			tile = ct.Narrow
+			tile.TP = min(ct.MaxTP, max(tile.TP, tile.TO*tile.TP/uint32(cgOut)))
+			tile.TO = uint32(cgOut)
 		}
-		tile.TO = uint32(min(int(tile.TO), cgOut))
 		blocks := ceilDiv(cgOut, int(tile.TO))
 		pixels := n * hout * wout
 		gx := ceilDiv(pixels, int(tile.WG*tile.TP))
