@@ -7,72 +7,97 @@ import (
 	"testing"
 )
 
-// TestGradientsFiniteDifferences checks the reverse-mode gradient of a
-// whole small NFNet (WS convs, grouped 3x3, SE, drop path, skip gains,
-// residuals, a transition block with the pooled shortcut conv, dropout,
-// label-smoothed cross-entropy) against central differences in float64.
-// With h = 1e-5 the truncation error is O(h^2) ~ 1e-10 relative and the
-// rounding error ~ 1e-16/h ~ 1e-11, so a 1e-6 relative bound is tight
-// for a correct gradient and far below any real mistake (a missing term
-// is O(1) relative).
+// TestGradientsFiniteDifferences checks reverse-mode gradients against
+// central differences in float64: a whole small NFNet (WS convs, grouped
+// 3x3, SE, drop path, skip gains, residuals, a transition block with the
+// pooled shortcut conv, dropout, label-smoothed cross-entropy) and the
+// conv net of the GPU tests (timm WS, SiLU, a tensor used three times)
+// under the loss sum(out * r) for a fixed r. With h = 1e-5 the
+// truncation error is O(h^2) ~ 1e-10 relative and the rounding error
+// ~ 1e-16/h ~ 1e-11, so a 1e-6 relative bound is tight for a correct
+// gradient and far below any real mistake (a missing term is O(1)).
 func TestGradientsFiniteDifferences(t *testing.T) {
-	b, x, labels, loss := smallNet(2, 8, 4, 0.3, 0.2)
-	must(t, b.err)
-	grads, err := b.g.Gradients(loss, b.params)
-	must(t, err)
-	for i, d := range grads {
-		if d == nil {
-			t.Fatalf("no gradient for %v", b.params[i])
-		}
-	}
-	c := NewCPU[float64](b.g)
-	for p, v := range b.init {
-		must(t, c.Set(p, to64(v)))
-	}
-	feeds := map[*Tensor][]float64{x: to64(randn(99, x.Size(), 1)), labels: {1, 3}}
-	ctx := context.Background()
-	// The seed fixes the drop-path and dropout masks; seed 5 drops some
-	// samples or units, not all (checked below).
-	const seed = 5
-	must(t, c.Run(ctx, seed, feeds))
-	var masks []float64
-	for _, n := range b.g.Nodes() {
-		if n.Op() == "drop path mask" {
-			masks = append(masks, c.Value(n.Outputs()[0])...)
-		}
-	}
-	if !slices.Contains(masks, 0) || !slices.Contains(masks, 1) {
-		t.Fatalf("drop-path masks %v: want some samples kept and some dropped", masks)
-	}
-	analytic := make([][]float64, len(grads))
-	for i, d := range grads {
-		analytic[i] = append([]float64(nil), c.Value(d)...)
-	}
-	lossAt := func() float64 {
-		must(t, c.Run(ctx, seed, feeds))
-		return c.Value(loss)[0]
-	}
-	const h = 1e-5
-	checked := 0
-	for i, p := range b.params {
-		v := c.Value(p)
-		// A few elements per parameter: first, last and a middle one.
-		for _, j := range uniq(0, len(v)/2, len(v)-1) {
-			old := v[j]
-			v[j] = old + h
-			up := lossAt()
-			v[j] = old - h
-			down := lossAt()
-			v[j] = old
-			num := (up - down) / (2 * h)
-			a := analytic[i][j]
-			if !(math.Abs(a-num) <= 1e-9+1e-6*max(math.Abs(a), math.Abs(num))) {
-				t.Errorf("d loss / d %v[%d]: autodiff %.10g, finite differences %.10g", p, j, a, num)
+	for _, tc := range []struct {
+		name  string
+		build func(t *testing.T) (b *builder, loss *Tensor, wrt []*Tensor, feeds map[*Tensor][]float64)
+	}{
+		{"small-nfnet-ce", func(t *testing.T) (*builder, *Tensor, []*Tensor, map[*Tensor][]float64) {
+			b, x, labels, loss := smallNet(2, 8, 4, 0.3, 0.2)
+			must(t, b.err)
+			return b, loss, b.params, map[*Tensor][]float64{x: to64(randn(99, x.Size(), 1)), labels: {1, 3}}
+		}},
+		{"conv-net", func(t *testing.T) (*builder, *Tensor, []*Tensor, map[*Tensor][]float64) {
+			c := newConvNet(t, 2)
+			g := c.b.g
+			r, err := g.Constant("r", c.out.Shape(), randn(5, c.out.Size(), 1))
+			must(t, err)
+			loss := c.b.t(g.Sum(c.b.t(g.Mul(c.out, r))))
+			must(t, c.b.err)
+			g.Keep(loss)
+			return c.b, loss, c.xs, map[*Tensor][]float64{c.x: to64(randn(98, c.x.Size(), 1))}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b, loss, wrt, feeds := tc.build(t)
+			grads, err := b.g.Gradients(loss, wrt)
+			must(t, err)
+			for i, d := range grads {
+				if d == nil {
+					t.Fatalf("no gradient for %v", wrt[i])
+				}
 			}
-			checked++
-		}
+			c := NewCPU[float64](b.g)
+			for p, v := range b.init {
+				must(t, c.Set(p, to64(v)))
+			}
+			ctx := context.Background()
+			// The seed fixes the drop-path and dropout masks; seed 5 drops
+			// some samples, not all (checked below).
+			const seed = 5
+			must(t, c.Run(ctx, seed, feeds))
+			var masks []float64
+			for _, n := range b.g.Nodes() {
+				if n.Op() == "drop path mask" {
+					masks = append(masks, c.Value(n.Outputs()[0])...)
+				}
+			}
+			if !slices.Contains(masks, 0) || !slices.Contains(masks, 1) {
+				t.Fatalf("drop-path masks %v: want some samples kept and some dropped", masks)
+			}
+			analytic := make([][]float64, len(grads))
+			for i, d := range grads {
+				analytic[i] = append([]float64(nil), c.Value(d)...)
+			}
+			lossAt := func() float64 {
+				must(t, c.Run(ctx, seed, feeds))
+				return c.Value(loss)[0]
+			}
+			const h = 1e-5
+			checked := 0
+			for i, p := range wrt {
+				v := c.Value(p)
+				if p.Role() == Input {
+					v = feeds[p] // Run copies the feed in each time
+				}
+				// A few elements per tensor: first, last and a middle one.
+				for _, j := range uniq(0, len(v)/2, len(v)-1) {
+					old := v[j]
+					v[j] = old + h
+					up := lossAt()
+					v[j] = old - h
+					down := lossAt()
+					v[j] = old
+					num := (up - down) / (2 * h)
+					a := analytic[i][j]
+					if !(math.Abs(a-num) <= 1e-9+1e-6*max(math.Abs(a), math.Abs(num))) {
+						t.Errorf("d loss / d %v[%d]: autodiff %.10g, finite differences %.10g", p, j, a, num)
+					}
+					checked++
+				}
+			}
+			t.Logf("%d tensors, %d elements checked, %d nodes (%d backward)", len(wrt), checked, len(b.g.Nodes()), len(b.g.Nodes())-loss.Node().ID()-1)
+		})
 	}
-	t.Logf("%d parameters, %d elements checked, %d nodes (%d backward)", len(b.params), checked, len(b.g.Nodes()), len(b.g.Nodes())-nodesBefore(b.g, loss))
 }
 
 func uniq(v ...int) []int {
@@ -84,8 +109,6 @@ func uniq(v ...int) []int {
 	}
 	return out
 }
-
-func nodesBefore(g *Graph, t *Tensor) int { return t.Node().ID() + 1 }
 
 // TestGradientAccumulates checks that a tensor used several times gets
 // the sum of its gradients: y = x*x + 3x + x, so dy/dx = 2x + 4.

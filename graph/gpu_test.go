@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nfvk/nfvk/engine"
 	"github.com/nfvk/nfvk/kernels/ref"
 )
 
@@ -228,4 +229,88 @@ func TestReplayMatchesFreshRecording(t *testing.T) {
 		t.Fatal("SGD did not move any parameter")
 	}
 	t.Logf("parameters moved by up to %.3g; bit-identical after %d steps", moved, steps)
+}
+
+// TestCompileAfterHook: extra dispatches recorded through
+// CompileOptions.After (how optimizers written as kernels plug in) run at
+// the end of every step, on the persistent tensors' memory: an SGD update
+// written in the hook gives bit for bit the built-in SGD's parameters.
+func TestCompileAfterHook(t *testing.T) {
+	k := testKernels(t)
+	ctx := context.Background()
+	const lr, steps = 0.05, 3
+	run := func(hook bool) map[string][]float32 {
+		net := newConvNet(t, 2)
+		params, grads := net.xs[:len(net.xs)-1], net.grads[:len(net.xs)-1]
+		var o CompileOptions
+		if hook {
+			o.After = func(p *engine.Program, span func(*Tensor) (engine.Span, error)) error {
+				for i, pt := range params {
+					ps, err := span(pt)
+					if err != nil {
+						return err
+					}
+					gs, err := span(grads[i])
+					if err != nil {
+						return err
+					}
+					if err := k.Axpby(p, -lr, gs, 1, ps); err != nil {
+						return err
+					}
+				}
+				return nil
+			}
+		} else {
+			must(t, net.b.g.SGD(params, grads, lr))
+		}
+		x, err := Compile(ctx, k, net.b.g, o)
+		must(t, err)
+		defer x.Close()
+		for p, v := range net.b.init {
+			must(t, x.Write(p, v))
+		}
+		for i := 0; i < steps; i++ {
+			must(t, x.Step(ctx, uint64(i), map[*Tensor][]float32{net.x: randn(uint64(i), net.x.Size(), 1), net.dy: randn(uint64(50+i), net.dy.Size(), 1)}))
+		}
+		out := map[string][]float32{}
+		for _, p := range params {
+			out[p.Name()], err = x.Read(p)
+			must(t, err)
+		}
+		return out
+	}
+	builtin, hooked := run(false), run(true)
+	for name, want := range builtin {
+		assertClose(t, name, hooked[name], want, 0, 0)
+	}
+}
+
+// TestStepErrors: feeding a non-input, a wrong length, reading an arena
+// tensor and a cancelled context are errors, not panics.
+func TestStepErrors(t *testing.T) {
+	k := testKernels(t)
+	ctx := context.Background()
+	net := newConvNet(t, 2)
+	x, err := Compile(ctx, k, net.b.g, CompileOptions{})
+	must(t, err)
+	defer x.Close()
+	p := net.b.params[0]
+	mid := net.out.Node().Inputs()[0] // the residual's output: an arena tensor
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	for _, tc := range []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"feed a parameter", x.Step(ctx, 0, map[*Tensor][]float32{p: net.b.init[p]}), "graph: feed " + p.String() + ": a parameter, not an input"},
+		{"wrong length", x.Step(ctx, 0, map[*Tensor][]float32{net.x: {1, 2}}), fmt.Sprintf("graph: write %v: 2 values, want %d", net.x, net.x.Size())},
+		{"read arena", func() error { _, err := x.Read(mid); return err }(), fmt.Sprintf("graph: %v lives in the arena (Keep it to read it after a step)", mid)},
+		{"cancelled", x.Step(cancelled, 0, nil), "context canceled"},
+		{"cpu cancelled", NewCPU[float32](net.b.g).Run(cancelled, 0, nil), "context canceled"},
+	} {
+		if tc.err == nil || tc.err.Error() != tc.want {
+			t.Errorf("%s: got %v, want %s", tc.name, tc.err, tc.want)
+		}
+	}
 }
