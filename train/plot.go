@@ -70,7 +70,7 @@ func RenderPlot(ms []EpochMetrics) ([]byte, error) {
 	loss := plot.New()
 	loss.Title.Text = "Loss"
 	if skipped > 0 {
-		loss.Title.Text += fmt.Sprintf(" (%d epochs with a non-finite training loss not shown)", skipped)
+		loss.Title.Text += fmt.Sprintf(" (training loss not finite in %d of %d epochs, not shown)", skipped, len(ms))
 	}
 	loss.Y.Label.Text = "loss"
 	acc := plot.New()
@@ -100,7 +100,9 @@ func RenderPlot(ms []EpochMetrics) ([]byte, error) {
 		s.p.Add(line, points)
 		s.p.Legend.Add(s.name, line, points)
 	}
-	acc.Legend.Top = true // accuracy rises; keep the legend out of its way
+	// Keep the legends out of the curves' way: loss falls to the bottom
+	// right, accuracy rises to the top right.
+	loss.Legend.Top = true
 	for _, p := range []*plot.Plot{loss, acc} {
 		p.Add(plotter.NewGrid())
 		// Both panels span the same epochs so they line up.

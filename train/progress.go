@@ -42,7 +42,7 @@ type Progress interface {
 type ProgressFunc func(ProgressUpdate)
 
 func (f ProgressFunc) Update(u ProgressUpdate) { f(u) }
-func (f ProgressFunc) EpochDone(EpochMetrics) {}
+func (f ProgressFunc) EpochDone(EpochMetrics)  {}
 func (f ProgressFunc) Close() error            { return nil }
 
 // TerminalOptions configure NewTerminalProgress.
@@ -53,9 +53,10 @@ type TerminalOptions struct {
 	// Every is how many steps apart the plain (non-bar) output prints a
 	// line; 0 means 50. The last step of each epoch always prints.
 	Every int
-	// Throttle is the shortest interval between two redraws of the bar;
-	// 0 means 100 ms. Redrawing every step would cost more than a small
-	// model's step on a fast device.
+	// Throttle is the shortest interval between two redraws of the bar
+	// (the last step of an epoch always redraws); 0 means 100 ms.
+	// Redrawing every step would cost more than a small model's step on a
+	// fast device, and flicker.
 	Throttle time.Duration
 }
 
@@ -68,7 +69,8 @@ type TerminalProgress struct {
 	w     io.Writer
 	opts  TerminalOptions
 	bar   *progressbar.ProgressBar
-	epoch int // epoch the bar belongs to
+	epoch int       // epoch the bar belongs to
+	drawn time.Time // last redraw, for throttling
 	useB  bool
 	mu    sync.Mutex
 }
@@ -103,22 +105,28 @@ func (p *TerminalProgress) Update(u ProgressUpdate) {
 		}
 		return
 	}
-	if p.bar == nil || p.epoch != u.Epoch {
+	newEpoch := p.bar == nil || p.epoch != u.Epoch
+	if !newEpoch && u.Step < u.StepsPerEpoch && time.Since(p.drawn) < p.opts.Throttle {
+		return
+	}
+	if newEpoch {
 		p.finishBar()
 		p.epoch = u.Epoch
 		p.bar = progressbar.NewOptions(u.StepsPerEpoch,
 			progressbar.OptionSetWriter(p.w),
 			progressbar.OptionSetWidth(25),
-			progressbar.OptionShowCount(),
 			progressbar.OptionSetPredictTime(false), // ours covers the run, not the epoch
 			progressbar.OptionSetElapsedTime(false),
 			progressbar.OptionShowDescriptionAtLineEnd(),
-			progressbar.OptionThrottle(p.opts.Throttle),
 			progressbar.OptionSetTheme(progressbar.ThemeASCII),
 		)
 	}
-	p.bar.Describe(fmt.Sprintf("epoch %d/%d %s", u.Epoch, u.Epochs, stats(u)))
+	// Set redraws only when the percentage changes (no count or rate
+	// options are on), and Describe always redraws, so the last drawing of
+	// each update shows both the new count and the new numbers.
 	p.bar.Set(u.Step)
+	p.bar.Describe(fmt.Sprintf("epoch %d/%d step %d/%d %s", u.Epoch, u.Epochs, u.Step, u.StepsPerEpoch, stats(u)))
+	p.drawn = time.Now()
 }
 
 // stats formats the numbers both modes show.

@@ -1,0 +1,135 @@
+package train_test
+
+import (
+	"fmt"
+	"log"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/nfvk/nfvk/data"
+	"github.com/nfvk/nfvk/nfnet"
+	"github.com/nfvk/nfvk/train"
+)
+
+// Save a checkpoint into a new run directory, find it again as a resumed
+// run would, load it and check it against the model.
+func Example() {
+	root, err := os.MkdirTemp("", "runs")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(root)
+
+	cfg := nfnet.DefaultConfig()
+	cfg.Name, cfg.InChans, cfg.NumClasses = "example", 1, 10
+	cfg.Depths, cfg.Channels = []int{1}, []int{16}
+	specs, err := nfnet.Params(cfg)
+	if err != nil {
+		log.Fatal(err)
+	}
+	weights, err := nfnet.Init(specs, 1)
+	if err != nil {
+		log.Fatal(err)
+	}
+	ckpt := &train.Checkpoint{
+		Step: 1000, Epoch: 2, StepsPerEpoch: 468,
+		Position: data.Position{Epoch: 2, Step: 64}, // 2*468 + 64 = 1000
+		RNG:      train.RNGState{Seed: 1, DataSeed: 1},
+		Config:   cfg,
+		Params:   map[string]train.Tensor{}, EMA: map[string]train.Tensor{}, Momentum: map[string]train.Tensor{},
+	}
+	for i, s := range specs {
+		ckpt.Params[s.Name] = train.Tensor{Shape: s.Shape, Data: weights[i]}
+		ckpt.EMA[s.Name] = train.Tensor{Shape: s.Shape, Data: weights[i]}
+		ckpt.Momentum[s.Name] = train.Tensor{Shape: s.Shape, Data: make([]float32, len(weights[i]))}
+	}
+
+	run, err := train.NewRun(root, "fmnist", time.Now())
+	if err != nil {
+		log.Fatal(err)
+	}
+	if _, err := run.SaveCheckpoint(ckpt, 3); err != nil {
+		log.Fatal(err)
+	}
+
+	path, err := train.LatestCheckpoint(run.Dir)
+	if err != nil {
+		log.Fatal(err)
+	}
+	loaded, err := train.LoadCheckpoint(path)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(filepath.Base(path), loaded.Step, loaded.Position, len(loaded.Params))
+	fmt.Println(loaded.CheckCompatible(path, cfg, specs))
+
+	wider := cfg
+	wider.Channels = []int{32}
+	widerSpecs, _ := nfnet.Params(wider)
+	err = loaded.CheckCompatible("ckpt.safetensors", wider, widerSpecs)
+	fmt.Println(err)
+	// Output:
+	// ckpt-000000001000.safetensors 1000 {2 64} 17
+	// <nil>
+	// train: checkpoint ckpt.safetensors: tensor "param/stem.conv.weight" has shape [16 1 3 3], the model's has [32 1 3 3]: checkpoint does not match the model
+}
+
+// Append a line per epoch to a run's metrics, read them back and plot them.
+func ExampleMetricsWriter() {
+	dir, err := os.MkdirTemp("", "run")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	run := &train.Run{Dir: dir}
+
+	w, err := train.CreateMetrics(run.MetricsPath())
+	if err != nil {
+		log.Fatal(err)
+	}
+	for epoch, acc := range []float64{0.76, 0.83, 0.85} {
+		err := w.Append(train.EpochMetrics{Epoch: epoch + 1, Step: int64(468 * (epoch + 1)),
+			TrainLoss: 1 - acc, TestAcc: acc, ImagesPerS: 1500, ElapsedS: 40 * float64(epoch+1)})
+		if err != nil {
+			log.Fatal(err)
+		}
+	}
+	w.Close()
+
+	ms, err := train.ReadMetrics(run.MetricsPath())
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := train.WritePlot(run.PlotPath(), ms); err != nil {
+		log.Fatal(err)
+	}
+	line, _ := ms[0].MarshalJSON()
+	fmt.Println(string(line))
+	fmt.Printf("%+v\n", train.Summarize(ms))
+	// Output:
+	// {"epoch":1,"step":468,"train_loss":0.24,"test_acc":0.76,"images_per_s":1500,"elapsed_s":40}
+	// {Epochs:3 TrainLoss:0.15000000000000002 TestAcc:0.85 BestTestAcc:0.85 BestEpoch:3 ElapsedS:120}
+}
+
+// A learning-rate schedule with the NFNet batch scaling: 0.1 per 256
+// images at batch 512, one warmup epoch of five.
+func ExampleSchedule() {
+	s, err := train.NewSchedule(train.ScheduleConfig{
+		BaseLR: 0.1, ScaleByBatch: true, BatchSize: 512,
+		WarmupEpochs: 1, Epochs: 5, StepsPerEpoch: 100, EMADecay: 0.9999,
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, step := range []int64{0, 50, 100, 300, 499, 500} {
+		fmt.Printf("step %3d: lr %.6f ema decay %.4f\n", step, s.LR(step), s.EMADecay(step))
+	}
+	// Output:
+	// step   0: lr 0.000000 ema decay 0.1000
+	// step  50: lr 0.100000 ema decay 0.8500
+	// step 100: lr 0.200000 ema decay 0.9182
+	// step 300: lr 0.100000 ema decay 0.9710
+	// step 499: lr 0.000003 ema decay 0.9823
+	// step 500: lr 0.000000 ema decay 0.9824
+}
