@@ -84,13 +84,25 @@ func (add) cpu64(_ *cpuStep, in, out [][]float64) { addCPU(in, out) }
 func (add) grad(_ *Graph, _ *Node, d []*Tensor, _ []bool) ([]*Tensor, error) {
 	return []*Tensor{d[0], d[0]}, nil
 }
+
+// inPlace: a gradient accumulation usually sums two temporaries that
+// die here, so the sum can overwrite one of them.
+func (add) inPlace() []int { return []int{0, 1} }
+
 func (add) lower(l *lowering, n *Node) error {
-	// out = a, then out = b + out: the same float32 sum as the CPU's a+b.
-	y := l.span(n.outs[0])
-	if err := l.k.Copy(l.p, y, l.span(n.ins[0])); err != nil {
-		return err
+	// out = 1*b + 1*out with out holding a: the same float32 sum as the
+	// CPU's a+b. In place that is one pass; otherwise copy a first.
+	a, b, y := l.span(n.ins[0]), l.span(n.ins[1]), l.span(n.outs[0])
+	switch y {
+	case a:
+	case b:
+		a, b = b, a
+	default:
+		if err := l.k.Copy(l.p, y, a); err != nil {
+			return err
+		}
 	}
-	return l.k.Axpby(l.p, 1, l.span(n.ins[1]), 1, y)
+	return l.k.Axpby(l.p, 1, b, 1, y)
 }
 
 // Mul adds the elementwise product a * b (same shapes).
@@ -125,7 +137,18 @@ func (mul) grad(g *Graph, n *Node, d []*Tensor, need []bool) ([]*Tensor, error) 
 func (mul) lower(l *lowering, n *Node) error { return l.noKernel(n) }
 
 // Scale adds c * x for a constant c.
-func (g *Graph) Scale(x *Tensor, c float64) (*Tensor, error) { return g.add1(&scale{c: c}, x) }
+// A scaled activation, c * gamma * f(x), is one activation with gamma*c:
+// one pass over memory instead of two (NFNet's act(x)*beta at every block
+// input). The unscaled activation node is left for other users, and
+// pruned from GPU steps when there are none.
+func (g *Graph) Scale(x *Tensor, c float64) (*Tensor, error) {
+	if x != nil && x.g == g && x.node != nil {
+		if a, ok := x.node.op.(*act); ok {
+			return g.Act(x.node.ins[0], a.a, a.gamma*c)
+		}
+	}
+	return g.add1(&scale{c: c}, x)
+}
 
 type scale struct{ c float64 }
 

@@ -55,6 +55,15 @@ type Plan struct {
 	Run []bool
 	// Align is the alignment used.
 	Align int64
+	// alias maps each tensor to the tensor whose allocation it shares
+	// (itself unless it is an in-place output).
+	alias []int
+}
+
+// inPlacer is implemented by ops whose output 0 may take over the memory
+// of one of the inputs it lists, when that input is last read by the op.
+type inPlacer interface {
+	inPlace() []int
 }
 
 // Ratio is PeakBytes / NaiveBytes (1 for an empty arena).
@@ -99,6 +108,33 @@ func PlanMemory(g *Graph, o PlanOptions) (*Plan, error) {
 			}
 		}
 	}
+	// In-place outputs share their input's allocation: the group's live
+	// range is the union of its members'.
+	p.alias = make([]int, nt)
+	for i := range p.alias {
+		p.alias[i] = i
+	}
+	arena := func(t *Tensor) bool { return t != nil && !t.Persistent() && p.Run[t.node.id] }
+	for _, n := range g.nodes {
+		ip, ok := n.op.(inPlacer)
+		if !ok || !p.Run[n.id] || !arena(n.outs[0]) {
+			continue
+		}
+		out := n.outs[0]
+		for _, i := range ip.inPlace() {
+			in := n.ins[i]
+			if !arena(in) || in.Bytes() != out.Bytes() {
+				continue
+			}
+			root := p.alias[in.id]
+			if p.Live[root][1] != n.id {
+				continue // read later: its memory is not free to reuse
+			}
+			p.alias[out.id] = root
+			p.Live[root][1] = max(p.Live[root][1], p.Live[out.id][1])
+			break
+		}
+	}
 	// item is one arena allocation: a tensor or a node's scratch.
 	type item struct {
 		size int64
@@ -115,6 +151,10 @@ func PlanMemory(g *Graph, o PlanOptions) (*Plan, error) {
 		if !p.Run[t.node.id] {
 			continue
 		}
+		p.NaiveBytes += alignUp(t.Bytes(), align)
+		if p.alias[t.id] != t.id {
+			continue // placed with its group's root
+		}
 		items = append(items, item{alignUp(t.Bytes(), align), p.Live[t.id], &p.Offset[t.id]})
 	}
 	p.Scratch, p.ScratchOffset = make([]int64, len(g.nodes)), make([]int64, len(g.nodes))
@@ -123,12 +163,10 @@ func PlanMemory(g *Graph, o PlanOptions) (*Plan, error) {
 		if sc, ok := n.op.(scratcher); ok && o.Kernels != nil && p.Run[n.id] {
 			if b := sc.scratch(o.Kernels, n); b > 0 {
 				p.Scratch[n.id] = b
+				p.NaiveBytes += alignUp(b, align)
 				items = append(items, item{alignUp(b, align), [2]int{n.id, n.id}, &p.ScratchOffset[n.id]})
 			}
 		}
-	}
-	for _, it := range items {
-		p.NaiveBytes += it.size
 	}
 	// Largest first packs best; ties by start keep the result stable.
 	slices.SortStableFunc(items, func(a, b item) int {
@@ -167,6 +205,12 @@ func PlanMemory(g *Graph, o PlanOptions) (*Plan, error) {
 		}
 		*it.off = off
 		p.PeakBytes = max(p.PeakBytes, off+it.size)
+	}
+	for _, t := range g.tensors {
+		if r := p.alias[t.id]; r != t.id {
+			p.Offset[t.id] = p.Offset[r]
+			p.Live[t.id] = p.Live[r]
+		}
 	}
 	return p, nil
 }
@@ -209,6 +253,9 @@ func (p *Plan) check(g *Graph) error {
 		for _, b := range g.tensors[a.id+1:] {
 			if p.Offset[b.id] < 0 {
 				continue
+			}
+			if p.alias[a.id] == p.alias[b.id] {
+				continue // one allocation, reused in place
 			}
 			la, lb := p.Live[a.id], p.Live[b.id]
 			if la[0] > lb[1] || lb[0] > la[1] {
