@@ -49,6 +49,19 @@ func (k *Kernels) rowLocal() uint32 {
 	return k.tune.ReduceLocal
 }
 
+// wsLanePerRow selects shader ws_lane (one invocation per row) over ws and
+// ws_backward (one workgroup per row): on CPU devices, where a workgroup
+// that reduces pays for its barriers and its launch per row.
+func (k *Kernels) wsLanePerRow() bool { return k.tune.Class == "cpu" }
+
+// wsGrid is the workgroup count of a WS dispatch over O rows.
+func (k *Kernels) wsGrid(O int) [3]uint32 {
+	if k.wsLanePerRow() {
+		return [3]uint32{uint32(min(ceilDiv(O, int(k.rowLocal())), 65535)), 1, 1}
+	}
+	return [3]uint32{uint32(min(O, 65535)), 1, 1}
+}
+
 // wsCheck validates a WS call's shape, formula and spans.
 func (k *Kernels) wsCheck(op string, s ref.WSShape, f WSFormula, spans map[string]engine.Span, rows map[string]bool) error {
 	if err := s.Validate(); err != nil {
@@ -97,13 +110,22 @@ func (k *Kernels) WS(p *engine.Program, s ref.WSShape, f WSFormula, w, gain, wha
 	if err := k.wsCheck(op, s, f, map[string]engine.Span{"w": w, "gain": gain, "what": what}, map[string]bool{"gain": true}); err != nil {
 		return err
 	}
+	n := int64(4 * s.O * s.FanIn)
+	label := fmt.Sprintf("ws %v %dx%d", f, s.O, s.FanIn)
+	wa, ga, ya := w.Sub(0, n).Read(), gain.Sub(0, int64(4*s.O)).Read(), what.Sub(0, n).Write()
+	if k.wsLanePerRow() {
+		pipe, err := k.pipeline("ws_lane", k.rowLocal(), flagU32(f.Timm), 0, 0)
+		if err != nil {
+			return err
+		}
+		// Forward writes binding 3; 2 and 4 are the backward's (unused).
+		return p.Dispatch(label, pipe, k.wsGrid(s.O), wsPush(s, f), wa, ga, wa, ya, ya)
+	}
 	pipe, err := k.pipeline("ws", k.rowLocal(), flagU32(f.Timm))
 	if err != nil {
 		return err
 	}
-	n := int64(4 * s.O * s.FanIn)
-	return p.Dispatch(fmt.Sprintf("ws %v %dx%d", f, s.O, s.FanIn), pipe, [3]uint32{uint32(min(s.O, 65535)), 1, 1}, wsPush(s, f),
-		w.Sub(0, n).Read(), gain.Sub(0, int64(4*s.O)).Read(), what.Sub(0, n).Write())
+	return p.Dispatch(label, pipe, k.wsGrid(s.O), wsPush(s, f), wa, ga, ya)
 }
 
 // WSBackward records dw (and dgain, unless dgain.Buf is nil) from
@@ -118,7 +140,11 @@ func (k *Kernels) WSBackward(p *engine.Program, s ref.WSShape, f WSFormula, w, g
 	if err := k.wsCheck(op, s, f, spans, map[string]bool{"gain": true, "dgain": true}); err != nil {
 		return err
 	}
-	pipe, err := k.pipeline("ws_backward", k.rowLocal(), flagU32(f.Timm), flagU32(dgain.Buf != nil))
+	name, spec := "ws_backward", []uint32{k.rowLocal(), flagU32(f.Timm), flagU32(dgain.Buf != nil)}
+	if k.wsLanePerRow() {
+		name, spec = "ws_lane", append(spec, 1)
+	}
+	pipe, err := k.pipeline(name, spec...)
 	if err != nil {
 		return err
 	}
@@ -131,6 +157,6 @@ func (k *Kernels) WSBackward(p *engine.Program, s ref.WSShape, f WSFormula, w, g
 	if dgain.Buf != nil {
 		dg = dgain.Sub(0, int64(4*s.O)).Write()
 	}
-	return p.Dispatch(fmt.Sprintf("ws backward %v %dx%d", f, s.O, s.FanIn), pipe, [3]uint32{uint32(min(s.O, 65535)), 1, 1}, wsPush(s, f),
+	return p.Dispatch(fmt.Sprintf("ws backward %v %dx%d", f, s.O, s.FanIn), pipe, k.wsGrid(s.O), wsPush(s, f),
 		w.Sub(0, n).Read(), g, dwhat.Sub(0, n).Read(), dw.Sub(0, n).Write(), dg)
 }

@@ -10,10 +10,11 @@ import (
 )
 
 // assertWSClose compares an fp32 WS result with the float64 reference row
-// by row. Each invocation sums about F/L terms and the workgroup adds L
-// partials, so a row sum carries a relative error up to
-// u = (F/L + L + 4) * 2^-24 of its sum of magnitudes (the recursive
-// summation bound). The mean then has an absolute error up to u*max|w|,
+// by row. In the workgroup-per-row kernels each invocation sums about F/L
+// terms and the workgroup adds L partials; the lane-per-row kernel keeps
+// four running sums of F/4 terms (L = 4 in the formula). A row sum so
+// carries a relative error up to u = (F/L + L + 4) * 2^-24 of its sum of
+// magnitudes (the recursive summation bound). The mean then has an absolute error up to u*max|w|,
 // which reaches the outputs through d = w - mu relative to max|d|: the
 // row's conditioning kappa = max|w| / max|d| (1 for zero-mean rows).
 // Every element of a row may err by 4u*kappa times the row's largest
@@ -49,9 +50,28 @@ func assertWSClose(t *testing.T, what string, got, want []float32, w []float32, 
 	}
 }
 
+// wsVariants are both WS implementations on the test device: the one its
+// tuning picks (lane per row on lavapipe) and the workgroup-per-row one
+// GPUs use, forced through a generic tuning with 64-wide groups so that
+// the shared-memory tree sum runs too.
+func wsVariants(d *engine.Device, k *Kernels) map[string]*Kernels {
+	g := New(d)
+	g.tune.Class, g.tune.ReduceLocal = "generic", 64
+	return map[string]*Kernels{"tuned": k, "workgroup": g}
+}
+
 func TestWS(t *testing.T) {
-	d, k := testDevice(t)
+	d, k0 := testDevice(t)
+	for vname, k := range wsVariants(d, k0) {
+		t.Run(vname, func(t *testing.T) { testWS(t, d, k) })
+	}
+}
+
+func testWS(t *testing.T, d *engine.Device, k *Kernels) {
 	L := int(k.rowLocal())
+	if k.wsLanePerRow() {
+		L = 4
+	}
 	shapes := []ref.WSShape{
 		{O: 1, FanIn: 1}, {O: 3, FanIn: 7}, {O: 7, FanIn: 27}, {O: 9, FanIn: 9 * 16}, {O: 13, FanIn: 13},
 		{O: 16, FanIn: 1152}, {O: 5, FanIn: 1536}, {O: 2, FanIn: 4}, {O: 70, FanIn: 36},
