@@ -122,19 +122,26 @@ func (k *Kernels) convPlan(s Conv2DShape, pass convPass, bias bool) (convStep, e
 			tile.TO = uint32(cgOut)
 		}
 		blocks := ceilDiv(cgOut, int(tile.TO))
-		pixels := n * hout * wout
+		// Backward-data splits dx into StrideH*StrideW phase classes
+		// (grid z), each of which meets only its own taps: no work is
+		// spent on taps the stride skips. The grid covers the largest.
+		classes, pixels := 1, n*hout*wout
+		if pass == convBackwardData {
+			classes = s.StrideH * s.StrideW
+			pixels = n * ceilDiv(hout, s.StrideH) * ceilDiv(wout, s.StrideW)
+		}
 		gx := ceilDiv(pixels, int(tile.WG*tile.TP))
 		gy := s.Groups * blocks
-		if err := k.checkGrid(pass, s, gx, gy); err != nil {
+		if err := k.checkGrid(pass, s, gx, gy, classes); err != nil {
 			return convStep{}, err
 		}
 		push := pushBuf(nil).i(n).i(cin).i(hin).i(win).i(cout).i(hout).i(wout).
 			i(s.KH).i(s.KW).i(s.StrideH).i(s.StrideW).i(s.PadTop).i(s.PadLeft).
-			i(cgIn).i(cgOut).i(blocks).i(sIn).i(sOut).i(pixels)
+			i(cgIn).i(cgOut).i(blocks).i(sIn).i(sOut)
 		info := k.dev.Info()
 		shuf := ct.ShuffleWeights && info.SubgroupShuffle && info.SubgroupSize > 0
 		return convStep{shader: "conv2d_direct", spec: []uint32{tile.WG, tile.TO, tile.TP, mode, convFlag(bias), convFlag(shuf), max(info.SubgroupSize, 1)},
-			groups: [3]uint32{uint32(gx), uint32(gy), 1}, push: push}, nil
+			groups: [3]uint32{uint32(gx), uint32(gy), uint32(classes)}, push: push}, nil
 	case convBackwardFilter:
 		// Each invocation owns TO output channels x TP filter entries and
 		// reduces over the whole batch: one writer per dw element.
@@ -144,7 +151,7 @@ func (k *Kernels) convPlan(s Conv2DShape, pass convPass, bias bool) (convStep, e
 		entries := cg * kk
 		gx := ceilDiv(entries, int(tile.WG*tile.TP))
 		gy := s.Groups * blocks
-		if err := k.checkGrid(pass, s, gx, gy); err != nil {
+		if err := k.checkGrid(pass, s, gx, gy, 1); err != nil {
 			return convStep{}, err
 		}
 		push := pushBuf(nil).i(s.N).i(s.C).i(s.H).i(s.W).i(s.O).i(oh).i(ow).
@@ -171,10 +178,10 @@ func convFlag(b bool) uint32 {
 }
 
 // checkGrid rejects grids beyond the device's workgroup counts.
-func (k *Kernels) checkGrid(pass convPass, s Conv2DShape, gx, gy int) error {
+func (k *Kernels) checkGrid(pass convPass, s Conv2DShape, gx, gy, gz int) error {
 	lim := k.dev.Info().MaxWorkgroupCount
-	if gx > int(lim[0]) || gy > int(lim[1]) {
-		return fmt.Errorf("%s: %+v needs a %dx%d grid, the device allows %dx%d", convPassName[pass], s, gx, gy, lim[0], lim[1])
+	if gx > int(lim[0]) || gy > int(lim[1]) || gz > int(lim[2]) {
+		return fmt.Errorf("%s: %+v needs a %dx%dx%d grid, the device allows %v", convPassName[pass], s, gx, gy, gz, lim)
 	}
 	return nil
 }

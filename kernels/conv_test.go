@@ -36,6 +36,7 @@ var convCases = []struct {
 	{"3x3/pad2", convShape(1, 3, 3, 3, 11, 3, 3, 1, 1, [4]int{2, 2, 2, 2})},
 	{"3x3/stride2-same-even", ref.SameConv2DShape(3, 8, 8, 10, 12, 3, 2, 1)},
 	{"3x3/stride2-same-odd", ref.SameConv2DShape(2, 5, 13, 9, 6, 3, 2, 1)},
+	{"3x3/stride2-1x1-image", convShape(2, 3, 1, 1, 4, 3, 3, 2, 1, [4]int{1, 1, 1, 1})},
 	{"3x3/groups2", convShape(2, 6, 13, 7, 10, 3, 3, 1, 2, [4]int{1, 1, 1, 1})},
 	{"3x3/groups8-stride2", ref.SameConv2DShape(2, 16, 9, 9, 24, 3, 2, 8)},
 	{"3x3/groups8-big", convShape(4, 64, 16, 16, 136, 3, 3, 1, 8, [4]int{1, 1, 1, 1})},

@@ -20,7 +20,8 @@
 //
 // Bindings: 0 src (x, or dy for MODE 1), 1 w (OIHW), 2 bias (read only
 // when BIAS), 3 dst (y, or dx for MODE 1). Workgroups: x over pixel
-// blocks of WG*TP, y over (group, channel block of TO).
+// blocks of WG*TP, y over (group, channel block of TO), z over the
+// stride phase classes of backward-data (1 forward).
 
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint TO = 8;    // output channels per invocation
@@ -53,7 +54,6 @@ layout(push_constant) uniform P {
 	uint kh, kw, sh, sw, ph, pw;
 	uint cgIn, cgOut, blocks;
 	uint sIn, sOut;
-	uint pixels; // n * hout * wout
 } p;
 
 void main() {
@@ -67,16 +67,28 @@ void main() {
 	// Weights of group g: the first dst channel of the block, tap 0.
 	const uint wGroup = g * p.cgIn * p.cgOut * kk;
 
+	// Backward-data runs one stride phase class (py, px) per z slice: the
+	// dx pixels oy = py + my*sh, ox = px + mx*sw, which only the taps ky =
+	// (py + ph) mod sh + i*sh (same for kx) reach. Each class loops over
+	// its own taps only, instead of testing all of them for divisibility.
+	// The forward pass is the single class with unit steps.
+	const uint csh = MODE == 1 ? p.sh : 1u, csw = MODE == 1 ? p.sw : 1u;
+	const uint py = gl_WorkGroupID.z / csw, px = gl_WorkGroupID.z % csw;
+	const uint hc = (p.hout - min(py, p.hout) + csh - 1u) / csh;
+	const uint wc = (p.wout - min(px, p.wout) + csw - 1u) / csw;
+	const uint pixels = p.n * hc * wc;
+	if (pixels == 0u) return; // uniform: a class with no pixels
+
 	// Pixel coordinates of this invocation. Pixels past the end are
 	// clamped (computed, never stored) so every load stays in bounds.
 	uint sBase[TP];  // src offset of the sample's group
 	int oy[TP], ox[TP];
 	const uint first = gl_WorkGroupID.x * gl_WorkGroupSize.x * TP + gl_LocalInvocationID.x;
 	[[unroll]] for (uint j = 0; j < TP; j++) {
-		uint q = min(first + j * gl_WorkGroupSize.x, p.pixels - 1u);
-		uint nn = q / hwOut, r = q % hwOut;
-		oy[j] = int(r / p.wout);
-		ox[j] = int(r % p.wout);
+		uint q = min(first + j * gl_WorkGroupSize.x, pixels - 1u);
+		uint nn = q / (hc * wc), r = q % (hc * wc);
+		oy[j] = int(py + (r / wc) * csh);
+		ox[j] = int(px + (r % wc) * csw);
 		sBase[j] = nn * p.cin * hwIn + srcGroup;
 	}
 
@@ -98,27 +110,27 @@ void main() {
 		[[unroll]] for (uint j = 0; j < TP; j++) acc[t][j] = b0;
 	}
 
-	for (uint ky = 0; ky < p.kh; ky++) {
-		for (uint kx = 0; kx < p.kw; kx++) {
+	const uint ky0 = MODE == 1 ? (py + p.ph) % csh : 0u;
+	const uint kx0 = MODE == 1 ? (px + p.pw) % csw : 0u;
+	for (uint ky = ky0; ky < p.kh; ky += csh) {
+		for (uint kx = kx0; kx < p.kw; kx += csw) {
 			uint off[TP];
 			bool ok[TP];
 			[[unroll]] for (uint j = 0; j < TP; j++) {
 				int iy, ix;
-				bool v;
 				if (MODE == 0) {
 					iy = oy[j] * int(p.sh) - int(p.ph) + int(ky);
 					ix = ox[j] * int(p.sw) - int(p.pw) + int(kx);
-					v = true;
 				} else {
-					// dx position oy reads dy at t/s where t = oy + pad - k,
-					// when the stride divides t.
-					int ty = oy[j] + int(p.ph) - int(ky);
-					int tx = ox[j] + int(p.pw) - int(kx);
-					v = ty >= 0 && tx >= 0 && (uint(ty) % p.sh) == 0u && (uint(tx) % p.sw) == 0u;
-					iy = ty / int(p.sh);
-					ix = tx / int(p.sw);
+					// dx position oy reads dy at (oy + pad - k) / stride; the
+					// class makes the division exact. Negative numerators
+					// stay negative (rejected below).
+					iy = (oy[j] + int(p.ph) - int(ky)) / int(p.sh);
+					ix = (ox[j] + int(p.pw) - int(kx)) / int(p.sw);
+					iy = oy[j] + int(p.ph) < int(ky) ? -1 : iy;
+					ix = ox[j] + int(p.pw) < int(kx) ? -1 : ix;
 				}
-				ok[j] = v && uint(iy) < p.hin && uint(ix) < p.win;
+				ok[j] = uint(iy) < p.hin && uint(ix) < p.win;
 				off[j] = ok[j] ? sBase[j] + uint(iy) * p.win + uint(ix) : 0u;
 			}
 			const uint tap = ky * p.kw + kx;
@@ -141,9 +153,9 @@ void main() {
 
 	[[unroll]] for (uint j = 0; j < TP; j++) {
 		uint q = first + j * gl_WorkGroupSize.x;
-		if (q >= p.pixels) break;
-		uint nn = q / hwOut, r = q % hwOut;
-		uint base = (nn * p.cout + g * p.cgOut) * hwOut + r;
+		if (q >= pixels) break;
+		uint nn = q / (hc * wc);
+		uint base = (nn * p.cout + g * p.cgOut) * hwOut + uint(oy[j]) * p.wout + uint(ox[j]);
 		[[unroll]] for (uint t = 0; t < TO; t++) {
 			if (ob + t < p.cgOut) dst[base + (ob + t) * hwOut] = acc[t][j];
 		}
