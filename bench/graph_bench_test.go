@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/nfvk/nfvk/engine"
 	"github.com/nfvk/nfvk/graph"
 	"github.com/nfvk/nfvk/kernels/ref"
 	"github.com/nfvk/nfvk/nfnet"
@@ -282,6 +284,7 @@ func BenchmarkReplayHost(b *testing.B) {
 			submit = append(submit, t1.Sub(t0))
 		}
 		b.StopTimer()
+		logBreakdown(b, x.Program())
 		slices.Sort(host)
 		slices.Sort(submit)
 		b.ReportMetric(float64(host[len(host)/2].Microseconds()), "host_us/step")
@@ -289,4 +292,39 @@ func BenchmarkReplayHost(b *testing.B) {
 		b.ReportMetric(float64(x.Program().Len()), "dispatches")
 		b.ReportMetric(float64(x.Program().Segments()), "submits")
 	})
+}
+
+// logBreakdown logs the GPU time of the last run by kind of dispatch (the
+// label up to its shape), largest first: where a step's time goes.
+func logBreakdown(b *testing.B, p *engine.Program) {
+	ts, total, err := p.Timings()
+	if err != nil {
+		b.Fatal(err)
+	}
+	by := map[string]time.Duration{}
+	count := map[string]int{}
+	for _, t := range ts {
+		// The label's leading words, up to its shape or range.
+		var words []string
+		for _, w := range strings.Fields(t.Label) {
+			if strings.IndexAny(w[:1], "0123456789[({") == 0 {
+				break
+			}
+			words = append(words, w)
+		}
+		kind := strings.Join(words, " ")
+		by[kind] += t.Duration
+		count[kind]++
+	}
+	kinds := make([]string, 0, len(by))
+	for k := range by {
+		kinds = append(kinds, k)
+	}
+	slices.SortFunc(kinds, func(a, c string) int { return int(by[c] - by[a]) })
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "GPU time %v in %d dispatches:", total, len(ts))
+	for _, k := range kinds {
+		fmt.Fprintf(&sb, "\n  %-32s %5d  %12v  %5.1f%%", k, count[k], by[k], 100*float64(by[k])/float64(total))
+	}
+	b.Log(sb.String())
 }

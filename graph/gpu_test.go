@@ -167,20 +167,25 @@ func TestCompileNoKernel(t *testing.T) {
 
 // TestReplayMatchesFreshRecording: 50 SGD steps replaying one recorded
 // program give bit-identical parameters to 50 steps each recorded afresh
-// (new plan, buffers and command buffers), with a new batch and seed
-// every step.
+// (new plan, buffers and command buffers), with a new batch, seed and
+// learning rate (read from a buffer) every step.
 func TestReplayMatchesFreshRecording(t *testing.T) {
 	k := testKernels(t)
 	ctx := context.Background()
-	const steps, lr = 50, 0.01
+	const steps = 50
+	lrs := map[*convNet]*Tensor{}
 	build := func() *convNet {
 		net := newConvNet(t, 2)
 		params := net.xs[:len(net.xs)-1]
-		must(t, net.b.g.SGD(params, net.grads[:len(params)], lr))
+		lr, err := net.b.g.Input("lr", Shape{1})
+		must(t, err)
+		must(t, net.b.g.SGDRate(params, net.grads[:len(params)], lr))
+		lrs[net] = lr
 		return net
 	}
 	feedsAt := func(net *convNet, i int) map[*Tensor][]float32 {
-		return map[*Tensor][]float32{net.x: randn(uint64(100+i), net.x.Size(), 1), net.dy: randn(uint64(200+i), net.dy.Size(), 0.1)}
+		return map[*Tensor][]float32{net.x: randn(uint64(100+i), net.x.Size(), 1), net.dy: randn(uint64(200+i), net.dy.Size(), 0.1),
+			lrs[net]: {0.01 * float32(1+i%3)}}
 	}
 	// Replay: one compile, 50 steps.
 	net := build()

@@ -32,8 +32,9 @@ func separable(seed uint64, n, hw int) (x, labels []float32) {
 	return x, labels
 }
 
-// tinyCNN is a WS-conv classifier trained with plain SGD in the graph.
-func tinyCNN(t testing.TB, n, hw int, lr float64) (b *builder, x, labels, loss *Tensor) {
+// tinyCNN is a WS-conv classifier trained with plain SGD in the graph,
+// the learning rate fed every step.
+func tinyCNN(t testing.TB, n, hw int) (b *builder, x, labels, lr, loss *Tensor) {
 	b = newBuilder()
 	g := b.g
 	x = b.t(g.Input("x", Shape{n, 3, hw, hw}))
@@ -48,8 +49,9 @@ func tinyCNN(t testing.TB, n, hw int, lr float64) (b *builder, x, labels, loss *
 	g.Keep(loss)
 	grads, err := g.Gradients(loss, b.params)
 	must(t, err)
-	must(t, g.SGD(b.params, grads, lr))
-	return b, x, labels, loss
+	lr = b.t(g.Input("lr", Shape{1}))
+	must(t, g.SGDRate(b.params, grads, lr))
+	return b, x, labels, lr, loss
 }
 
 // TestTrainSeparable trains tinyCNN on a fixed separable batch, on the
@@ -59,9 +61,9 @@ func TestTrainSeparable(t *testing.T) {
 	const n, hw, steps = 16, 8, 150
 	for _, exec := range []string{"gpu", "cpu"} {
 		t.Run(exec, func(t *testing.T) {
-			b, x, labels, loss := tinyCNN(t, n, hw, 0.5)
+			b, x, labels, lr, loss := tinyCNN(t, n, hw)
 			xv, lv := separable(1, n, hw)
-			feeds := map[*Tensor][]float32{x: xv, labels: lv}
+			feeds := map[*Tensor][]float32{x: xv, labels: lv, lr: {0.5}}
 			ctx := context.Background()
 			var step func(i int) float32
 			if exec == "gpu" {
