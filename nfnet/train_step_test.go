@@ -283,16 +283,33 @@ func TestF0TrainStep(t *testing.T) {
 				t.Fatalf("%s[%d]: param %v, grad %v after two steps", sp.Name, j, p[j], g[j])
 			}
 		}
+		same := true
 		for j := range p {
 			if p[j] != w[sp.Name][j] {
-				changed++
+				same = false
 				break
 			}
 		}
+		if !same {
+			changed++
+			continue
+		}
+		// A tensor may stay put only when its whole update rounds away:
+		// the skip gains are 0 in step 1, so branch tensors get their
+		// first gradient in step 2, where the update is at most
+		// lr*(1+m)*|g| (Nesterov from a zero buffer; AGC only shrinks
+		// it), which must be below half an ulp of every value.
+		gm, pm := 0.0, math.Inf(1)
+		for j := range p {
+			gm = max(gm, math.Abs(float64(g[j])))
+			pm = min(pm, math.Abs(float64(p[j])))
+		}
+		if upd := o.LR * (1 + o.Momentum) * gm; !(upd < pm*0x1p-24) || sp.Kind == SkipGain {
+			t.Errorf("%s %v unchanged after two steps, yet its update %.3g (max |grad| %.3g) exceeds half an ulp of min |value| %.3g",
+				sp.Name, sp.Shape, upd, gm, pm)
+		}
 	}
-	if changed != len(specs) {
-		t.Errorf("%d of %d tensors changed after two steps, want all", changed, len(specs))
-	}
+	t.Logf("%d of %d tensors changed; the others' updates are below float32 resolution", changed, len(specs))
 }
 
 func ExampleParity() {
