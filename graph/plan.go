@@ -117,7 +117,7 @@ func PlanMemory(g *Graph, o PlanOptions) (*Plan, error) {
 	arena := func(t *Tensor) bool { return t != nil && !t.Persistent() && p.Run[t.node.id] }
 	for _, n := range g.nodes {
 		ip, ok := n.op.(inPlacer)
-		if !ok || !p.Run[n.id] || !arena(n.outs[0]) {
+		if !ok || !p.Run[n.id] || len(n.outs) == 0 || !arena(n.outs[0]) {
 			continue
 		}
 		out := n.outs[0]
