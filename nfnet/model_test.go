@@ -11,6 +11,7 @@ import (
 
 	"github.com/nfvk/nfvk/agc"
 	"github.com/nfvk/nfvk/engine"
+	"github.com/nfvk/nfvk/graph"
 	"github.com/nfvk/nfvk/kernels"
 	"github.com/nfvk/nfvk/safetensors"
 )
@@ -238,5 +239,44 @@ func TestLoadWeightsErrors(t *testing.T) {
 	}
 	if _, err := LoadWeights(filepath.Join(dir, "absent.safetensors"), l); err == nil || !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("absent file: %v", err)
+	}
+}
+
+// TestBuildErrors checks that configs nfvk cannot compute, and inputs
+// that do not fit, fail at build time with an error naming the cause.
+func TestBuildErrors(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		edit  func(*Config)
+		input []int
+		want  string
+	}{
+		{"max pool stem", func(c *Config) { c.StemType = "deep_pool" }, nil, `"deep_pool" ends in a max pool`},
+		{"activation without kernel", func(c *Config) { c.ActLayer = "celu" }, nil, `act_layer: "celu" has no kernel`},
+		{"deepmind eps", func(c *Config) { c.StdConv, c.StdConvEps = StdConvDeepMind, 1e-5 }, nil, "std_conv_eps"},
+		{"input channels", func(c *Config) {}, []int{2, 1, 28, 28}, "want [N, 3 (in_chans), H, W]"},
+		{"input rank", func(c *Config) {}, []int{2, 3, 28}, "want [N, 3 (in_chans), H, W]"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := tinyConfig()
+			c.edit(&cfg)
+			l, err := NewLayout(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			in := c.input
+			if in == nil {
+				in = []int{2, 3, 28, 28}
+			}
+			g := graph.New()
+			x, err := g.Input("input", graph.Shape(in))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, _, err = Build(g, l, x, BuildOptions{})
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("err = %v, want it to contain %q", err, c.want)
+			}
+		})
 	}
 }
