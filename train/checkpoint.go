@@ -103,6 +103,9 @@ type RNGState struct {
 // ParamSpec.Name) to tensors; the three maps have the same keys and shapes,
 // which are exactly those of nfnet.Params(Config).
 type Checkpoint struct {
+	// Path is the file LoadCheckpoint read this checkpoint from, for error
+	// messages; it is not stored in the file, and SaveCheckpoint ignores it.
+	Path string
 	// Step is the number of optimizer steps taken since the run began.
 	Step int64
 	// Epoch is the number of completed epochs. It equals Position.Epoch
@@ -315,6 +318,7 @@ func LoadCheckpoint(path string) (*Checkpoint, error) {
 	if err != nil {
 		return nil, fmt.Errorf("train: checkpoint %s: %w: %w", path, err, ErrBadCheckpoint)
 	}
+	c.Path = path
 	return c, nil
 }
 
@@ -570,20 +574,24 @@ func sameShape(a, b []int) bool { return len(a) == len(b) && slices.Equal(a, b) 
 // CheckCompatible reports whether c can be loaded into the model given by
 // cfg and its parameter specs (nfnet.Params(cfg)): the same parameter names
 // with the same shapes, and the same config apart from its free-form name.
-// path names the checkpoint's file in the error. The first mismatching
-// tensor (in the model's parameter order) or config field is named; the
-// error wraps ErrIncompatible.
+// The error names the checkpoint's file (c.Path) and the first mismatching
+// tensor, in the model's parameter order, or config field, and wraps
+// ErrIncompatible.
 //
 // Config fields that change no shape (the activation, alpha, drop rates)
 // are compared too, because resuming or evaluating with them changed would
 // silently train or test another function than the checkpoint's.
-func (c *Checkpoint) CheckCompatible(path string, cfg nfnet.Config, specs []nfnet.ParamSpec) error {
+func (c *Checkpoint) CheckCompatible(cfg nfnet.Config, specs []nfnet.ParamSpec) error {
+	where := c.Path
+	if where == "" {
+		where = "(not loaded from a file)"
+	}
 	if err := c.compareSpecs(specs); err != nil {
-		return fmt.Errorf("train: checkpoint %s: %w: %w", path, err, ErrIncompatible)
+		return fmt.Errorf("train: checkpoint %s: %w: %w", where, err, ErrIncompatible)
 	}
 	if field, ck, model, ok := configDiff(c.Config, cfg); !ok {
 		return fmt.Errorf("train: checkpoint %s: config field %q is %s in the checkpoint, %s in the model: %w",
-			path, field, ck, model, ErrIncompatible)
+			where, field, ck, model, ErrIncompatible)
 	}
 	return nil
 }

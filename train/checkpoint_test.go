@@ -93,6 +93,7 @@ func makeCheckpoint(t testing.TB, cfg nfnet.Config, step int64) *Checkpoint {
 func equalCheckpoints(a, b *Checkpoint) bool {
 	norm := func(c *Checkpoint) Checkpoint {
 		n := *c
+		n.Path = "" // where it came from, not what it holds
 		for _, m := range []*map[string]Tensor{&n.Params, &n.EMA, &n.Momentum} {
 			cp := maps.Clone(*m)
 			for k, v := range cp {
@@ -119,6 +120,9 @@ func TestCheckpointRoundTrip(t *testing.T) {
 		got, err := LoadCheckpoint(path)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if got.Path != path {
+			t.Errorf("loaded checkpoint's Path = %q, want %q", got.Path, path)
 		}
 		if !equalCheckpoints(got, want) {
 			t.Errorf("step %d: loaded checkpoint differs from the saved one", step)
@@ -453,6 +457,7 @@ func TestCheckCompatible(t *testing.T) {
 	cfg := tinyConfig(t)
 	c := makeCheckpoint(t, cfg, 5)
 	const path = "runs/x/ckpt-000000000005.safetensors"
+	c.Path = path
 	specsOf := func(cfg nfnet.Config) []nfnet.ParamSpec {
 		s, err := nfnet.Params(cfg)
 		if err != nil {
@@ -510,7 +515,7 @@ func TestCheckCompatible(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			err := c.CheckCompatible(path, tc.cfg, tc.specs)
+			err := c.CheckCompatible(tc.cfg, tc.specs)
 			if tc.want == "" {
 				if err != nil {
 					t.Fatal(err)

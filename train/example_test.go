@@ -1,10 +1,12 @@
 package train_test
 
 import (
+	"errors"
 	"fmt"
 	"log"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/nfvk/nfvk/data"
@@ -62,17 +64,19 @@ func Example() {
 		log.Fatal(err)
 	}
 	fmt.Println(filepath.Base(path), loaded.Step, loaded.Position, len(loaded.Params))
-	fmt.Println(loaded.CheckCompatible(path, cfg, specs))
+	fmt.Println(loaded.CheckCompatible(cfg, specs))
 
 	wider := cfg
 	wider.Channels = []int{32}
 	widerSpecs, _ := nfnet.Params(wider)
-	err = loaded.CheckCompatible("ckpt.safetensors", wider, widerSpecs)
-	fmt.Println(err)
+	err = loaded.CheckCompatible(wider, widerSpecs)
+	fmt.Println(err != nil, errors.Is(err, train.ErrIncompatible))
+	fmt.Println(strings.Replace(err.Error(), path, "PATH", 1))
 	// Output:
 	// ckpt-000000001000.safetensors 1000 {2 64} 17
 	// <nil>
-	// train: checkpoint ckpt.safetensors: tensor "param/stem.conv.weight" has shape [16 1 3 3], the model's has [32 1 3 3]: checkpoint does not match the model
+	// true true
+	// train: checkpoint PATH: tensor "param/stem.conv.weight" has shape [16 1 3 3], the model's has [32 1 3 3]: checkpoint does not match the model
 }
 
 // Append a line per epoch to a run's metrics, read them back and plot them.
