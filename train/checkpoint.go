@@ -85,10 +85,12 @@ type Tensor struct {
 
 // RNGState is all the randomness a run needs to continue exactly. Every
 // generator in nfvk is counter-based or keyed by coordinates: the data
-// pipeline is a pure function of (DataSeed, Position) and the device's
-// dropout and stochastic-depth bits come from Philox keyed by (Seed,
-// stream) with the step in the counter. No generator has hidden state to
-// save, so the seeds plus Checkpoint.Step and Position are the whole state.
+// pipeline is a pure function of (DataSeed, Position), and the device's
+// dropout and stochastic-depth bits come from Philox (kernels/ref
+// RandomBits) keyed by (Seed, stream), where the loop must derive the
+// stream from the step, never from a running counter of its own. No
+// generator then has hidden state to save, so the seeds plus
+// Checkpoint.Step and Position are the whole state.
 type RNGState struct {
 	// Seed keys parameter initialisation and the model's dropout and
 	// stochastic-depth streams.

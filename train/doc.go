@@ -32,9 +32,10 @@
 // the checksums, and CheckCompatible refuses a checkpoint of another model.
 //
 // nfvk's generators are counter-based (the data pipeline is a function of
-// its seed and data.Position; dropout draws from Philox keyed by seed and
-// step), so the seeds, Step and Position are the whole random state, and a
-// resumed run reproduces the uninterrupted one exactly.
+// its seed and data.Position; dropout draws from Philox keyed by the seed
+// and a stream the loop derives from the step), so the seeds, Step and
+// Position are the whole random state (RNGState), and a resumed run can
+// reproduce the uninterrupted one exactly.
 //
 // # What the loop does with these
 //
