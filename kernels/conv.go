@@ -144,8 +144,13 @@ func (k *Kernels) convPlan(s Conv2DShape, pass convPass, bias bool) (convStep, e
 			i(cgIn).i(cgOut).i(blocks).i(sIn).i(sOut)
 		info := k.dev.Info()
 		shuf := ct.ShuffleWeights && info.SubgroupShuffle && info.SubgroupSize > 0
-		return convStep{shader: "conv2d_direct", spec: []uint32{tile.WG, tile.TO, tile.TP, mode, convFlag(bias), convFlag(shuf), max(info.SubgroupSize, 1)},
-			groups: [3]uint32{uint32(gx), uint32(gy), uint32(classes)}, push: push}, nil
+		step := convStep{shader: "conv2d_direct", spec: []uint32{tile.WG, tile.TO, tile.TP, mode, convFlag(bias)},
+			groups: [3]uint32{uint32(gx), uint32(gy), uint32(classes)}, push: push}
+		if shuf {
+			step.shader += "_shuf"
+			step.spec = append(step.spec, info.SubgroupSize)
+		}
+		return step, nil
 	case convBackwardFilter:
 		// Each invocation owns TO output channels x TP filter entries and
 		// reduces over the whole batch: one writer per dw element.
@@ -163,8 +168,13 @@ func (k *Kernels) convPlan(s Conv2DShape, pass convPass, bias bool) (convStep, e
 			i(cg).i(og).i(blocks).i(entries)
 		info := k.dev.Info()
 		shuf := ct.ShuffleWeights && info.SubgroupShuffle && info.SubgroupSize > 0
-		return convStep{shader: "conv2d_filter", spec: []uint32{tile.WG, tile.TO, tile.TP, convFlag(shuf), max(info.SubgroupSize, 1)},
-			groups: [3]uint32{uint32(gx), uint32(gy), 1}, push: push}, nil
+		step := convStep{shader: "conv2d_filter", spec: []uint32{tile.WG, tile.TO, tile.TP},
+			groups: [3]uint32{uint32(gx), uint32(gy), 1}, push: push}
+		if shuf {
+			step.shader += "_shuf"
+			step.spec = append(step.spec, info.SubgroupSize)
+		}
+		return step, nil
 	case convBackwardBias:
 		// One workgroup per output channel (grid-stride beyond the limit).
 		gx := min(s.O, int(k.dev.Info().MaxWorkgroupCount[0]))

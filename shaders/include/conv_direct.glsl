@@ -1,0 +1,173 @@
+// Direct grouped convolution, register-blocked, for the forward pass and
+// (MODE 1) backward-data, which is the same loop nest with the roles of
+// input and output channels swapped and the position map inverted.
+//
+// Each invocation computes TO channels of the output (all in one group)
+// at TP output pixels. The pixels of an invocation are WG apart and the
+// lanes of a subgroup take consecutive pixels: input loads are then the
+// only per-lane (gathered) loads, contiguous along a row, while the
+// weight loads depend only on the workgroup and loop counters, so they
+// are uniform across the subgroup (a cache broadcast on a GPU; lavapipe
+// still loops over the lanes, hence SHUF below). Per reduction step an
+// invocation does TP input loads, TO weight loads (ceil(TO/SG) with
+// SHUF) and TO*TP FMAs.
+//
+// Loop order: taps (kh, kw) outside, reduction channels inside, so the
+// padding test and the address of each pixel are computed once per tap
+// and the innermost loop is loads and FMAs only.
+//
+// Included by conv2d_direct.comp (SHUF 0) and conv2d_direct_shuf.comp
+// (SHUF 1, needs subgroup shuffles).
+//
+// Bindings: 0 src (x, or dy for MODE 1), 1 w (OIHW), 2 bias (read only
+// when BIAS), 3 dst (y, or dx for MODE 1). Workgroups: x over pixel
+// blocks of WG*TP, y over (group, channel block of TO), z over the
+// stride phase classes of backward-data (1 forward).
+
+layout(local_size_x_id = 0) in;
+layout(constant_id = 1) const uint TO = 8;    // output channels per invocation
+layout(constant_id = 2) const uint TP = 4;    // output pixels per invocation
+layout(constant_id = 3) const uint MODE = 0;  // 0 forward, 1 backward data
+layout(constant_id = 4) const bool BIAS = false;
+#if SHUF
+// The lanes of a subgroup (SG of them) load the TO weights of a step
+// together, one each, and subgroupShuffle hands them round: ceil(TO/SG)
+// per-lane loads per step instead of TO. Where every buffer load is a
+// loop over the lanes, even at a uniform address (lavapipe), loads cost
+// far more than FMAs and this halves the kernel's loads. Needs
+// gl_SubgroupSize == SG.
+layout(constant_id = 5) const uint SG = 8;
+const uint NW = (TO + SG - 1) / SG;
+#endif
+
+layout(set = 0, binding = 0) readonly buffer Src { float src[]; };
+layout(set = 0, binding = 1) readonly buffer Wt { float w[]; };
+layout(set = 0, binding = 2) readonly buffer Bias { float bias[]; };
+layout(set = 0, binding = 3) writeonly buffer Dst { float dst[]; };
+
+// Sizes are of this pass: src [N, CIN, HIN, WIN] -> dst [N, COUT, HOUT,
+// WOUT]. kh/kw, stride and padding are the forward convolution's.
+// cgIn: reduction channels per group; cgOut: dst channels per group;
+// blocks = ceil(cgOut/TO); sIn, sOut: weight strides of one reduction
+// channel and one dst channel.
+layout(push_constant) uniform P {
+	uint n, cin, hin, win;
+	uint cout, hout, wout;
+	uint kh, kw, sh, sw, ph, pw;
+	uint cgIn, cgOut, blocks;
+	uint sIn, sOut;
+} p;
+
+void main() {
+	const uint g = gl_WorkGroupID.y / p.blocks;
+	const uint ob = (gl_WorkGroupID.y % p.blocks) * TO;
+	const uint hwIn = p.hin * p.win, hwOut = p.hout * p.wout;
+	const uint kk = p.kh * p.kw;
+
+	// Reduction channels of group g start here in src, for sample 0.
+	const uint srcGroup = g * p.cgIn * hwIn;
+	// Weights of group g: the first dst channel of the block, tap 0.
+	const uint wGroup = g * p.cgIn * p.cgOut * kk;
+
+	// Backward-data runs one stride phase class (py, px) per z slice: the
+	// dx pixels oy = py + my*sh, ox = px + mx*sw, which only the taps ky =
+	// (py + ph) mod sh + i*sh (same for kx) reach. Each class loops over
+	// its own taps only, instead of testing all of them for divisibility.
+	// The forward pass is the single class with unit steps.
+	const uint csh = MODE == 1 ? p.sh : 1u, csw = MODE == 1 ? p.sw : 1u;
+	const uint py = gl_WorkGroupID.z / csw, px = gl_WorkGroupID.z % csw;
+	const uint hc = (p.hout - min(py, p.hout) + csh - 1u) / csh;
+	const uint wc = (p.wout - min(px, p.wout) + csw - 1u) / csw;
+	const uint pixels = p.n * hc * wc;
+	if (pixels == 0u) return; // uniform: a class with no pixels
+
+	// Pixel coordinates of this invocation. Pixels past the end are
+	// clamped (computed, never stored) so every load stays in bounds.
+	uint sBase[TP];  // src offset of the sample's group
+	int oy[TP], ox[TP];
+	const uint first = gl_WorkGroupID.x * gl_WorkGroupSize.x * TP + gl_LocalInvocationID.x;
+	[[unroll]] for (uint j = 0; j < TP; j++) {
+		uint q = min(first + j * gl_WorkGroupSize.x, pixels - 1u);
+		uint nn = q / (hc * wc), r = q % (hc * wc);
+		oy[j] = int(py + (r / wc) * csh);
+		ox[j] = int(px + (r % wc) * csw);
+		sBase[j] = nn * p.cin * hwIn + srcGroup;
+	}
+
+	// Weight offsets of the TO dst channels; channels past the group's
+	// end repeat the last one (computed, never stored).
+	uint wo[TO];
+	[[unroll]] for (uint t = 0; t < TO; t++) {
+		wo[t] = wGroup + min(ob + t, p.cgOut - 1u) * p.sOut;
+	}
+
+#if SHUF
+	uint myWo[NW];
+	[[unroll]] for (uint i = 0; i < NW; i++) {
+		myWo[i] = wGroup + min(ob + gl_SubgroupInvocationID + i * SG, p.cgOut - 1u) * p.sOut;
+	}
+#endif
+
+	float acc[TO][TP];
+	[[unroll]] for (uint t = 0; t < TO; t++) {
+		float b0 = BIAS ? bias[g * p.cgOut + min(ob + t, p.cgOut - 1u)] : 0.0;
+		[[unroll]] for (uint j = 0; j < TP; j++) acc[t][j] = b0;
+	}
+
+	const uint ky0 = MODE == 1 ? (py + p.ph) % csh : 0u;
+	const uint kx0 = MODE == 1 ? (px + p.pw) % csw : 0u;
+	for (uint ky = ky0; ky < p.kh; ky += csh) {
+		for (uint kx = kx0; kx < p.kw; kx += csw) {
+			uint off[TP];
+			bool ok[TP];
+			[[unroll]] for (uint j = 0; j < TP; j++) {
+				int iy, ix;
+				if (MODE == 0) {
+					iy = oy[j] * int(p.sh) - int(p.ph) + int(ky);
+					ix = ox[j] * int(p.sw) - int(p.pw) + int(kx);
+				} else {
+					// dx position oy reads dy at (oy + pad - k) / stride; the
+					// class makes the division exact. Negative numerators
+					// stay negative (rejected below).
+					iy = (oy[j] + int(p.ph) - int(ky)) / int(p.sh);
+					ix = (ox[j] + int(p.pw) - int(kx)) / int(p.sw);
+					iy = oy[j] + int(p.ph) < int(ky) ? -1 : iy;
+					ix = ox[j] + int(p.pw) < int(kx) ? -1 : ix;
+				}
+				ok[j] = uint(iy) < p.hin && uint(ix) < p.win;
+				off[j] = ok[j] ? sBase[j] + uint(iy) * p.win + uint(ix) : 0u;
+			}
+			const uint tap = ky * p.kw + kx;
+			for (uint c = 0; c < p.cgIn; c++) {
+				float xv[TP];
+				[[unroll]] for (uint j = 0; j < TP; j++) {
+					float v = src[off[j] + c * hwIn];
+					xv[j] = ok[j] ? v : 0.0;
+				}
+				const uint wc = c * p.sIn + tap;
+#if SHUF
+				float mine[NW];
+				[[unroll]] for (uint i = 0; i < NW; i++) mine[i] = w[myWo[i] + wc];
+#endif
+				[[unroll]] for (uint t = 0; t < TO; t++) {
+#if SHUF
+					float wv = subgroupShuffle(mine[t / SG], t % SG);
+#else
+					float wv = w[wo[t] + wc];
+#endif
+					[[unroll]] for (uint j = 0; j < TP; j++) acc[t][j] = fma(wv, xv[j], acc[t][j]);
+				}
+			}
+		}
+	}
+
+	[[unroll]] for (uint j = 0; j < TP; j++) {
+		uint q = first + j * gl_WorkGroupSize.x;
+		if (q >= pixels) break;
+		uint nn = q / (hc * wc);
+		uint base = (nn * p.cout + g * p.cgOut) * hwOut + uint(oy[j]) * p.wout + uint(ox[j]);
+		[[unroll]] for (uint t = 0; t < TO; t++) {
+			if (ob + t < p.cgOut) dst[base + (ob + t) * hwOut] = acc[t][j];
+		}
+	}
+}
