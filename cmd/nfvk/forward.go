@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -41,6 +42,10 @@ func runForward(ctx context.Context, args []string, stdout io.Writer) error {
 		seed       = fs.Uint64("seed", 0, "random seed of the first step (stochastic depth, dropout)")
 	)
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stdout, flagUsage(fs))
+			return nil
+		}
 		return fmt.Errorf("forward: %w\n%s", err, flagUsage(fs))
 	}
 	if fs.NArg() > 0 {
@@ -195,5 +200,7 @@ func flagUsage(fs *flag.FlagSet) string {
 	fs.SetOutput(&b)
 	fs.PrintDefaults()
 	fs.SetOutput(io.Discard)
-	return "usage: nfvk forward --config C.json --weights W.safetensors --input IN.safetensors --out OUT.safetensors [flags]\n" + b.String()
+	return "usage: nfvk forward --config C.json --weights W.safetensors --input IN.safetensors --out OUT.safetensors [flags]\n" +
+		"writes logits (eval mode); with --grad or --steps also loss; with --grad grad/<name>; with --steps N losses [N] and param/<name>\n" +
+		b.String()
 }
