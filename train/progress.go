@@ -186,7 +186,8 @@ func (p *TerminalProgress) Close() error {
 type Meter struct {
 	window  time.Duration
 	total   int64
-	samples []meterSample
+	samples []meterSample // samples[head:] are in the window
+	head    int
 }
 
 type meterSample struct {
@@ -210,13 +211,15 @@ func NewMeter(now time.Time, step, totalSteps int64, window time.Duration) *Mete
 func (m *Meter) Observe(now time.Time, step, images int64) {
 	m.samples = append(m.samples, meterSample{now, step, images})
 	// Drop samples older than the window, keeping the newest one before it
-	// so the window is always fully covered.
-	cut := 0
-	for cut+1 < len(m.samples)-1 && now.Sub(m.samples[cut+1].t) >= m.window {
-		cut++
+	// so the window is always fully covered. Dropping advances head; the
+	// slice is compacted only when half of it is dead, so a step costs O(1)
+	// amortised however many steps the window holds.
+	for m.head+2 < len(m.samples) && now.Sub(m.samples[m.head+1].t) >= m.window {
+		m.head++
 	}
-	if cut > 0 {
-		m.samples = append(m.samples[:0], m.samples[cut:]...)
+	if m.head > len(m.samples)/2 {
+		m.samples = append(m.samples[:0], m.samples[m.head:]...)
+		m.head = 0
 	}
 }
 
@@ -224,9 +227,9 @@ func (m *Meter) Observe(now time.Time, step, images int64) {
 // run, from the samples in the window; ok is false until two samples
 // with time between them exist.
 func (m *Meter) Rate() (imagesPerS float64, eta time.Duration, ok bool) {
-	first, last := m.samples[0], m.samples[len(m.samples)-1]
+	first, last := m.samples[m.head], m.samples[len(m.samples)-1]
 	dt := last.t.Sub(first.t).Seconds()
-	if len(m.samples) < 2 || dt <= 0 || last.step <= first.step {
+	if dt <= 0 || last.step <= first.step {
 		return 0, -1, false
 	}
 	imagesPerS = float64(last.images-first.images) / dt

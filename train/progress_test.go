@@ -122,8 +122,19 @@ func TestMeter(t *testing.T) {
 	if math.Abs(ips-2560) > 1e-9 || eta != 30*time.Second {
 		t.Errorf("after speed-up: %v img/s, ETA %v; want 2560, 30s", ips, eta)
 	}
-	if len(m.samples) > 202 {
-		t.Errorf("meter holds %d samples for a 10 s window of 20 steps/s", len(m.samples))
+	if n := len(m.samples); n > 2*202 {
+		t.Errorf("meter holds %d samples for a 10 s window of 20 steps/s", n)
+	}
+	// Memory stays bounded over a long run.
+	long := NewMeter(t0, 0, 1<<40, time.Second)
+	for i := 1; i <= 100_000; i++ {
+		long.Observe(at(float64(i)/100), int64(i), int64(i))
+	}
+	if n := len(long.samples); n > 2*102 {
+		t.Errorf("after 100000 steps the meter holds %d samples for a 1 s window of 100 steps/s", n)
+	}
+	if ips, _, _ := long.Rate(); math.Abs(ips-100) > 1e-6 {
+		t.Errorf("long run: %v img/s, want 100", ips)
 	}
 	// Past the planned end the ETA is 0, not negative.
 	m.Observe(at(31), 1200, 128*500)

@@ -60,7 +60,7 @@ func NewRun(root, name string, now time.Time) (*Run, error) {
 			}
 			return nil, fmt.Errorf("train: new run: %w", err)
 		}
-		return &Run{Dir: dir}, syncDir(root)
+		return newRun(root, dir)
 	}
 	base := now.UTC().Format("20060102-150405")
 	for i := 1; ; i++ {
@@ -71,12 +71,20 @@ func NewRun(root, name string, now time.Time) (*Run, error) {
 		dir := filepath.Join(root, n)
 		err := os.Mkdir(dir, 0o755) // atomic: two processes never get the same one
 		if err == nil {
-			return &Run{Dir: dir}, syncDir(root)
+			return newRun(root, dir)
 		}
 		if !errors.Is(err, fs.ErrExist) || i >= 1000 {
 			return nil, fmt.Errorf("train: new run: %w", err)
 		}
 	}
+}
+
+// newRun makes the new directory dir's entry in root durable.
+func newRun(root, dir string) (*Run, error) {
+	if err := syncDir(root); err != nil {
+		return nil, fmt.Errorf("train: new run %s: syncing %s: %w", dir, root, err)
+	}
+	return &Run{Dir: dir}, nil
 }
 
 // OpenRun returns the existing run directory dir (to resume or evaluate).
