@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unsafe"
 
 	"github.com/nfvk/nfvk/engine"
 	"github.com/nfvk/nfvk/kernels"
@@ -65,13 +66,16 @@ type GPU struct {
 	k     *kernels.Kernels
 	plan  *Plan
 	arena *engine.Buffer
-	bufs  []*engine.Buffer // persistent tensors, by ID
-	spans []engine.Span
-	seed  *engine.Buffer
-	prog  *engine.Program
-	nodes int // nodes compiled; later additions are not part of the step
-	i32   []int32
-	seedB [8]byte
+	owned []*engine.Buffer // every buffer Compile allocated, freed by Close
+	// persist marks the tensors with memory of their own (not the arena),
+	// by ID; spans is every tensor's memory.
+	persist []bool
+	spans   []engine.Span
+	seed    *engine.Buffer
+	prog    *engine.Program
+	nodes   int // nodes compiled; later additions are not part of the step
+	i32     []int32
+	seedB   [8]byte
 }
 
 // Compile plans g's memory, allocates the arena and the persistent
@@ -87,7 +91,7 @@ func Compile(ctx context.Context, k *kernels.Kernels, g *Graph, o CompileOptions
 	if err != nil {
 		return nil, err
 	}
-	x := &GPU{g: g, k: k, plan: plan, bufs: make([]*engine.Buffer, len(g.tensors)), spans: make([]engine.Span, len(g.tensors)), nodes: len(g.nodes)}
+	x := &GPU{g: g, k: k, plan: plan, persist: make([]bool, len(g.tensors)), spans: make([]engine.Span, len(g.tensors)), nodes: len(g.nodes)}
 	defer func() {
 		if err != nil {
 			x.Close()
@@ -97,37 +101,15 @@ func Compile(ctx context.Context, k *kernels.Kernels, g *Graph, o CompileOptions
 		if x.arena, err = dev.NewBuffer("graph arena", plan.PeakBytes); err != nil {
 			return nil, fmt.Errorf("graph: compile: %w", err)
 		}
+		x.owned = append(x.owned, x.arena)
 	}
-	zero := make([]byte, 0)
-	for _, t := range g.tensors {
-		if plan.Offset[t.id] >= 0 {
-			x.spans[t.id] = x.arena.Span().Sub(plan.Offset[t.id], t.Bytes())
-			continue
-		}
-		if !t.Persistent() {
-			continue // output of a dead node: never computed
-		}
-		b, err := dev.NewBuffer(t.name, t.Bytes())
-		if err != nil {
-			return nil, fmt.Errorf("graph: compile: %w", err)
-		}
-		x.bufs[t.id], x.spans[t.id] = b, b.Span()
-		// Persistent tensors start defined: zeros, or a constant's value.
-		if t.init != nil {
-			err = engine.Upload(b, t.init)
-		} else {
-			if int64(len(zero)) < t.Bytes() {
-				zero = make([]byte, t.Bytes())
-			}
-			err = b.Write(0, zero[:t.Bytes()])
-		}
-		if err != nil {
-			return nil, fmt.Errorf("graph: compile: initialize %v: %w", t, err)
-		}
+	if err := x.allocPersistent(plan.Align); err != nil {
+		return nil, err
 	}
 	if x.seed, err = dev.NewBuffer("graph seed", 8); err != nil {
 		return nil, fmt.Errorf("graph: compile: %w", err)
 	}
+	x.owned = append(x.owned, x.seed)
 	if err := x.seed.Write(0, x.seedB[:]); err != nil {
 		return nil, fmt.Errorf("graph: compile: %w", err)
 	}
@@ -169,6 +151,85 @@ func Compile(ctx context.Context, k *kernels.Kernels, g *Graph, o CompileOptions
 	return x, nil
 }
 
+// pooled lists the roles whose tensors share one buffer per role, in the
+// order they were added, each at an aligned offset: a multi-tensor kernel
+// (the fused optimizer) then binds all parameters, all gradients or all
+// optimizer state as one range.
+var pooled = []Role{Parameter, Gradient, OptimizerState}
+
+// allocPersistent gives every persistent tensor its memory: the role
+// pools, then one buffer per other tensor (inputs, constants, kept
+// activations). Everything starts defined: zeros, or a constant's value.
+func (x *GPU) allocPersistent(align int64) error {
+	dev := x.k.Device()
+	for _, role := range pooled {
+		var ts []*Tensor
+		size := int64(0)
+		for _, t := range x.g.tensors {
+			if t.role == role && x.live(t) {
+				ts = append(ts, t)
+				size += alignUp(t.Bytes(), align)
+			}
+		}
+		if len(ts) == 0 {
+			continue
+		}
+		b, err := dev.NewBuffer("graph "+role.String()+"s", size)
+		if err != nil {
+			return fmt.Errorf("graph: compile: %w", err)
+		}
+		x.owned = append(x.owned, b)
+		if err := zeroBuffer(b); err != nil {
+			return fmt.Errorf("graph: compile: %w", err)
+		}
+		off := int64(0)
+		for _, t := range ts {
+			x.persist[t.id], x.spans[t.id] = true, b.Span().Sub(off, t.Bytes())
+			off += alignUp(t.Bytes(), align)
+		}
+	}
+	for _, t := range x.g.tensors {
+		if x.persist[t.id] || !t.Persistent() || !x.live(t) {
+			continue
+		}
+		b, err := dev.NewBuffer(t.name, t.Bytes())
+		if err != nil {
+			return fmt.Errorf("graph: compile: %w", err)
+		}
+		x.owned = append(x.owned, b)
+		x.persist[t.id], x.spans[t.id] = true, b.Span()
+		if t.init != nil {
+			err = engine.Upload(b, t.init)
+		} else {
+			err = zeroBuffer(b)
+		}
+		if err != nil {
+			return fmt.Errorf("graph: compile: initialize %v: %w", t, err)
+		}
+	}
+	for _, t := range x.g.tensors {
+		if off := x.plan.Offset[t.id]; off >= 0 {
+			x.spans[t.id] = x.arena.Span().Sub(off, t.Bytes())
+		}
+	}
+	return nil
+}
+
+// live reports whether t exists in the step: a leaf, or an output of a
+// node the step runs.
+func (x *GPU) live(t *Tensor) bool { return t.node == nil || x.plan.Run[t.node.id] }
+
+// zeroBuffer writes zeros over b, in chunks.
+func zeroBuffer(b *engine.Buffer) error {
+	zero := make([]byte, min(b.Size(), 4<<20))
+	for off := int64(0); off < b.Size(); off += int64(len(zero)) {
+		if err := b.Write(off, zero[:min(int64(len(zero)), b.Size()-off)]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Plan is the memory plan the step runs with.
 func (x *GPU) Plan() *Plan { return x.plan }
 
@@ -180,14 +241,14 @@ func (x *GPU) Span(t *Tensor) (engine.Span, error) {
 	if err := x.own(t); err != nil {
 		return engine.Span{}, err
 	}
-	if x.bufs[t.id] == nil {
+	if !x.persist[t.id] {
 		return engine.Span{}, fmt.Errorf("graph: %v lives in the arena (Keep it to read it after a step)", t)
 	}
 	return x.spans[t.id], nil
 }
 
 func (x *GPU) own(t *Tensor) error {
-	if t == nil || t.g != x.g || t.id >= len(x.bufs) {
+	if t == nil || t.g != x.g || t.id >= len(x.spans) {
 		return fmt.Errorf("graph: %v is not a tensor of the compiled graph", t)
 	}
 	return nil
@@ -199,21 +260,21 @@ func (x *GPU) Write(t *Tensor, v []float32) error {
 	if err := x.own(t); err != nil {
 		return err
 	}
-	b := x.bufs[t.id]
-	if b == nil {
+	if !x.persist[t.id] {
 		return fmt.Errorf("graph: write %v: an arena tensor is computed, not set", t)
 	}
 	if len(v) != t.Size() {
 		return fmt.Errorf("graph: write %v: %d values, want %d", t, len(v), t.Size())
 	}
+	s := x.spans[t.id]
 	if t.dtype == Int32 {
 		x.i32 = x.i32[:0]
 		for _, f := range v {
 			x.i32 = append(x.i32, int32(f))
 		}
-		return engine.Upload(b, x.i32)
+		return s.Buf.Write(s.Off, bytesOf(x.i32))
 	}
-	return engine.Upload(b, v)
+	return s.Buf.Write(s.Off, bytesOf(v))
 }
 
 // Read returns a persistent tensor's value (parameters, gradients, kept
@@ -223,9 +284,10 @@ func (x *GPU) Read(t *Tensor) ([]float32, error) {
 		return nil, err
 	}
 	v := make([]float32, t.Size())
+	s := x.spans[t.id]
 	if t.dtype == Int32 {
 		i := make([]int32, t.Size())
-		if err := engine.Download(x.bufs[t.id], i); err != nil {
+		if err := s.Buf.Read(s.Off, bytesOf(i)); err != nil {
 			return nil, err
 		}
 		for j, n := range i {
@@ -233,7 +295,7 @@ func (x *GPU) Read(t *Tensor) ([]float32, error) {
 		}
 		return v, nil
 	}
-	return v, engine.Download(x.bufs[t.id], v)
+	return v, s.Buf.Read(s.Off, bytesOf(v))
 }
 
 // Submit uploads the feeds and the seed and submits the recorded step
@@ -282,11 +344,17 @@ func (x *GPU) Close() {
 		x.prog.Close()
 		x.prog = nil
 	}
-	for i, b := range x.bufs {
+	for _, b := range x.owned {
 		b.Free()
-		x.bufs[i] = nil
 	}
-	x.arena.Free()
-	x.seed.Free()
-	x.arena, x.seed = nil, nil
+	x.owned, x.arena, x.seed = nil, nil, nil
+}
+
+// bytesOf views 4-byte elements as bytes, without copying (the buffers
+// are little-endian like every platform Vulkan runs Go on).
+func bytesOf[T float32 | int32](v []T) []byte {
+	if len(v) == 0 {
+		return nil
+	}
+	return unsafe.Slice((*byte)(unsafe.Pointer(&v[0])), 4*len(v))
 }

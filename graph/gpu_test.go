@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/nfvk/nfvk/engine"
+	"github.com/nfvk/nfvk/kernels"
 	"github.com/nfvk/nfvk/kernels/ref"
 )
 
@@ -317,5 +319,106 @@ func TestStepErrors(t *testing.T) {
 		if tc.err == nil || tc.err.Error() != tc.want {
 			t.Errorf("%s: got %v, want %s", tc.name, tc.err, tc.want)
 		}
+	}
+}
+
+// spans0 is the first span, or s when there is none.
+func spans0(spans []engine.Span, s engine.Span) engine.Span {
+	if len(spans) == 0 {
+		return s
+	}
+	return spans[0]
+}
+
+// TestPooledPersistentTensors: parameters, gradients and optimizer state
+// each share one buffer, at aligned, disjoint offsets, so the fused
+// multi-tensor optimizer updates every parameter in one dispatch through
+// the After hook; with momentum 0 and no clipping it matches the graph's
+// own SGD.
+func TestPooledPersistentTensors(t *testing.T) {
+	k := testKernels(t)
+	ctx := context.Background()
+	const lr, steps = 0.05, 3
+	run := func(fused bool) (map[string][]float32, int) {
+		net := newConvNet(t, 2)
+		g := net.b.g
+		params, grads := net.xs[:len(net.xs)-1], net.grads[:len(net.xs)-1]
+		var o CompileOptions
+		if fused {
+			moms := make([]*Tensor, len(params))
+			for i, p := range params {
+				var err error
+				moms[i], err = g.State("momentum/"+p.Name(), p.Shape())
+				must(t, err)
+			}
+			hyper, err := k.Device().NewBuffer("hyper", kernels.HyperBytes)
+			must(t, err)
+			defer hyper.Free()
+			must(t, kernels.WriteHyper(hyper.Span(), kernels.Hyper{LR: lr}))
+			table, err := k.Device().NewBuffer("table", kernels.OptimTableBytes(len(params)))
+			must(t, err)
+			defer table.Free()
+			o.After = func(p *engine.Program, span func(*Tensor) (engine.Span, error)) error {
+				ts := make([]kernels.OptimTensor, len(params))
+				for i, pt := range params {
+					ts[i] = kernels.OptimTensor{Name: pt.Name(), Shape: pt.Shape()}
+					for _, s := range []struct {
+						dst *engine.Span
+						t   *Tensor
+					}{{&ts[i].Param, pt}, {&ts[i].Grad, grads[i]}, {&ts[i].Momentum, moms[i]}} {
+						var err error
+						if *s.dst, err = span(s.t); err != nil {
+							return err
+						}
+					}
+				}
+				return k.OptimizerSteps(p, ts, hyper.Span(), table.Span())
+			}
+		} else {
+			must(t, g.SGD(params, grads, lr))
+		}
+		x, err := Compile(ctx, k, g, o)
+		must(t, err)
+		defer x.Close()
+		align := int64(k.Device().Info().MinStorageBufferOffsetAlignment)
+		for _, set := range [][]*Tensor{params, grads} {
+			var spans []engine.Span
+			for _, tt := range set {
+				s, err := x.Span(tt)
+				must(t, err)
+				if s.Off%align != 0 || s.Buf != spans0(spans, s).Buf {
+					t.Fatalf("%v at %d in %q: want one buffer per role, aligned offsets", tt, s.Off, s.Buf.Name())
+				}
+				spans = append(spans, s)
+			}
+			slices.SortFunc(spans, func(a, b engine.Span) int { return int(a.Off - b.Off) })
+			for i := 1; i < len(spans); i++ {
+				if spans[i].Off < spans[i-1].Off+spans[i-1].Size {
+					t.Fatalf("%s: spans at %d+%d and %d overlap", spans[i].Buf.Name(), spans[i-1].Off, spans[i-1].Size, spans[i].Off)
+				}
+			}
+		}
+		for p, v := range net.b.init {
+			must(t, x.Write(p, v))
+		}
+		for i := 0; i < steps; i++ {
+			must(t, x.Step(ctx, uint64(i), map[*Tensor][]float32{net.x: randn(uint64(i), net.x.Size(), 1), net.dy: randn(uint64(50+i), net.dy.Size(), 1)}))
+		}
+		out := map[string][]float32{}
+		for _, p := range params {
+			out[p.Name()], err = x.Read(p)
+			must(t, err)
+		}
+		return out, x.Program().Len()
+	}
+	sgd, n1 := run(false)
+	fused, n2 := run(true)
+	if n2 != n1-len(sgd)+1 {
+		t.Errorf("%d dispatches with the fused optimizer, %d with per-tensor SGD: want one for all %d tensors", n2, n1, len(sgd))
+	}
+	for name, want := range sgd {
+		// Both compute p - lr*g in float32; they may round the product
+		// differently (fused multiply-add or not): a few ulps.
+		assertClose(t, name, fused[name], want, 1e-7, 1e-6)
 	}
 }
