@@ -127,10 +127,20 @@ func (k *Kernels) rngElementwise(p *engine.Program, op string, pipe *engine.Pipe
 	return nil
 }
 
-// residualMaxParts bounds the workgroups (so the dskip_gain partials) of
-// ResidualBackward: enough to fill a GPU, few enough that reducing the
-// partials is one short dispatch.
-const residualMaxParts = 1024
+// residualMaxParts bounds the dskip_gain partials of ResidualBackward
+// (one per workgroup on GPUs, per invocation on CPU devices): enough
+// parallelism to fill the device, few enough that summing them is one
+// short dispatch.
+const residualMaxParts = 8192
+
+// residualPartsPerGroup is 1 when a workgroup sums its partials (GPUs),
+// else its size: CPU devices skip the barrier (see shader residual).
+func (k *Kernels) residualPartsPerGroup() int {
+	if k.tune.Class == "cpu" {
+		return int(k.tune.ElementwiseLocal)
+	}
+	return 1
+}
 
 // ResidualScratch is the scratch element count ResidualBackward needs for
 // shape s on this device.
@@ -142,24 +152,14 @@ func (k *Kernels) ResidualScratch(s ref.NCHWShape) int {
 	total := 0
 	for _, c := range chunks {
 		gx, gy := k.residualGrid(s.C*s.H*s.W, c[1]-c[0], true)
-		total += gx * gy
+		total += gx * gy * k.residualPartsPerGroup()
 	}
 	return total
 }
 
-// residualLocal is the workgroup size of the residual kernels: the
-// backward ends in a workgroup sum, which on a CPU device is cheapest in
-// one-subgroup workgroups (see rowLocal).
-func (k *Kernels) residualLocal(backward bool) uint32 {
-	if backward {
-		return k.rowLocal()
-	}
-	return k.tune.ElementwiseLocal
-}
-
 // residualGrid is the (x, y) workgroup grid over n samples of per elements.
 func (k *Kernels) residualGrid(per, n int, backward bool) (int, int) {
-	L := int(k.residualLocal(backward))
+	L := int(k.tune.ElementwiseLocal)
 	lanes := per
 	if per%4 == 0 {
 		lanes = per / 4
@@ -167,7 +167,7 @@ func (k *Kernels) residualGrid(per, n int, backward bool) (int, int) {
 	gy := min(n, 65535)
 	budget := int(k.tune.ElementwiseMaxGroups)
 	if backward {
-		budget = residualMaxParts
+		budget = residualMaxParts / k.residualPartsPerGroup()
 	}
 	gx := max(1, min(ceilDiv(lanes, L), budget/gy))
 	return gx, gy
@@ -254,7 +254,7 @@ func (k *Kernels) Residual(p *engine.Program, s ref.NCHWShape, alpha float32, sh
 	if err != nil {
 		return err
 	}
-	pipe, err := k.pipeline("residual", k.residualLocal(false), 0, flagU32(mask.Buf != nil), 0)
+	pipe, err := k.pipeline("residual", k.tune.ElementwiseLocal, 0, flagU32(mask.Buf != nil), 0)
 	if err != nil {
 		return err
 	}
@@ -315,7 +315,8 @@ func (k *Kernels) ResidualBackward(p *engine.Program, s ref.NCHWShape, alpha flo
 	if err != nil {
 		return err
 	}
-	pipe, err := k.pipeline("residual", k.residualLocal(true), 1, flagU32(mask.Buf != nil), flagU32(dshortcut.Buf != nil))
+	ppg := k.residualPartsPerGroup()
+	pipe, err := k.pipeline("residual", k.tune.ElementwiseLocal, 1, flagU32(mask.Buf != nil), flagU32(dshortcut.Buf != nil), flagU32(ppg == 1))
 	if err != nil {
 		return err
 	}
@@ -339,7 +340,7 @@ func (k *Kernels) ResidualBackward(p *engine.Program, s ref.NCHWShape, alpha flo
 			dout.Sub(off, size).Read(), h.Sub(off, size).Read(), sk, m, d, ds, scratch.Sub(0, int64(4*parts)).Write()); err != nil {
 			return err
 		}
-		at += gx * gy
+		at += gx * gy * ppg
 	}
 	return k.ReduceRows(p, ReduceSum, scratch, 1, parts, dskipGain)
 }

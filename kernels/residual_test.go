@@ -32,7 +32,15 @@ func seedBuf(t *testing.T, d *engine.Device, seed uint64) *engine.Buffer {
 }
 
 func TestResidual(t *testing.T) {
-	d, k := testDevice(t)
+	d, k0 := testDevice(t)
+	// Both ways of summing dskip_gain: per invocation (the CPU tuning) and
+	// per workgroup (GPUs), the latter forced through a generic tuning.
+	for vname, k := range wsVariants(d, k0) {
+		t.Run(vname, func(t *testing.T) { testResidual(t, d, k) })
+	}
+}
+
+func testResidual(t *testing.T, d *engine.Device, k *Kernels) {
 	const alpha = ref.ResidualAlpha
 	for _, s := range nchwShapes {
 		for _, withMask := range []bool{false, true} {
