@@ -322,9 +322,10 @@ func logBreakdown(b *testing.B, p *engine.Program) {
 	}
 	slices.SortFunc(kinds, func(a, c string) int { return int(by[c] - by[a]) })
 	var sb strings.Builder
+	// One line: benchmark logs are cut after a few lines.
 	fmt.Fprintf(&sb, "GPU time %v in %d dispatches:", total, len(ts))
 	for _, k := range kinds {
-		fmt.Fprintf(&sb, "\n  %-32s %5d  %12v  %5.1f%%", k, count[k], by[k], 100*float64(by[k])/float64(total))
+		fmt.Fprintf(&sb, " %s x%d %.1f%%;", k, count[k], 100*float64(by[k])/float64(total))
 	}
 	b.Log(sb.String())
 }

@@ -54,13 +54,16 @@ type CompileOptions struct {
 	Profile bool
 	// After records extra dispatches at the end of the step, after the
 	// graph's own nodes: the hook for optimizers written as kernels. span
-	// gives the device memory of any persistent tensor (parameters,
-	// gradients, optimizer state).
+	// gives the device memory of any persistent tensor; all parameters
+	// share one buffer, as do all gradients and all optimizer state, so
+	// a multi-tensor kernel can bind each role as one range.
 	After func(p *engine.Program, span func(*Tensor) (engine.Span, error)) error
 }
 
 // GPU is a graph compiled for a device: planned, lowered into one
-// engine.Program and recorded once. Step replays it.
+// engine.Program and recorded once. Step replays it. Nodes added to the
+// graph after Compile are not part of the step. A GPU is not safe for
+// concurrent use.
 type GPU struct {
 	g     *Graph
 	k     *kernels.Kernels
@@ -73,7 +76,6 @@ type GPU struct {
 	spans   []engine.Span
 	seed    *engine.Buffer
 	prog    *engine.Program
-	nodes   int // nodes compiled; later additions are not part of the step
 	i32     []int32
 	seedB   [8]byte
 }
@@ -91,7 +93,7 @@ func Compile(ctx context.Context, k *kernels.Kernels, g *Graph, o CompileOptions
 	if err != nil {
 		return nil, err
 	}
-	x := &GPU{g: g, k: k, plan: plan, persist: make([]bool, len(g.tensors)), spans: make([]engine.Span, len(g.tensors)), nodes: len(g.nodes)}
+	x := &GPU{g: g, k: k, plan: plan, persist: make([]bool, len(g.tensors)), spans: make([]engine.Span, len(g.tensors))}
 	defer func() {
 		if err != nil {
 			x.Close()
