@@ -114,7 +114,11 @@ func TestGPUMatchesCPU(t *testing.T) {
 			must(t, b.err)
 			grads, err := b.g.Gradients(loss, b.params)
 			must(t, err)
-			checks := map[string]*Tensor{"loss": loss}
+			logits := loss.Node().Inputs()[0]
+			correct, err := b.g.Top1Correct(logits, labels)
+			must(t, err)
+			b.g.Keep(correct)
+			checks := map[string]*Tensor{"loss": loss, "top-1 correct": correct}
 			for i, d := range grads {
 				checks["grad "+b.params[i].Name()] = d
 			}

@@ -171,3 +171,36 @@ func (o *broadcast) lower(l *lowering, n *Node) error {
 	}
 	return l.k.Scale(l.p, float32(o.k*float64(size)), dx, dx)
 }
+
+// Top1Correct adds the number of samples whose largest logit (the first
+// on a tie) is at their label, as a float32 scalar: a metric, with no
+// gradient.
+func (g *Graph) Top1Correct(logits, labels *Tensor) (*Tensor, error) {
+	return g.add1(&top1{}, logits, labels)
+}
+
+type top1 struct {
+	firstOrder
+	s ref.LossShape
+}
+
+func (*top1) name() string { return "top-1 correct" }
+func (o *top1) infer(ins []*Tensor) ([]Shape, error) {
+	ce := &softmaxCE{}
+	if _, err := ce.infer(ins); err != nil {
+		return nil, err
+	}
+	o.s = ce.s
+	return []Shape{{}}, nil
+}
+func (o *top1) cpu32(_ *cpuStep, in, out [][]float32) {
+	out[0][0] = float32(ref.Top1Correct(o.s, in[0], labelInts(in[1])))
+}
+func (o *top1) cpu64(_ *cpuStep, in, out [][]float64) {
+	out[0][0] = float64(ref.Top1Correct(o.s, in[0], labelInts(in[1])))
+}
+func (o *top1) scratch(*kernels.Kernels, *Node) int64 { return 4 * int64(kernels.CEScratch(o.s)) }
+func (o *top1) lower(l *lowering, n *Node) error {
+	return l.k.SoftmaxCrossEntropy(l.p, o.s, kernels.CE{Logits: l.span(n.ins[0]), Labels: l.span(n.ins[1]),
+		Correct: l.span(n.outs[0]), Scratch: l.scratch(n)})
+}
