@@ -368,3 +368,17 @@ func sameShape(a, b *Tensor) error {
 
 // nchw returns t's dims as an NCHW shape.
 func nchw(t *Tensor) (n, c, h, w int) { return t.shape[0], t.shape[1], t.shape[2], t.shape[3] }
+
+// String lists the nodes in execution order, one per line, with their
+// outputs: "12 conv2d(x[8 3 64 64], ws#11[16 3 3 3], b[16]) -> conv2d#13[8 16 32 32]".
+func (g *Graph) String() string {
+	var sb strings.Builder
+	for _, n := range g.nodes {
+		fmt.Fprintf(&sb, "%d %v ->", n.id, n)
+		for _, o := range n.outs {
+			fmt.Fprintf(&sb, " %v", o)
+		}
+		sb.WriteByte('\n')
+	}
+	return sb.String()
+}

@@ -107,3 +107,17 @@ func TestShapeErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestGraphString(t *testing.T) {
+	g := New()
+	x, _ := g.Input("x", Shape{2, 3})
+	y, err := g.Act(x, ref.ActReLU, 1)
+	must(t, err)
+	if _, err := g.Sum(y); err != nil {
+		t.Fatal(err)
+	}
+	want := "0 act relu(x[2 3]) -> act_relu#1[2 3]\n1 sum(act_relu#1[2 3]) -> sum#2[]\n"
+	if got := g.String(); got != want {
+		t.Errorf("got\n%swant\n%s", got, want)
+	}
+}
