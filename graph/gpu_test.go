@@ -179,67 +179,90 @@ func TestReplayMatchesFreshRecording(t *testing.T) {
 	k := testKernels(t)
 	ctx := context.Background()
 	const steps = 50
-	lrs := map[*convNet]*Tensor{}
-	build := func() *convNet {
-		net := newConvNet(t, 2)
-		params := net.xs[:len(net.xs)-1]
-		lr, err := net.b.g.Input("lr", Shape{1})
-		must(t, err)
-		must(t, net.b.g.SGDRate(params, net.grads[:len(params)], lr))
-		lrs[net] = lr
-		return net
+	// step is a training graph with its parameters and per-step feeds.
+	type step struct {
+		b      *builder
+		params []*Tensor
+		feeds  func(i int) map[*Tensor][]float32
 	}
-	feedsAt := func(net *convNet, i int) map[*Tensor][]float32 {
-		return map[*Tensor][]float32{net.x: randn(uint64(100+i), net.x.Size(), 1), net.dy: randn(uint64(200+i), net.dy.Size(), 0.1),
-			lrs[net]: {0.01 * float32(1+i%3)}}
-	}
-	// Replay: one compile, 50 steps.
-	net := build()
-	gpu, err := Compile(ctx, k, net.b.g, CompileOptions{})
-	must(t, err)
-	defer gpu.Close()
-	for p, v := range net.b.init {
-		must(t, gpu.Write(p, v))
-	}
-	for i := 0; i < steps; i++ {
-		must(t, gpu.Step(ctx, uint64(i), feedsAt(net, i)))
-	}
-	// Fresh: every step compiles and records its own program.
-	fresh := build()
-	state := map[*Tensor][]float32{}
-	for p, v := range fresh.b.init {
-		state[p] = v
-	}
-	params := fresh.xs[:len(fresh.xs)-1]
-	for i := 0; i < steps; i++ {
-		x, err := Compile(ctx, k, fresh.b.g, CompileOptions{})
-		must(t, err)
-		for _, p := range params {
-			must(t, x.Write(p, state[p]))
-		}
-		must(t, x.Step(ctx, uint64(i), feedsAt(fresh, i)))
-		for _, p := range params {
-			state[p], err = x.Read(p)
+	for _, tc := range []struct {
+		name  string
+		build func() step
+	}{
+		// The conv net's VJP against a fed cotangent, SGD at a learning
+		// rate read from a buffer.
+		{"conv-net-sgd-rate", func() step {
+			net := newConvNet(t, 2)
+			params := net.xs[:len(net.xs)-1]
+			lr, err := net.b.g.Input("lr", Shape{1})
 			must(t, err)
-		}
-		x.Close()
-	}
-	moved := 0.0
-	for j, p := range net.xs[:len(net.xs)-1] {
-		got, err := gpu.Read(p)
-		must(t, err)
-		want := state[params[j]]
-		for i := range got {
-			if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
-				t.Fatalf("%v[%d]: replayed %v, freshly recorded %v", p, i, got[i], want[i])
+			must(t, net.b.g.SGDRate(params, net.grads[:len(params)], lr))
+			return step{net.b, params, func(i int) map[*Tensor][]float32 {
+				return map[*Tensor][]float32{net.x: randn(uint64(100+i), net.x.Size(), 1), net.dy: randn(uint64(200+i), net.dy.Size(), 0.1),
+					lr: {0.01 * float32(1+i%3)}}
+			}}
+		}},
+		// The small NFNet's whole training step: loss, backward, SGD.
+		{"small-nfnet-sgd", func() step {
+			b, x, labels, loss := smallNet(4, 16, 10, 0.3, 0.2)
+			must(t, b.err)
+			grads, err := b.g.Gradients(loss, b.params)
+			must(t, err)
+			must(t, b.g.SGD(b.params, grads, 0.05))
+			return step{b, b.params, func(i int) map[*Tensor][]float32 {
+				return map[*Tensor][]float32{x: randn(uint64(100+i), x.Size(), 1), labels: {float32(i % 10), 3, 7, float32(i * 7 % 10)}}
+			}}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// Replay: one compile, 50 steps.
+			net := tc.build()
+			gpu, err := Compile(ctx, k, net.b.g, CompileOptions{})
+			must(t, err)
+			defer gpu.Close()
+			for p, v := range net.b.init {
+				must(t, gpu.Write(p, v))
 			}
-			moved = max(moved, math.Abs(float64(got[i]-net.b.init[p][i])))
-		}
+			for i := 0; i < steps; i++ {
+				must(t, gpu.Step(ctx, uint64(i), net.feeds(i)))
+			}
+			// Fresh: every step compiles and records its own program.
+			fresh := tc.build()
+			state := map[*Tensor][]float32{}
+			for p, v := range fresh.b.init {
+				state[p] = v
+			}
+			for i := 0; i < steps; i++ {
+				x, err := Compile(ctx, k, fresh.b.g, CompileOptions{})
+				must(t, err)
+				for _, p := range fresh.params {
+					must(t, x.Write(p, state[p]))
+				}
+				must(t, x.Step(ctx, uint64(i), fresh.feeds(i)))
+				for _, p := range fresh.params {
+					state[p], err = x.Read(p)
+					must(t, err)
+				}
+				x.Close()
+			}
+			moved := 0.0
+			for j, p := range net.params {
+				got, err := gpu.Read(p)
+				must(t, err)
+				want := state[fresh.params[j]]
+				for i := range got {
+					if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+						t.Fatalf("%v[%d]: replayed %v, freshly recorded %v", p, i, got[i], want[i])
+					}
+					moved = max(moved, math.Abs(float64(got[i]-net.b.init[p][i])))
+				}
+			}
+			if moved == 0 {
+				t.Fatal("SGD did not move any parameter")
+			}
+			t.Logf("parameters moved by up to %.3g; bit-identical after %d steps", moved, steps)
+		})
 	}
-	if moved == 0 {
-		t.Fatal("SGD did not move any parameter")
-	}
-	t.Logf("parameters moved by up to %.3g; bit-identical after %d steps", moved, steps)
 }
 
 // TestCompileAfterHook: extra dispatches recorded through
