@@ -329,3 +329,43 @@ func logBreakdown(b *testing.B, p *engine.Program) {
 	}
 	b.Log(sb.String())
 }
+
+// BenchmarkGraphFusion times the passes the graph fuses away, on an F0
+// stage-1 activation at 64 px, batch 8 ([8, 256, 16, 16]): the block
+// input act(x)*beta as an activation then a scale, or one activation
+// with gamma*beta; a gradient accumulation a+b as a copy then an axpby,
+// or one in-place axpby.
+func BenchmarkGraphFusion(b *testing.B) {
+	const n = 8 * 256 * 16 * 16
+	const gamma, beta = ref.GammaGELU, 0.98
+	cases := []struct {
+		name  string
+		build func(p *engine.Program, x, y, z *engine.Buffer) error
+	}{
+		{"act-scale/separate", func(p *engine.Program, x, y, _ *engine.Buffer) error {
+			if err := lib.Activation(p, ref.ActGELUTanh, gamma, x.Span(), y.Span()); err != nil {
+				return err
+			}
+			return lib.Scale(p, beta, y.Span(), y.Span())
+		}},
+		{"act-scale/fused", func(p *engine.Program, x, y, _ *engine.Buffer) error {
+			return lib.Activation(p, ref.ActGELUTanh, gamma*beta, x.Span(), y.Span())
+		}},
+		{"grad-accumulate/copy-axpby", func(p *engine.Program, x, y, z *engine.Buffer) error {
+			if err := lib.Copy(p, z.Span(), x.Span()); err != nil {
+				return err
+			}
+			return lib.Axpby(p, 1, y.Span(), 1, z.Span())
+		}},
+		{"grad-accumulate/in-place", func(p *engine.Program, x, y, _ *engine.Buffer) error {
+			return lib.Axpby(p, 1, y.Span(), 1, x.Span())
+		}},
+	}
+	for _, c := range cases {
+		b.Run(c.name, func(b *testing.B) {
+			x, y, z := buffer(b, "x", n), buffer(b, "y", n), buffer(b, "z", n)
+			p := program(b, c.name, func(p *engine.Program) error { return c.build(p, x, y, z) })
+			b.ReportMetric(float64(gpuTime(b, p).Microseconds()), "gpu_us")
+		})
+	}
+}

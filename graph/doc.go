@@ -50,7 +50,8 @@
 // kernel; DropPath's mask applied by the Residual kernel (the separate
 // application is pruned); act(x)*c as one activation with gamma*c (the
 // NFNet block input act(x)*beta); gradient accumulation in place, one
-// pass instead of a copy and an add. The conv backward recomputes the
+// pass instead of a copy and an add (BenchmarkGraphFusion, lavapipe,
+// [8,256,16,16]: 3.5 -> 1.9 ms and 3.5 -> 1.2 ms). The conv backward recomputes the
 // standardized weights instead of keeping the forward's copy alive, which
 // takes a parameter-sized tensor off the peak (BenchmarkMemoryPlan: F0 at
 // 64 px, batch 8, 259 -> 99 MiB) for one WS pass per conv (about 2% of
