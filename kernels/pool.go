@@ -204,3 +204,29 @@ func (k *Kernels) planeReduce(p *engine.Program, op string, s ref.NCHWShape, mod
 func (k *Kernels) GlobalAvgPoolBackward(p *engine.Program, s ref.NCHWShape, dy, dx engine.Span) error {
 	return k.seBroadcast(p, "global avgpool backward", s, false, 0, engine.Span{}, engine.Span{}, dy, dx)
 }
+
+// unitChunk is how many units (planes) of the given byte sizes one
+// dispatch binds: as many as fit maxStorageBufferRange for the largest, a
+// multiple of what keeps every chunk's offset aligned for all.
+func (k *Kernels) unitChunk(unitBytes ...int64) (int, error) {
+	lim := int64(k.dev.Info().MaxStorageBufferRange)
+	align := int64(max(k.dev.Info().MinStorageBufferOffsetAlignment, 4))
+	step, big := int64(1), int64(1)
+	for _, b := range unitBytes {
+		st := align / gcd(b, align) // c units start aligned iff st divides c
+		step = step / gcd(step, st) * st
+		big = max(big, b)
+	}
+	c := lim / big / step * step
+	if c == 0 {
+		return 0, fmt.Errorf("units of %v bytes cannot be split into aligned bindings of at most %d bytes", unitBytes, lim)
+	}
+	return int(min(c, maxIndex)), nil
+}
+
+func gcd(a, b int64) int64 {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
+}

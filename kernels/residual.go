@@ -142,75 +142,49 @@ func (k *Kernels) residualPartsPerGroup() int {
 	return 1
 }
 
+// runs reports whether streaming kernels give each invocation one
+// contiguous run (FOR_EACH_RUN4 in include/ws_index.glsl: CPU devices)
+// rather than interleaving lanes (GPUs).
+func (k *Kernels) runs() bool { return k.tune.Class == "cpu" }
+
+// runInvocations is the invocation count of a FOR_EACH_RUN4 grid: a few
+// thousand streams keep every core of a CPU busy.
+const runInvocations = 8192
+
+// residualGroups is the workgroup count of a residual dispatch over m
+// elements.
+func (k *Kernels) residualGroups(m int, backward bool) int {
+	budget := int(k.tune.ElementwiseMaxGroups)
+	if k.runs() {
+		budget = runInvocations / int(k.tune.ElementwiseLocal)
+	}
+	if backward {
+		budget = min(budget, residualMaxParts/k.residualPartsPerGroup())
+	}
+	return max(1, min(ceilDiv(ceilDiv(m, 4), int(k.tune.ElementwiseLocal)), budget))
+}
+
+// residualChunks splits n elements into dispatches that bind at most
+// chunkElems elements per tensor.
+func (k *Kernels) residualChunks(n int) [][2]int {
+	var out [][2]int
+	for start := 0; start < n; start += k.chunkElems() {
+		out = append(out, [2]int{start, min(n, start+k.chunkElems())})
+	}
+	return out
+}
+
 // ResidualScratch is the scratch element count ResidualBackward needs for
 // shape s on this device.
 func (k *Kernels) ResidualScratch(s ref.NCHWShape) int {
-	chunks, err := k.sampleChunks("residual backward", s)
-	if err != nil {
+	if s.Validate() != nil {
 		return 0
 	}
 	total := 0
-	for _, c := range chunks {
-		gx, gy := k.residualGrid(s.C*s.H*s.W, c[1]-c[0], true)
-		total += gx * gy * k.residualPartsPerGroup()
+	for _, c := range k.residualChunks(s.Len()) {
+		total += k.residualGroups(c[1]-c[0], true) * k.residualPartsPerGroup()
 	}
 	return total
-}
-
-// residualGrid is the (x, y) workgroup grid over n samples of per elements.
-func (k *Kernels) residualGrid(per, n int, backward bool) (int, int) {
-	L := int(k.tune.ElementwiseLocal)
-	lanes := per
-	if per%4 == 0 {
-		lanes = per / 4
-	}
-	gy := min(n, 65535)
-	budget := int(k.tune.ElementwiseMaxGroups)
-	if backward {
-		budget = residualMaxParts / k.residualPartsPerGroup()
-	}
-	gx := max(1, min(ceilDiv(lanes, L), budget/gy))
-	return gx, gy
-}
-
-// sampleChunks splits the N samples of s into ranges [n0, n1) whose
-// tensors fit one binding and start on an aligned offset.
-func (k *Kernels) sampleChunks(op string, s ref.NCHWShape) ([][2]int, error) {
-	c, err := k.unitChunk(4 * int64(s.C*s.H*s.W))
-	if err != nil {
-		return nil, fmt.Errorf("%s %v: %w", op, s, err)
-	}
-	var out [][2]int
-	for n0 := 0; n0 < s.N; n0 += c {
-		out = append(out, [2]int{n0, min(s.N, n0+c)})
-	}
-	return out, nil
-}
-
-// unitChunk is how many units (samples, planes) of the given byte sizes
-// one dispatch binds: as many as fit maxStorageBufferRange for the
-// largest, a multiple of what keeps every chunk's offset aligned for all.
-func (k *Kernels) unitChunk(unitBytes ...int64) (int, error) {
-	lim := int64(k.dev.Info().MaxStorageBufferRange)
-	align := int64(max(k.dev.Info().MinStorageBufferOffsetAlignment, 4))
-	step, big := int64(1), int64(1)
-	for _, b := range unitBytes {
-		st := align / gcd(b, align) // c units start aligned iff step divides c
-		step = step / gcd(step, st) * st
-		big = max(big, b)
-	}
-	c := lim / big / step * step
-	if c == 0 {
-		return 0, fmt.Errorf("units of %v bytes cannot be split into aligned bindings of at most %d bytes", unitBytes, lim)
-	}
-	return int(min(c, math.MaxInt32)), nil
-}
-
-func gcd(a, b int64) int64 {
-	for b != 0 {
-		a, b = b, a%b
-	}
-	return a
 }
 
 // residualCheck validates the shape and the sizes of the spans.
@@ -250,18 +224,14 @@ func (k *Kernels) Residual(p *engine.Program, s ref.NCHWShape, alpha float32, sh
 	if err := residualCheck(op, s, alpha, map[string]engine.Span{"shortcut": shortcut, "h": h, "out": out}, skipGain, mask); err != nil {
 		return err
 	}
-	chunks, err := k.sampleChunks(op, s)
+	pipe, err := k.pipeline("residual", k.tune.ElementwiseLocal, 0, flagU32(mask.Buf != nil), 0, 0, flagU32(k.runs()))
 	if err != nil {
 		return err
 	}
-	pipe, err := k.pipeline("residual", k.tune.ElementwiseLocal, 0, flagU32(mask.Buf != nil), 0)
-	if err != nil {
-		return err
-	}
-	per := s.C * s.H * s.W
-	sk := skipGain.Sub(0, 4).Read()
-	for _, c := range chunks {
-		off, size := int64(4*c[0]*per), int64(4*(c[1]-c[0])*per)
+	sk, m := k.residualParams(s, skipGain, mask)
+	mp, sp := divMagic(s.C * s.H * s.W)
+	for _, c := range k.residualChunks(s.Len()) {
+		off, size := int64(4*c[0]), int64(4*(c[1]-c[0]))
 		a, hh, o := shortcut.Sub(off, size).Read(), h.Sub(off, size).Read(), out.Sub(off, size).Write()
 		if out == shortcut {
 			a.Access, o.Access = engine.ReadWrite, engine.ReadWrite
@@ -269,19 +239,25 @@ func (k *Kernels) Residual(p *engine.Program, s ref.NCHWShape, alpha float32, sh
 		if out == h {
 			hh.Access, o.Access = engine.ReadWrite, engine.ReadWrite
 		}
-		m := sk
-		if mask.Buf != nil {
-			m = mask.Sub(int64(4*c[0]), int64(4*(c[1]-c[0]))).Read()
-		}
-		gx, gy := k.residualGrid(per, c[1]-c[0], false)
+		groups := k.residualGroups(c[1]-c[0], false)
 		label := fmt.Sprintf("%s %v [%d:%d]", op, s, c[0], c[1])
 		// Bindings 5 and 6 are backward-only: bind out, which is written anyway.
-		if err := p.Dispatch(label, pipe, [3]uint32{uint32(gx), uint32(gy), 1}, pushBuf(nil).i(per).i(c[1]-c[0]).f(alpha).i(0),
+		if err := p.Dispatch(label, pipe, [3]uint32{uint32(groups), 1, 1}, pushBuf(nil).i(c[1]-c[0]).i(c[0]).u(mp).u(sp).f(alpha).i(0),
 			a, hh, sk, m, o, o, o); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// residualParams binds skip_gain and the mask (skip_gain again when there
+// is none: the shader then reads no mask).
+func (k *Kernels) residualParams(s ref.NCHWShape, skipGain, mask engine.Span) (engine.Arg, engine.Arg) {
+	sk := skipGain.Sub(0, 4).Read()
+	if mask.Buf == nil {
+		return sk, sk
+	}
+	return sk, mask.Sub(0, int64(4*s.N)).Read()
 }
 
 // ResidualBackward records, for Residual with the same arguments,
@@ -291,9 +267,9 @@ func (k *Kernels) Residual(p *engine.Program, s ref.NCHWShape, alpha float32, sh
 //	            the shortcut's gradient, so callers usually alias it)
 //	dskipGain[0] = alpha * sum(mask[n] * h * dout)
 //
-// in two dispatches: per-workgroup partials of the sum into scratch
-// (ResidualScratch elements), then their sum. dh and dskipGain are
-// overwritten, not accumulated.
+// in two dispatches: partials of the sum into scratch (ResidualScratch
+// elements), then their sum. dh and dskipGain are overwritten, not
+// accumulated.
 func (k *Kernels) ResidualBackward(p *engine.Program, s ref.NCHWShape, alpha float32, h, skipGain, mask, dout, dshortcut, dh, dskipGain, scratch engine.Span) error {
 	const op = "residual backward"
 	full := map[string]engine.Span{"h": h, "dout": dout, "dh": dh}
@@ -311,36 +287,28 @@ func (k *Kernels) ResidualBackward(p *engine.Program, s ref.NCHWShape, alpha flo
 	if err := needElems(name, "scratch", scratch, parts); err != nil {
 		return err
 	}
-	chunks, err := k.sampleChunks(op, s)
-	if err != nil {
-		return err
-	}
 	ppg := k.residualPartsPerGroup()
-	pipe, err := k.pipeline("residual", k.tune.ElementwiseLocal, 1, flagU32(mask.Buf != nil), flagU32(dshortcut.Buf != nil), flagU32(ppg == 1))
+	pipe, err := k.pipeline("residual", k.tune.ElementwiseLocal, 1, flagU32(mask.Buf != nil), flagU32(dshortcut.Buf != nil), flagU32(ppg == 1), flagU32(k.runs()))
 	if err != nil {
 		return err
 	}
-	per := s.C * s.H * s.W
-	sk := skipGain.Sub(0, 4).Read()
+	sk, m := k.residualParams(s, skipGain, mask)
+	mp, sp := divMagic(s.C * s.H * s.W)
 	at := 0
-	for _, c := range chunks {
-		off, size := int64(4*c[0]*per), int64(4*(c[1]-c[0])*per)
-		m := sk
-		if mask.Buf != nil {
-			m = mask.Sub(int64(4*c[0]), int64(4*(c[1]-c[0]))).Read()
-		}
-		gx, gy := k.residualGrid(per, c[1]-c[0], true)
+	for _, c := range k.residualChunks(s.Len()) {
+		off, size := int64(4*c[0]), int64(4*(c[1]-c[0]))
+		groups := k.residualGroups(c[1]-c[0], true)
 		d := dh.Sub(off, size).Write()
 		ds := d // unused without dshortcut: dh is written anyway
 		if dshortcut.Buf != nil {
 			ds = dshortcut.Sub(off, size).Write()
 		}
-		label := fmt.Sprintf("%s %v [%d:%d]", op, s, c[0], c[1])
-		if err := p.Dispatch(label, pipe, [3]uint32{uint32(gx), uint32(gy), 1}, pushBuf(nil).i(per).i(c[1]-c[0]).f(alpha).i(at),
+		label := fmt.Sprintf("%s [%d:%d]", name, c[0], c[1])
+		if err := p.Dispatch(label, pipe, [3]uint32{uint32(groups), 1, 1}, pushBuf(nil).i(c[1]-c[0]).i(c[0]).u(mp).u(sp).f(alpha).i(at),
 			dout.Sub(off, size).Read(), h.Sub(off, size).Read(), sk, m, d, ds, scratch.Sub(0, int64(4*parts)).Write()); err != nil {
 			return err
 		}
-		at += gx * gy * ppg
+		at += groups * ppg
 	}
 	return k.ReduceRows(p, ReduceSum, scratch, 1, parts, dskipGain)
 }

@@ -1,31 +1,32 @@
 #version 450
-// NFNet block output and its backward, per sample n of N (grid y), over
-// the per = C*H*W elements of the sample (grid x: each workgroup takes a
-// contiguous block of the sample, its lanes interleaved, so that every
-// workgroup streams through memory: prefetch-friendly on CPU devices,
-// coalesced on GPUs):
+// NFNet block output and its backward over NCHW tensors of n elements,
+// per = C*H*W of them per sample, one invocation per vec4 (grid-stride,
+// the elementwise kernels' layout):
 //
-//	BACKWARD 0: out = shortcut + alpha*skip_gain*mask[n] * h
-//	BACKWARD 1: dh  = alpha*skip_gain*mask[n] * dout
+//	BACKWARD 0: out = shortcut + alpha*skip_gain*mask[s] * h
+//	BACKWARD 1: dh  = alpha*skip_gain*mask[s] * dout
 //	            dshortcut = dout                        (if DSHORT == 1)
-//	            part[group or invocation] = alpha * sum over its elements
-//	                          of mask[n] * h * dout      (dskip_gain partials)
+//	            part[...] = alpha * sum of mask[s]*h*dout over the
+//	                        elements of a workgroup (WG_REDUCE 1) or of an
+//	                        invocation (0: no barrier, for CPU devices,
+//	                        where barriers are costly)
 //
-// skip_gain is read from a buffer (it is a trained parameter), alpha is a
-// push constant; mask (HAS_MASK == 1) holds one 0/1 value per sample from
-// the stochastic-depth kernel. vec4 loads when per % 4 == 0 (every sample
-// then starts on a vec4 boundary).
+// s = (start + i) / per is element i's sample (start: the first element of
+// this dispatch, for tensors split into chunks). skip_gain is read from a
+// buffer (a trained parameter), alpha is a push constant; mask (HAS_MASK)
+// holds one 0/1 value per sample from the stochastic-depth kernel.
 //
 // Bindings, forward: 0 shortcut, 1 h, 2 skip_gain, 3 mask, 4 out.
 // Backward: 0 dout, 1 h, 2 skip_gain, 3 mask, 4 dh, 5 dshortcut, 6 part.
+#include "elementwise.glsl"
+#include "ws_index.glsl"
 #include "ws_reduce.glsl"
 layout(constant_id = 1) const uint BACKWARD = 0;
 layout(constant_id = 2) const uint HAS_MASK = 0;
 layout(constant_id = 3) const uint DSHORT = 0;
-// WG_REDUCE 1: one dskip_gain partial per workgroup (a workgroup sum);
-// 0: one per invocation, no barrier (CPU devices, where barriers are
-// costly: see kernels.rowLocal and the lane-per-row WS kernel).
 layout(constant_id = 4) const uint WG_REDUCE = 1;
+// RUNS 1: FOR_EACH_RUN4 (CPU devices), 0: FOR_EACH_VEC4 (GPUs).
+layout(constant_id = 5) const uint RUNS = 0;
 layout(set = 0, binding = 0) readonly buffer A { float a[]; };
 layout(set = 0, binding = 0) readonly buffer A4 { vec4 a4[]; };
 layout(set = 0, binding = 1) readonly buffer H { float h[]; };
@@ -38,57 +39,60 @@ layout(set = 0, binding = 5) writeonly buffer DS { float ds[]; };
 layout(set = 0, binding = 5) writeonly buffer DS4 { vec4 ds4[]; };
 layout(set = 0, binding = 6) writeonly buffer PART { float part[]; };
 layout(push_constant) uniform P {
-	uint per;
-	uint N;
+	uint n;
+	uint start;          // index of element 0 in the whole tensor
+	uint m_per, s_per;   // magic division by per
 	float alpha;
-	uint part_off; // where this dispatch's partials start in part
+	uint part_off;       // where this dispatch's partials start in part
 } p;
 
+float mask_of(uint i) { return HAS_MASK == 1u ? mask[udiv(p.start + i, p.m_per, p.s_per)] : 1.0; }
+
+// mask4 is the mask of the 4 elements from e on: one lookup when they lie
+// in one sample (always when per % 4 == 0).
+vec4 mask4(uint e) {
+	if (HAS_MASK == 0u) return vec4(1.0);
+	uint s0 = udiv(p.start + e, p.m_per, p.s_per);
+	if (s0 == udiv(p.start + e + 3u, p.m_per, p.s_per)) return vec4(mask[s0]);
+	return vec4(mask_of(e), mask_of(e + 1u), mask_of(e + 2u), mask_of(e + 3u));
+}
+
 void main() {
-	uint L = gl_WorkGroupSize.x;
-	uint lid = gl_LocalInvocationID.x;
-	bool v4 = (p.per & 3u) == 0u;
+	float k = p.alpha * skip_gain;
 	vec4 acc = vec4(0.0);
-	for (uint n = gl_WorkGroupID.y; n < p.N; n += gl_NumWorkGroups.y) {
-		float m = HAS_MASK == 1u ? mask[n] : 1.0;
-		float k = p.alpha * skip_gain * m;
-		uint base = n * p.per;
-		if (v4) {
-			uint b4 = base / 4u;
-			uint blk = (p.per / 4u + gl_NumWorkGroups.x - 1u) / gl_NumWorkGroups.x;
-			uint lo = gl_WorkGroupID.x * blk, hi = min(lo + blk, p.per / 4u);
-			for (uint i = lo + lid; i < hi; i += L) {
-				vec4 av = a4[b4 + i];
-				if (BACKWARD == 0u) {
-					o4[b4 + i] = av + k * h4[b4 + i];
-				} else {
-					o4[b4 + i] = k * av;
-					if (DSHORT == 1u) ds4[b4 + i] = av;
-					acc += m * (h4[b4 + i] * av);
-				}
-			}
+	if (BACKWARD == 0u) {
+#define FWD4 { o4[i4] = a4[i4] + (k * mask4(4u * i4)) * h4[i4]; }
+#define FWD1 { o[i] = a[i] + (k * mask_of(i)) * h[i]; }
+		if (RUNS == 1u) {
+			FOR_EACH_RUN4(p.n, FWD4, FWD1)
 		} else {
-			uint blk = (p.per + gl_NumWorkGroups.x - 1u) / gl_NumWorkGroups.x;
-			uint lo = gl_WorkGroupID.x * blk, hi = min(lo + blk, p.per);
-			for (uint i = lo + lid; i < hi; i += L) {
-				float av = a[base + i];
-				if (BACKWARD == 0u) {
-					o[base + i] = av + k * h[base + i];
-				} else {
-					o[base + i] = k * av;
-					if (DSHORT == 1u) ds[base + i] = av;
-					acc.x += m * (h[base + i] * av);
-				}
-			}
+			FOR_EACH_VEC4(p.n, FWD4, FWD1)
 		}
-	}
-	if (BACKWARD == 1u) {
-		uint g = gl_WorkGroupID.y * gl_NumWorkGroups.x + gl_WorkGroupID.x;
+	} else {
+#define BWD4 { \
+			vec4 m = mask4(4u * i4); \
+			vec4 av = a4[i4]; \
+			o4[i4] = (k * m) * av; \
+			if (DSHORT == 1u) ds4[i4] = av; \
+			acc += m * (h4[i4] * av); \
+		}
+#define BWD1 { \
+			float m = mask_of(i); \
+			float av = a[i]; \
+			o[i] = (k * m) * av; \
+			if (DSHORT == 1u) ds[i] = av; \
+			acc.x += m * (h[i] * av); \
+		}
+		if (RUNS == 1u) {
+			FOR_EACH_RUN4(p.n, BWD4, BWD1)
+		} else {
+			FOR_EACH_VEC4(p.n, BWD4, BWD1)
+		}
 		if (WG_REDUCE == 1u) {
 			vec4 t = wg_sum(acc, 0u);
-			if (gl_LocalInvocationID.x == 0u) part[p.part_off + g] = p.alpha * (t.x + t.y + t.z + t.w);
+			if (gl_LocalInvocationID.x == 0u) part[p.part_off + gl_WorkGroupID.x] = p.alpha * (t.x + t.y + t.z + t.w);
 		} else {
-			part[p.part_off + g * L + gl_LocalInvocationID.x] = p.alpha * ((acc.x + acc.y) + (acc.z + acc.w));
+			part[p.part_off + gl_GlobalInvocationID.x] = p.alpha * ((acc.x + acc.y) + (acc.z + acc.w));
 		}
 	}
 }
