@@ -29,13 +29,15 @@ type ConvTile struct {
 
 // ConvTuning holds the conv tiles of one device class.
 type ConvTuning struct {
-	// Direct is the tile of the direct conv (forward and backward-data).
-	// When a group has fewer than Direct.TO output channels (grouped,
-	// depthwise, stems), TO shrinks to them and TP grows, up to MaxTP,
-	// to keep about TO*TP accumulators: the register block is not spent
-	// on channels that do not exist.
-	Direct ConvTile
-	MaxTP  uint32
+	// Direct is the tile of the direct conv (forward and backward-data)
+	// where a lane takes TP pixels anywhere; Window where it takes TP
+	// consecutive pixels of a row and shares src loads between taps
+	// (stride 1 along x). When a group has fewer than TO output channels
+	// (grouped, depthwise, stems), TO shrinks to them and TP grows, up
+	// to MaxTP, to keep about TO*TP accumulators: the register block is
+	// not spent on channels that do not exist.
+	Direct, Window ConvTile
+	MaxTP          uint32
 	// Filter is the backward-filter tile (TP = filter taps per invocation).
 	Filter ConvTile
 	// ShuffleWeights makes each lane load one weight and share it with
@@ -52,18 +54,21 @@ func convTuningFor(class string) ConvTuning {
 		// lavapipe runs a subgroup of 8 invocations as one 256-bit SIMD
 		// stream, but every buffer load is a loop over the lanes (even at
 		// a uniform address): a load costs tens of FMAs. So the tiles
-		// maximize FMAs per load: 16 channels (their values shared by
+		// maximize FMAs per load: TO channels (their values shared by
 		// subgroup shuffles, TO/8 loads) x TP pixels or taps per lane (TP
 		// loads): 32x4 is 128 FMAs per 8 loads. Its 128 accumulators
 		// spill, but a spill is one vector access and a load a loop over
 		// the lanes. Measured on issue 3's cases (bench/): 32x4 beat 16x4,
-		// 16x8, 8x8 and 64x4 on b and c; 16x8 beat 16x4 on a and d.
+		// 16x8, 8x8 and 64x4 on b and c; 16x8 beat 16x4 on a and d; with
+		// row windows 32x8 beat 32x4 on b by about 1.2x (window loads are
+		// fewer, so the weight loads weigh more: more pixels amortize them).
 		// Small workgroups (a thread runs whole workgroups; these kernels
 		// have no barriers) leave fewer idle lanes in the last block and
 		// more workgroups to share between threads: backward-filter of
 		// the stem (case e) ran about 4x faster with 8 than with 32.
 		return ConvTuning{
 			Direct:         ConvTile{WG: 16, TO: 32, TP: 4},
+			Window:         ConvTile{WG: 16, TO: 32, TP: 8},
 			MaxTP:          8,
 			Filter:         ConvTile{WG: 8, TO: 32, TP: 4},
 			ShuffleWeights: true,
@@ -74,12 +79,18 @@ func convTuningFor(class string) ConvTuning {
 		// lane has cache; a smaller block per invocation keeps occupancy.
 		return ConvTuning{
 			Direct:    ConvTile{WG: 128, TO: 8, TP: 2},
+			Window:    ConvTile{WG: 128, TO: 8, TP: 4},
 			MaxTP:     4,
 			Filter:    ConvTile{WG: 64, TO: 4, TP: 2},
 			BiasLocal: 256,
 		}
 	}
 }
+
+// convMaxWindowKW is the widest kernel the row-segment path of
+// conv2d_direct takes: its window of TP + KW - 1 values lives in
+// registers, one pipeline per width.
+const convMaxWindowKW = 7
 
 // convPass names a pass of the convolution.
 type convPass int
@@ -120,7 +131,15 @@ func (k *Kernels) convPlan(s Conv2DShape, pass convPass, bias bool) (convStep, e
 			cgIn, cgOut, sIn, sOut = og, cg, cg*kk, kk
 			mode = 1
 		}
+		// Where the src column steps by one per output column (stride 1
+		// along x) a lane takes TP consecutive pixels of a row and shares
+		// each src load between the kernel's taps (row segments, one
+		// lane each); otherwise TP pixels anywhere (one lane per TP).
+		window := s.StrideW == 1 && s.KW > 1 && s.KW <= convMaxWindowKW
 		tile := ct.Direct
+		if window {
+			tile = ct.Window
+		}
 		if cgOut < int(tile.TO) {
 			tile.TP = min(ct.MaxTP, max(tile.TP, tile.TO*tile.TP/uint32(cgOut)))
 			tile.TO = uint32(cgOut)
@@ -129,12 +148,18 @@ func (k *Kernels) convPlan(s Conv2DShape, pass convPass, bias bool) (convStep, e
 		// Backward-data splits dx into StrideH*StrideW phase classes
 		// (grid z), each of which meets only its own taps: no work is
 		// spent on taps the stride skips. The grid covers the largest.
-		classes, pixels := 1, n*hout*wout
+		classes, ch, cw := 1, hout, wout
 		if pass == convBackwardData {
 			classes = s.StrideH * s.StrideW
-			pixels = n * ceilDiv(hout, s.StrideH) * ceilDiv(wout, s.StrideW)
+			ch, cw = ceilDiv(hout, s.StrideH), ceilDiv(wout, s.StrideW)
 		}
-		gx := ceilDiv(pixels, int(tile.WG*tile.TP))
+		kwc := 0
+		lanes := ceilDiv(n*ch*cw, int(tile.TP))
+		if window {
+			kwc = s.KW
+			lanes = n * ch * ceilDiv(cw, int(tile.TP))
+		}
+		gx := ceilDiv(lanes, int(tile.WG))
 		gy := s.Groups * blocks
 		if err := k.checkGrid(pass, s, gx, gy, classes); err != nil {
 			return convStep{}, err
@@ -144,7 +169,7 @@ func (k *Kernels) convPlan(s Conv2DShape, pass convPass, bias bool) (convStep, e
 			i(cgIn).i(cgOut).i(blocks).i(sIn).i(sOut)
 		info := k.dev.Info()
 		shuf := ct.ShuffleWeights && info.SubgroupShuffle && info.SubgroupSize > 0
-		step := convStep{shader: "conv2d_direct", spec: []uint32{tile.WG, tile.TO, tile.TP, mode, convFlag(bias)},
+		step := convStep{shader: "conv2d_direct", spec: []uint32{tile.WG, tile.TO, tile.TP, mode, convFlag(bias), uint32(kwc)},
 			groups: [3]uint32{uint32(gx), uint32(gy), uint32(classes)}, push: push}
 		if shuf {
 			step.shader += "_shuf"

@@ -19,7 +19,8 @@ func convShape(n, c, h, w, o, kh, kw, stride, groups int, pad [4]int) Conv2DShap
 // convCases is the conformance table, run for every pass: odd and even
 // spatial sizes, channel counts that are not multiples of the tiles (8
 // channels, 4-8 pixels or taps per invocation, 32-64 invocations),
-// groups 1/2/8/depthwise, stride 1 and 2, kernels 1x1, 3x3, 1x3, 7x7,
+// groups 1/2/8/depthwise, stride 1 and 2 (and 2x1), kernels 1x1, 3x3,
+// 1x3, 5x5, 7x7,
 // symmetric, SAME-asymmetric and oversized padding, batch 1 and more,
 // and grids of several workgroups along both axes.
 var convCases = []struct {
@@ -43,6 +44,8 @@ var convCases = []struct {
 	{"3x3/depthwise", convShape(2, 13, 7, 9, 13, 3, 3, 1, 13, [4]int{1, 1, 1, 1})},
 	{"3x3/depthwise-stride2", ref.SameConv2DShape(1, 8, 8, 8, 8, 3, 2, 8)},
 	{"3x3/depthwise-multiplier", convShape(2, 4, 9, 7, 12, 3, 3, 1, 4, [4]int{1, 1, 1, 1})},
+	{"3x3/stride2x1", Conv2DShape{N: 2, C: 4, H: 9, W: 7, O: 6, KH: 3, KW: 3, StrideH: 2, StrideW: 1,
+		PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1, Groups: 2}},
 	{"1x3/asymmetric", convShape(2, 5, 7, 8, 3, 1, 3, 1, 1, [4]int{0, 0, 2, 0})},
 	{"7x7/stem-stride2", convShape(2, 3, 13, 13, 17, 7, 7, 2, 1, [4]int{3, 3, 3, 3})},
 	{"5x5/same-even", ref.SameConv2DShape(1, 6, 10, 10, 9, 5, 1, 3)},

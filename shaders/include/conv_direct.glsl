@@ -29,6 +29,11 @@ layout(constant_id = 1) const uint TO = 8;    // output channels per invocation
 layout(constant_id = 2) const uint TP = 4;    // output pixels per invocation
 layout(constant_id = 3) const uint MODE = 0;  // 0 forward, 1 backward data
 layout(constant_id = 4) const bool BIAS = false;
+// KWC > 0 selects the row-segment path (see main), for kernels KWC wide
+// whose src column steps by one per output column.
+layout(constant_id = 5) const uint KWC = 0;
+const uint NX = TP + KWC; // window entries (TP + KWC - 1 used)
+
 #if SHUF
 // The lanes of a subgroup (SG of them) load the TO weights of a step
 // together, one each, and subgroupShuffle hands them round: ceil(TO/SG)
@@ -36,7 +41,7 @@ layout(constant_id = 4) const bool BIAS = false;
 // loop over the lanes, even at a uniform address (lavapipe), loads cost
 // far more than FMAs and this halves the kernel's loads. Needs
 // gl_SubgroupSize == SG.
-layout(constant_id = 5) const uint SG = 8;
+layout(constant_id = 6) const uint SG = 8;
 const uint NW = (TO + SG - 1) / SG;
 #endif
 
@@ -57,6 +62,28 @@ layout(push_constant) uniform P {
 	uint cgIn, cgOut, blocks;
 	uint sIn, sOut;
 } p;
+
+// ACCUMULATE(WI, X): acc[t][j] += weight(t, WI) * X(j) over the block,
+// weight(t, WI) = w[wo[t] + WI] (shared by shuffles with SHUF).
+#if SHUF
+#define ACCUMULATE(WI, X)                                                        \
+	{                                                                            \
+		float mine[NW];                                                          \
+		[[unroll]] for (uint i = 0; i < NW; i++) mine[i] = w[myWo[i] + (WI)];    \
+		[[unroll]] for (uint t = 0; t < TO; t++) {                               \
+			float wv = subgroupShuffle(mine[t / SG], t % SG);                    \
+			[[unroll]] for (uint j = 0; j < TP; j++) acc[t][j] = fma(wv, X, acc[t][j]); \
+		}                                                                        \
+	}
+#else
+#define ACCUMULATE(WI, X)                                                        \
+	{                                                                            \
+		[[unroll]] for (uint t = 0; t < TO; t++) {                               \
+			float wv = w[wo[t] + (WI)];                                          \
+			[[unroll]] for (uint j = 0; j < TP; j++) acc[t][j] = fma(wv, X, acc[t][j]); \
+		}                                                                        \
+	}
+#endif
 
 void main() {
 	const uint g = gl_WorkGroupID.y / p.blocks;
@@ -81,19 +108,6 @@ void main() {
 	const uint pixels = p.n * hc * wc;
 	if (pixels == 0u) return; // uniform: a class with no pixels
 
-	// Pixel coordinates of this invocation. Pixels past the end are
-	// clamped (computed, never stored) so every load stays in bounds.
-	uint sBase[TP];  // src offset of the sample's group
-	int oy[TP], ox[TP];
-	const uint first = gl_WorkGroupID.x * gl_WorkGroupSize.x * TP + gl_LocalInvocationID.x;
-	[[unroll]] for (uint j = 0; j < TP; j++) {
-		uint q = min(first + j * gl_WorkGroupSize.x, pixels - 1u);
-		uint nn = q / (hc * wc), r = q % (hc * wc);
-		oy[j] = int(py + (r / wc) * csh);
-		ox[j] = int(px + (r % wc) * csw);
-		sBase[j] = nn * p.cin * hwIn + srcGroup;
-	}
-
 	// Weight offsets of the TO dst channels; channels past the group's
 	// end repeat the last one (computed, never stored).
 	uint wo[TO];
@@ -114,58 +128,115 @@ void main() {
 		[[unroll]] for (uint j = 0; j < TP; j++) acc[t][j] = b0;
 	}
 
-	const uint ky0 = MODE == 1 ? (py + p.ph) % csh : 0u;
-	const uint kx0 = MODE == 1 ? (px + p.pw) % csw : 0u;
-	for (uint ky = ky0; ky < p.kh; ky += csh) {
-		for (uint kx = kx0; kx < p.kw; kx += csw) {
-			uint off[TP];
-			bool ok[TP];
-			[[unroll]] for (uint j = 0; j < TP; j++) {
-				int iy, ix;
-				if (MODE == 0) {
-					iy = oy[j] * int(p.sh) - int(p.ph) + int(ky);
-					ix = ox[j] * int(p.sw) - int(p.pw) + int(kx);
-				} else {
-					// dx position oy reads dy at (oy + pad - k) / stride; the
-					// class makes the division exact. Negative numerators
-					// stay negative (rejected below).
-					iy = (oy[j] + int(p.ph) - int(ky)) / int(p.sh);
-					ix = (ox[j] + int(p.pw) - int(kx)) / int(p.sw);
-					iy = oy[j] + int(p.ph) < int(ky) ? -1 : iy;
-					ix = ox[j] + int(p.pw) < int(kx) ? -1 : ix;
-				}
-				ok[j] = uint(iy) < p.hin && uint(ix) < p.win;
-				off[j] = ok[j] ? sBase[j] + uint(iy) * p.win + uint(ix) : 0u;
-			}
-			const uint tap = ky * p.kw + kx;
-			for (uint c = 0; c < p.cgIn; c++) {
-				float xv[TP];
+	if (KWC == 0) {
+		// Pixel path: each lane takes TP pixels WG apart, consecutive
+		// across lanes, and loads one src value per pixel and tap.
+		// Pixel coordinates of this invocation. Pixels past the end are
+		// clamped (computed, never stored) so every load stays in bounds.
+		uint sBase[TP];  // src offset of the sample's group
+		int oy[TP], ox[TP];
+		const uint first = gl_WorkGroupID.x * gl_WorkGroupSize.x * TP + gl_LocalInvocationID.x;
+		[[unroll]] for (uint j = 0; j < TP; j++) {
+			uint q = min(first + j * gl_WorkGroupSize.x, pixels - 1u);
+			uint nn = q / (hc * wc), r = q % (hc * wc);
+			oy[j] = int(py + (r / wc) * csh);
+			ox[j] = int(px + (r % wc) * csw);
+			sBase[j] = nn * p.cin * hwIn + srcGroup;
+		}
+
+		const uint ky0 = MODE == 1 ? (py + p.ph) % csh : 0u;
+		const uint kx0 = MODE == 1 ? (px + p.pw) % csw : 0u;
+		for (uint ky = ky0; ky < p.kh; ky += csh) {
+			for (uint kx = kx0; kx < p.kw; kx += csw) {
+				uint off[TP];
+				bool ok[TP];
 				[[unroll]] for (uint j = 0; j < TP; j++) {
-					float v = src[off[j] + c * hwIn];
-					xv[j] = ok[j] ? v : 0.0;
+					int iy, ix;
+					if (MODE == 0) {
+						iy = oy[j] * int(p.sh) - int(p.ph) + int(ky);
+						ix = ox[j] * int(p.sw) - int(p.pw) + int(kx);
+					} else {
+						// dx position oy reads dy at (oy + pad - k) / stride; the
+						// class makes the division exact. Negative numerators
+						// stay negative (rejected below).
+						iy = (oy[j] + int(p.ph) - int(ky)) / int(p.sh);
+						ix = (ox[j] + int(p.pw) - int(kx)) / int(p.sw);
+						iy = oy[j] + int(p.ph) < int(ky) ? -1 : iy;
+						ix = ox[j] + int(p.pw) < int(kx) ? -1 : ix;
+					}
+					ok[j] = uint(iy) < p.hin && uint(ix) < p.win;
+					off[j] = ok[j] ? sBase[j] + uint(iy) * p.win + uint(ix) : 0u;
 				}
-				const uint wc = c * p.sIn + tap;
-#if SHUF
-				float mine[NW];
-				[[unroll]] for (uint i = 0; i < NW; i++) mine[i] = w[myWo[i] + wc];
-#endif
-				[[unroll]] for (uint t = 0; t < TO; t++) {
-#if SHUF
-					float wv = subgroupShuffle(mine[t / SG], t % SG);
-#else
-					float wv = w[wo[t] + wc];
-#endif
-					[[unroll]] for (uint j = 0; j < TP; j++) acc[t][j] = fma(wv, xv[j], acc[t][j]);
+				const uint tap = ky * p.kw + kx;
+				for (uint c = 0; c < p.cgIn; c++) {
+					float xv[TP];
+					[[unroll]] for (uint j = 0; j < TP; j++) {
+						float v = src[off[j] + c * hwIn];
+						xv[j] = ok[j] ? v : 0.0;
+					}
+					ACCUMULATE(c * p.sIn + tap, xv[j])
 				}
 			}
 		}
+
+		[[unroll]] for (uint j = 0; j < TP; j++) {
+			uint q = first + j * gl_WorkGroupSize.x;
+			if (q >= pixels) break;
+			uint nn = q / (hc * wc);
+			uint base = (nn * p.cout + g * p.cgOut) * hwOut + uint(oy[j]) * p.wout + uint(ox[j]);
+			[[unroll]] for (uint t = 0; t < TO; t++) {
+				if (ob + t < p.cgOut) dst[base + (ob + t) * hwOut] = acc[t][j];
+			}
+		}
+		return;
 	}
 
+	// Row-segment path (KWC > 0): each lane takes TP consecutive pixels of
+	// one output row. Along a row the src column steps by one per pixel
+	// (forward stride 1, or backward-data with stride 1 along x), so the
+	// KWC taps of the TP pixels read only TP + KWC - 1 src values: one
+	// window load serves up to KWC taps. Per (channel, kernel row) that
+	// is TP + KWC - 1 loads instead of TP * KWC.
+	const uint segs = (wc + TP - 1u) / TP;
+	const uint items = p.n * hc * segs;
+	const uint item = min(gl_GlobalInvocationID.x, items - 1u);
+	const uint nn = item / (hc * segs), r = item % (hc * segs);
+	const int oyv = int(py + (r / segs) * csh);
+	const uint m0 = (r % segs) * TP;
+	const uint sb = nn * p.cin * hwIn + srcGroup;
+	// src column of window entry 0: forward, the first pixel's tap 0;
+	// backward-data, its tap KWC-1 (the window runs the other way).
+	const int bx = MODE == 0 ? int(m0) - int(p.pw) : int(m0) + int(p.pw) - int(KWC - 1u);
+	bool okx[NX];
+	uint colx[NX];
+	[[unroll]] for (uint e = 0; e < NX; e++) {
+		int ix = bx + int(e);
+		okx[e] = uint(ix) < p.win;
+		colx[e] = okx[e] ? uint(ix) : 0u;
+	}
+	const uint ky0 = MODE == 1 ? (py + p.ph) % csh : 0u;
+	for (uint ky = ky0; ky < p.kh; ky += csh) {
+		int iy = MODE == 0 ? oyv * int(p.sh) - int(p.ph) + int(ky)
+		                   : (oyv + int(p.ph) < int(ky) ? -1 : (oyv + int(p.ph) - int(ky)) / int(p.sh));
+		const bool rowOk = uint(iy) < p.hin;
+		const uint rb = sb + (rowOk ? uint(iy) * p.win : 0u);
+		bool ok[NX];
+		[[unroll]] for (uint e = 0; e < NX; e++) ok[e] = rowOk && okx[e];
+		for (uint c = 0; c < p.cgIn; c++) {
+			float xw[NX];
+			[[unroll]] for (uint e = 0; e + 1 < NX; e++) {
+				float v = src[rb + c * hwIn + colx[e]];
+				xw[e] = ok[e] ? v : 0.0;
+			}
+			xw[NX - 1] = 0.0;
+			[[unroll]] for (uint kx = 0; kx < KWC; kx++) {
+				ACCUMULATE(c * p.sIn + ky * p.kw + kx, xw[j + (MODE == 0 ? kx : KWC - 1u - kx)])
+			}
+		}
+	}
 	[[unroll]] for (uint j = 0; j < TP; j++) {
-		uint q = first + j * gl_WorkGroupSize.x;
-		if (q >= pixels) break;
-		uint nn = q / (hc * wc);
-		uint base = (nn * p.cout + g * p.cgOut) * hwOut + uint(oy[j]) * p.wout + uint(ox[j]);
+		if (gl_GlobalInvocationID.x >= items || m0 + j >= wc) break;
+		uint base = (nn * p.cout + g * p.cgOut) * hwOut + uint(oyv) * p.wout + m0 + j;
 		[[unroll]] for (uint t = 0; t < TO; t++) {
 			if (ob + t < p.cgOut) dst[base + (ob + t) * hwOut] = acc[t][j];
 		}
