@@ -84,7 +84,14 @@ func maxAbs(v []float32) float64 {
 }
 
 func TestGlobalAvgPool(t *testing.T) {
-	d, k := testDevice(t)
+	d, k0 := testDevice(t)
+	// The CPU tuning's streaming runs and the GPUs' interleaved lanes.
+	for vname, k := range tuningVariants(d, k0) {
+		t.Run(vname, func(t *testing.T) { testGlobalAvgPool(t, d, k) })
+	}
+}
+
+func testGlobalAvgPool(t *testing.T, d *engine.Device, k *Kernels) {
 	for _, s := range nchwShapes {
 		t.Run(fmt.Sprintf("%dx%dx%dx%d", s.N, s.C, s.H, s.W), func(t *testing.T) {
 			x := randn(uint64(s.Len()), s.Len(), 1)

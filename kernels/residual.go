@@ -57,7 +57,7 @@ func (k *Kernels) DropPathMask(p *engine.Program, seed engine.Span, stream uint6
 	if err != nil {
 		return err
 	}
-	pipe, err := k.pipeline("dropout", k.tune.ElementwiseLocal, 1)
+	pipe, err := k.pipeline("dropout", k.tune.ElementwiseLocal, 1, flagU32(k.runs()))
 	if err != nil {
 		return err
 	}
@@ -92,7 +92,7 @@ func (k *Kernels) dropout(p *engine.Program, op string, seed engine.Span, stream
 	if err != nil {
 		return err
 	}
-	pipe, err := k.pipeline("dropout", k.tune.ElementwiseLocal, 0)
+	pipe, err := k.pipeline("dropout", k.tune.ElementwiseLocal, 0, flagU32(k.runs()))
 	if err != nil {
 		return err
 	}
@@ -114,7 +114,7 @@ func (k *Kernels) rngElementwise(p *engine.Program, op string, pipe *engine.Pipe
 		if x == sa.Span { // mask: the x binding is unused, bind the seed
 			xa = sa
 		}
-		groups := min(ceilDiv(ceilDiv(m, 4), int(k.tune.ElementwiseLocal)), int(k.tune.ElementwiseMaxGroups))
+		groups := k.streamGroups(m, int(k.tune.ElementwiseMaxGroups))
 		push := pushBuf(nil).i(m).u(uint32(start)).u(uint32(uint64(start) >> 32)).u(uint32(stream)).u(uint32(stream >> 32)).u(threshold).f(scale)
 		label := op
 		if n > chunk {
@@ -151,17 +151,24 @@ func (k *Kernels) runs() bool { return k.tune.Class == "cpu" }
 // thousand streams keep every core of a CPU busy.
 const runInvocations = 8192
 
+// streamGroups is the workgroup count of a streaming kernel (one
+// invocation per vec4, FOR_EACH_VEC4 or FOR_EACH_RUN4) over m elements,
+// at most budget.
+func (k *Kernels) streamGroups(m, budget int) int {
+	if k.runs() {
+		budget = min(budget, runInvocations/int(k.tune.ElementwiseLocal))
+	}
+	return max(1, min(ceilDiv(ceilDiv(m, 4), int(k.tune.ElementwiseLocal)), budget))
+}
+
 // residualGroups is the workgroup count of a residual dispatch over m
 // elements.
 func (k *Kernels) residualGroups(m int, backward bool) int {
 	budget := int(k.tune.ElementwiseMaxGroups)
-	if k.runs() {
-		budget = runInvocations / int(k.tune.ElementwiseLocal)
-	}
 	if backward {
-		budget = min(budget, residualMaxParts/k.residualPartsPerGroup())
+		budget = residualMaxParts / k.residualPartsPerGroup()
 	}
-	return max(1, min(ceilDiv(ceilDiv(m, 4), int(k.tune.ElementwiseLocal)), budget))
+	return k.streamGroups(m, budget)
 }
 
 // residualChunks splits n elements into dispatches that bind at most

@@ -35,7 +35,7 @@ func TestResidual(t *testing.T) {
 	d, k0 := testDevice(t)
 	// Both ways of summing dskip_gain: per invocation (the CPU tuning) and
 	// per workgroup (GPUs), the latter forced through a generic tuning.
-	for vname, k := range wsVariants(d, k0) {
+	for vname, k := range tuningVariants(d, k0) {
 		t.Run(vname, func(t *testing.T) { testResidual(t, d, k) })
 	}
 }
@@ -117,7 +117,14 @@ func testResidual(t *testing.T, d *engine.Device, k *Kernels) {
 // TestDropPathAndDropoutBitExact: the GPU's masks and dropout outputs are
 // bit for bit ref's (integer keep decisions, one float32 multiply).
 func TestDropPathAndDropoutBitExact(t *testing.T) {
-	d, k := testDevice(t)
+	d, k0 := testDevice(t)
+	// The CPU tuning's streaming runs and the GPUs' interleaved lanes.
+	for vname, k := range tuningVariants(d, k0) {
+		t.Run(vname, func(t *testing.T) { testDropPathAndDropout(t, d, k) })
+	}
+}
+
+func testDropPathAndDropout(t *testing.T, d *engine.Device, k *Kernels) {
 	cases := []struct {
 		seed, stream uint64
 		rate         float64

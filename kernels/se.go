@@ -73,7 +73,7 @@ func (k *Kernels) seBroadcast(p *engine.Program, op string, s ref.NCHWShape, gat
 	if err != nil {
 		return err
 	}
-	pipe, err := k.pipeline("se", k.tune.ElementwiseLocal, flagU32(gate), flagU32(dm.Buf != nil))
+	pipe, err := k.pipeline("se", k.tune.ElementwiseLocal, flagU32(gate), flagU32(dm.Buf != nil), flagU32(k.runs()))
 	if err != nil {
 		return err
 	}
@@ -101,7 +101,7 @@ func (k *Kernels) seBroadcast(p *engine.Program, op string, s ref.NCHWShape, gat
 		if dm.Buf == nil {
 			dms = zs
 		}
-		groups := min(ceilDiv(ceilDiv(n, 4), int(k.tune.ElementwiseLocal)), int(k.tune.ElementwiseMaxGroups))
+		groups := k.streamGroups(n, int(k.tune.ElementwiseMaxGroups))
 		label := name
 		if len(chunks) > 1 {
 			label = fmt.Sprintf("%s planes [%d:%d]", name, c[0], c[1])

@@ -10,7 +10,14 @@ import (
 )
 
 func TestSEGate(t *testing.T) {
-	d, k := testDevice(t)
+	d, k0 := testDevice(t)
+	// The CPU tuning's streaming runs and the GPUs' interleaved lanes.
+	for vname, k := range tuningVariants(d, k0) {
+		t.Run(vname, func(t *testing.T) { testSEGate(t, d, k) })
+	}
+}
+
+func testSEGate(t *testing.T, d *engine.Device, k *Kernels) {
 	const gain = ref.SEGain
 	for _, s := range nchwShapes {
 		t.Run(fmt.Sprintf("%dx%dx%dx%d", s.N, s.C, s.H, s.W), func(t *testing.T) {

@@ -50,11 +50,12 @@ func assertWSClose(t *testing.T, what string, got, want []float32, w []float32, 
 	}
 }
 
-// wsVariants are both WS implementations on the test device: the one its
-// tuning picks (lane per row on lavapipe) and the workgroup-per-row one
-// GPUs use, forced through a generic tuning with 64-wide groups so that
-// the shared-memory tree sum runs too.
-func wsVariants(d *engine.Device, k *Kernels) map[string]*Kernels {
+// tuningVariants are the kernels on the test device as tuned for it (on
+// lavapipe: lane-per-row WS, streaming runs, per-invocation partials) and
+// as tuned for GPUs (workgroup per row, interleaved lanes, workgroup
+// sums), forced through a generic tuning with 64-wide groups so that the
+// shared-memory tree sums run too. Both must match the reference.
+func tuningVariants(d *engine.Device, k *Kernels) map[string]*Kernels {
 	g := New(d)
 	g.tune.Class, g.tune.ReduceLocal = "generic", 64
 	return map[string]*Kernels{"tuned": k, "workgroup": g}
@@ -62,7 +63,7 @@ func wsVariants(d *engine.Device, k *Kernels) map[string]*Kernels {
 
 func TestWS(t *testing.T) {
 	d, k0 := testDevice(t)
-	for vname, k := range wsVariants(d, k0) {
+	for vname, k := range tuningVariants(d, k0) {
 		t.Run(vname, func(t *testing.T) { testWS(t, d, k) })
 	}
 }

@@ -13,7 +13,10 @@
 // Philox block gives exactly the 4 words of an aligned vec4 (base % 4 == 0).
 #include "elementwise.glsl"
 #include "rng.glsl"
+#include "ws_index.glsl"
 layout(constant_id = 1) const uint MASK = 0;
+// RUNS 1: FOR_EACH_RUN4 (CPU devices), 0: FOR_EACH_VEC4 (GPUs).
+layout(constant_id = 2) const uint RUNS = 0;
 layout(set = 0, binding = 0) readonly buffer S { uvec2 seed; };
 layout(set = 0, binding = 1) readonly buffer X { float x[]; };
 layout(set = 0, binding = 1) readonly buffer X4 { vec4 x4[]; };
@@ -33,11 +36,17 @@ void main() {
 	uvec2 sd = seed;
 	// mix with a bool selects: a dropped element is 0 even when x*scale
 	// is inf or NaN, as in the reference.
-	FOR_EACH_VEC4(p.n, {
-		bvec4 k = greaterThanEqual(rng_block(add64(b0, i4), sd, stream) >> 8, uvec4(p.threshold));
-		y4[i4] = MASK == 1u ? vec4(k) : mix(vec4(0.0), x4[i4] * p.scale, k);
-	}, {
-		bool k = (rng_bits(add64(base, i), sd, stream) >> 8) >= p.threshold;
-		y[i] = MASK == 1u ? float(k) : (k ? x[i] * p.scale : 0.0);
-	})
+#define DROP4 { \
+		bvec4 k = greaterThanEqual(rng_block(add64(b0, i4), sd, stream) >> 8, uvec4(p.threshold)); \
+		y4[i4] = MASK == 1u ? vec4(k) : mix(vec4(0.0), x4[i4] * p.scale, k); \
+	}
+#define DROP1 { \
+		bool k = (rng_bits(add64(base, i), sd, stream) >> 8) >= p.threshold; \
+		y[i] = MASK == 1u ? float(k) : (k ? x[i] * p.scale : 0.0); \
+	}
+	if (RUNS == 1u) {
+		FOR_EACH_RUN4(p.n, DROP4, DROP1)
+	} else {
+		FOR_EACH_VEC4(p.n, DROP4, DROP1)
+	}
 }

@@ -15,6 +15,8 @@
 #include "ws_index.glsl"
 layout(constant_id = 1) const uint GATE = 1;
 layout(constant_id = 2) const uint MEAN = 0;
+// RUNS 1: FOR_EACH_RUN4 (CPU devices), 0: FOR_EACH_VEC4 (GPUs).
+layout(constant_id = 3) const uint RUNS = 0;
 layout(set = 0, binding = 0) readonly buffer X { float x[]; };
 layout(set = 0, binding = 0) readonly buffer X4 { vec4 x4[]; };
 layout(set = 0, binding = 1) readonly buffer Z { float z[]; };
@@ -38,22 +40,27 @@ float val(uint i, float xv) {
 	return r;
 }
 
+#define SE4 { \
+		uint e = 4u * i4; \
+		vec4 xv = GATE == 1u ? x4[i4] : vec4(0.0); \
+		uint pl = udiv(e, p.m_hw, p.s_hw); \
+		if (pl == udiv(e + 3u, p.m_hw, p.s_hw)) { \
+			vec4 r = vec4(0.0); \
+			if (GATE == 1u) r = gate(pl) * xv; \
+			if (MEAN == 1u) r += dm[pl] * p.inv_hw; \
+			y4[i4] = r; \
+		} else { \
+			y4[i4] = vec4(val(e, xv.x), val(e + 1u, xv.y), val(e + 2u, xv.z), val(e + 3u, xv.w)); \
+		} \
+	}
+#define SE1 { y[i] = val(i, GATE == 1u ? x[i] : 0.0); }
+
 void main() {
-	FOR_EACH_VEC4(p.n, {
-		uint e = 4u * i4;
-		vec4 xv = GATE == 1u ? x4[i4] : vec4(0.0);
-		uint pl = udiv(e, p.m_hw, p.s_hw);
-		if (pl == udiv(e + 3u, p.m_hw, p.s_hw)) {
-			// All four in one plane (always when HW % 4 == 0): one gate,
-			// one exp for the vec4.
-			vec4 r = vec4(0.0);
-			if (GATE == 1u) r = gate(pl) * xv;
-			if (MEAN == 1u) r += dm[pl] * p.inv_hw;
-			y4[i4] = r;
-		} else {
-			y4[i4] = vec4(val(e, xv.x), val(e + 1u, xv.y), val(e + 2u, xv.z), val(e + 3u, xv.w));
-		}
-	}, {
-		y[i] = val(i, GATE == 1u ? x[i] : 0.0);
-	})
+	// All four elements of a vec4 in one plane (always when HW % 4 == 0):
+	// one gate, one exp for the vec4.
+	if (RUNS == 1u) {
+		FOR_EACH_RUN4(p.n, SE4, SE1)
+	} else {
+		FOR_EACH_VEC4(p.n, SE4, SE1)
+	}
 }
