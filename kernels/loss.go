@@ -32,6 +32,10 @@ type CE struct {
 	Scratch   engine.Span // CEScratch(s) float32 when Loss or Correct is wanted
 }
 
+// lossLanePerRow selects shader loss_lane (one invocation per sample) over
+// loss's workgroup per sample: on CPU devices, as for WS (wsLanePerRow).
+func (k *Kernels) lossLanePerRow() bool { return k.tune.Class == "cpu" }
+
 // CEScratch is the scratch element count SoftmaxCrossEntropy needs.
 func CEScratch(s ref.LossShape) int { return 2 * s.N }
 
@@ -84,7 +88,12 @@ func (k *Kernels) SoftmaxCrossEntropy(p *engine.Program, s ref.LossShape, a CE) 
 		return fmt.Errorf("%s: %d bytes of logits exceed maxStorageBufferRange %d", name, 4*s.N*s.K, lim)
 	}
 	soft := has(a.Targets)
-	pipe, err := k.pipeline("loss", k.rowLocal(), 0, flagU32(has(a.Labels)), flagU32(soft), flagU32(fwd), flagU32(has(a.DLogits)))
+	spec := []uint32{k.rowLocal(), 0, flagU32(has(a.Labels)), flagU32(soft), flagU32(fwd), flagU32(has(a.DLogits))}
+	shader, groups := "loss", min(s.N, 65535)
+	if k.lossLanePerRow() {
+		shader, groups = "loss_lane", min(ceilDiv(s.N, int(k.rowLocal())), 65535)
+	}
+	pipe, err := k.pipeline(shader, spec...)
 	if err != nil {
 		return err
 	}
@@ -114,8 +123,11 @@ func (k *Kernels) SoftmaxCrossEntropy(p *engine.Program, s ref.LossShape, a CE) 
 	}
 	grad := float32(float64(a.DLoss) / float64(s.N))
 	push := pushBuf(nil).i(s.N).i(s.K).f(a.Smoothing).f(grad)
-	if err := p.Dispatch(name, pipe, [3]uint32{uint32(min(s.N, 65535)), 1, 1}, push,
-		logits, labels, targets, dl, scratch, dl, dl); err != nil {
+	args := []engine.Arg{logits, labels, targets, dl, scratch, dl, dl}
+	if k.lossLanePerRow() {
+		args = args[:5] // loss_lane has no stage-1 bindings
+	}
+	if err := p.Dispatch(name, pipe, [3]uint32{uint32(groups), 1, 1}, push, args...); err != nil {
 		return err
 	}
 	if !fwd {

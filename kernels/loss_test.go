@@ -24,7 +24,14 @@ func uploadInt32(t *testing.T, d *engine.Device, v []int32) *engine.Buffer {
 }
 
 func TestSoftmaxCrossEntropy(t *testing.T) {
-	d, k := testDevice(t)
+	d, k0 := testDevice(t)
+	// Lane per sample (the CPU tuning) and workgroup per sample (GPUs).
+	for vname, k := range tuningVariants(d, k0) {
+		t.Run(vname, func(t *testing.T) { testSoftmaxCrossEntropy(t, d, k) })
+	}
+}
+
+func testSoftmaxCrossEntropy(t *testing.T, d *engine.Device, k *Kernels) {
 	shapes := []ref.LossShape{{N: 1, K: 1}, {N: 1, K: 10}, {N: 3, K: 7}, {N: 7, K: 13}, {N: 9, K: 1000}, {N: 13, K: 3}, {N: 64, K: 10}, {N: 4, K: 9}}
 	for _, s := range shapes {
 		for _, eps := range []float32{0, 0.1} {
@@ -106,6 +113,9 @@ func TestSoftmaxCrossEntropy(t *testing.T) {
 				// z - lse (2 u max|z|), and exp's few ulps; then the
 				// products and the difference round.
 				L := float64(k.rowLocal())
+				if k.lossLanePerRow() {
+					L = 1 // one sequential sum of K terms
+				}
 				checkDL := func(what string, got []float32, want, tg []float64, g float64) {
 					t.Helper()
 					mz := maxAbs(logits)
