@@ -230,3 +230,75 @@ func TestResidualRejectsBadShapes(t *testing.T) {
 		t.Errorf("%d dispatches recorded from rejected calls", p.Len())
 	}
 }
+
+// TestResidualAndDropoutBeyondStorageRange: tensors larger than
+// maxStorageBufferRange (128 MiB on lavapipe) are split into dispatches;
+// samples straddle the split (the mask index continues) and the dropout
+// stream continues across it (the base index).
+func TestResidualAndDropoutBeyondStorageRange(t *testing.T) {
+	d, k := testDevice(t)
+	lim := int(d.Info().MaxStorageBufferRange / 4)
+	if int64(lim)*4*3 > 1<<30 {
+		t.Skipf("maxStorageBufferRange %d: too large to test here", d.Info().MaxStorageBufferRange)
+	}
+	per := (lim + 4093) / 3 // odd: samples start off vec4 boundaries too
+	s := ref.NCHWShape{N: 3, C: per, H: 1, W: 1}
+	n := s.Len()
+	big := func(name string, fill float32) *engine.Buffer {
+		b, err := d.NewBuffer(name, int64(4*n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(b.Free)
+		v := make([]float32, n)
+		for i := range v {
+			v[i] = fill
+		}
+		if err := engine.Upload(b, v); err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	sc, h, out := big("shortcut", 1), big("h", 2), big("out", float32(math.NaN()))
+	skip, mask := upload(t, d, []float32{0.5}), upload(t, d, []float32{1, 0, 1})
+	seed := seedBuf(t, d, 77)
+	drop := big("dropped", float32(math.NaN()))
+	p := d.NewProgram("big", engine.ProgramOptions{})
+	defer p.Close()
+	if err := k.Residual(p, s, 0.2, sc.Span(), h.Span(), skip.Span(), mask.Span(), out.Span()); err != nil {
+		t.Fatal(err)
+	}
+	if err := k.Dropout(p, seed.Span(), 5, 0.5, h.Span(), drop.Span()); err != nil {
+		t.Fatal(err)
+	}
+	if p.Len() < 4 {
+		t.Errorf("%d dispatches for two ops over %d bytes: not split", p.Len(), 4*n)
+	}
+	if err := p.Run(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	got, dropped := make([]float32, n), make([]float32, n)
+	if err := engine.Download(out, got); err != nil {
+		t.Fatal(err)
+	}
+	if err := engine.Download(drop, dropped); err != nil {
+		t.Fatal(err)
+	}
+	chunk := k.chunkElems()
+	for _, i := range []int{0, per - 1, per, 2*per - 1, 2 * per, chunk - 1, chunk, chunk + 1, n - 1} {
+		want := float32(1 + 0.2*0.5*2) // samples 0 and 2 kept
+		if i/per == 1 {
+			want = 1
+		}
+		if math.Abs(float64(got[i]-want)) > 1e-6 {
+			t.Errorf("out[%d] (sample %d) = %v, want %v", i, i/per, got[i], want)
+		}
+		wantD := float32(0)
+		if ref.RandomBits(77, 5, uint64(i))>>8 >= ref.DropThreshold(0.5) {
+			wantD = 2 * ref.DropoutScale[float32](0.5)
+		}
+		if dropped[i] != wantD {
+			t.Errorf("dropout[%d] = %v, want %v", i, dropped[i], wantD)
+		}
+	}
+}
