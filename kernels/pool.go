@@ -162,12 +162,12 @@ func (k *Kernels) planeReduce(p *engine.Program, op string, s ref.NCHWShape, mod
 	}
 	name := fmt.Sprintf("%s %v", op, s)
 	planes, hw := s.N*s.C, s.H*s.W
-	for _, a := range []struct {
-		n    string
-		s    engine.Span
-		want int
-	}{{"x", x, s.Len()}, {"dy", dy, s.Len()}, {"z", z, planes}, {"out", out, planes}} {
-		if err := needElems(name, a.n, a.s, a.want); err != nil {
+	need := []spanNeed{{"x", x, s.Len()}, {"out", out, planes}}
+	if mode == 1 {
+		need = append(need, spanNeed{"dy", dy, s.Len()}, spanNeed{"z", z, planes})
+	}
+	for _, a := range need {
+		if err := needElems(name, a.name, a.s, a.n); err != nil {
 			return err
 		}
 	}

@@ -194,8 +194,9 @@ func (k *Kernels) ResidualScratch(s ref.NCHWShape) int {
 	return total
 }
 
-// residualCheck validates the shape and the sizes of the spans.
-func residualCheck(op string, s ref.NCHWShape, alpha float32, full map[string]engine.Span, skip, mask engine.Span) error {
+// residualCheck validates the shape and the sizes of the spans (those in
+// full hold the whole tensor).
+func residualCheck(op string, s ref.NCHWShape, alpha float32, full []spanNeed, skip, mask engine.Span) error {
 	if err := s.Validate(); err != nil {
 		return fmt.Errorf("%s: %w", op, err)
 	}
@@ -206,8 +207,8 @@ func residualCheck(op string, s ref.NCHWShape, alpha float32, full map[string]en
 		return fmt.Errorf("%s %v: alpha %v is not finite", op, s, alpha)
 	}
 	name := fmt.Sprintf("%s %v", op, s)
-	for n, sp := range full {
-		if err := needElems(name, n, sp, s.Len()); err != nil {
+	for _, sp := range full {
+		if err := needElems(name, sp.name, sp.s, s.Len()); err != nil {
 			return err
 		}
 	}
@@ -228,7 +229,7 @@ func residualCheck(op string, s ref.NCHWShape, alpha float32, full map[string]en
 // may be shortcut or h (in place).
 func (k *Kernels) Residual(p *engine.Program, s ref.NCHWShape, alpha float32, shortcut, h, skipGain, mask, out engine.Span) error {
 	const op = "residual"
-	if err := residualCheck(op, s, alpha, map[string]engine.Span{"shortcut": shortcut, "h": h, "out": out}, skipGain, mask); err != nil {
+	if err := residualCheck(op, s, alpha, []spanNeed{{name: "shortcut", s: shortcut}, {name: "h", s: h}, {name: "out", s: out}}, skipGain, mask); err != nil {
 		return err
 	}
 	pipe, err := k.pipeline("residual", k.tune.ElementwiseLocal, 0, flagU32(mask.Buf != nil), 0, 0, flagU32(k.runs()))
@@ -279,9 +280,9 @@ func (k *Kernels) residualParams(s ref.NCHWShape, skipGain, mask engine.Span) (e
 // accumulated.
 func (k *Kernels) ResidualBackward(p *engine.Program, s ref.NCHWShape, alpha float32, h, skipGain, mask, dout, dshortcut, dh, dskipGain, scratch engine.Span) error {
 	const op = "residual backward"
-	full := map[string]engine.Span{"h": h, "dout": dout, "dh": dh}
+	full := []spanNeed{{name: "h", s: h}, {name: "dout", s: dout}, {name: "dh", s: dh}}
 	if dshortcut.Buf != nil {
-		full["dshortcut"] = dshortcut
+		full = append(full, spanNeed{name: "dshortcut", s: dshortcut})
 	}
 	if err := residualCheck(op, s, alpha, full, skipGain, mask); err != nil {
 		return err

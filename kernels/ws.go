@@ -9,10 +9,11 @@ import (
 )
 
 // Scaled weight standardization (WS), forward and backward, both the
-// DeepMind and the timm formula. Shaders: ws, ws_backward (one workgroup
-// per output channel, two-pass fp32 mean and variance; workgroup sums in
-// include/ws_reduce.glsl). References: ref.WSDeepMind(Backward),
-// ref.WSTimm(Backward).
+// DeepMind and the timm formula, with the gain's gradient; two-pass fp32
+// mean and variance. Shaders: ws, ws_backward (one workgroup per output
+// channel, workgroup sums in include/ws_reduce.glsl: GPUs) and ws_lane
+// (one invocation per output channel: CPU devices). References:
+// ref.WSDeepMind(Backward), ref.WSTimm(Backward).
 
 // WSFormula selects the standardization formula (../shared/spec/NFNET.md §3).
 type WSFormula struct {
@@ -37,11 +38,11 @@ func (f WSFormula) String() string {
 	return "deepmind"
 }
 
-// rowLocal is the workgroup size of the one-workgroup-per-row kernels
-// (WS, SE dz, loss). On a CPU device a workgroup of one subgroup (8 lanes
-// on lavapipe) runs its barriers without coroutine switches: measured on
-// WS 256x1152, 8 lanes take 0.9 ms, 16 take 2.0 ms, 64 take 7.3 ms. GPUs
-// get the reduction tuning.
+// rowLocal is the workgroup size of the row kernels (WS, loss): the
+// workgroup per row on GPUs (the reduction tuning), one subgroup on CPU
+// devices, whose row kernels run a row per invocation (before that
+// change, the workgroup-per-row WS 256x1152 took 0.9 ms with 8 lanes,
+// 2.0 ms with 16, 7.3 ms with 64 on lavapipe: barriers are costly there).
 func (k *Kernels) rowLocal() uint32 {
 	if k.tune.Class == "cpu" {
 		return max(8, min(k.dev.Info().SubgroupSize, 32))
@@ -63,7 +64,7 @@ func (k *Kernels) wsGrid(O int) [3]uint32 {
 }
 
 // wsCheck validates a WS call's shape, formula and spans.
-func (k *Kernels) wsCheck(op string, s ref.WSShape, f WSFormula, spans map[string]engine.Span, rows map[string]bool) error {
+func (k *Kernels) wsCheck(op string, s ref.WSShape, f WSFormula, spans []spanNeed) error {
 	if err := s.Validate(); err != nil {
 		return fmt.Errorf("%s: %w", op, err)
 	}
@@ -71,12 +72,8 @@ func (k *Kernels) wsCheck(op string, s ref.WSShape, f WSFormula, spans map[strin
 		return fmt.Errorf("%s %dx%d: timm eps %g must be finite and >= 0, gamma %g not NaN", op, s.O, s.FanIn, f.Eps, f.Gamma)
 	}
 	name := fmt.Sprintf("%s %dx%d", op, s.O, s.FanIn)
-	for n, sp := range spans {
-		want := s.O * s.FanIn
-		if rows[n] {
-			want = s.O
-		}
-		if err := needElems(name, n, sp, want); err != nil {
+	for _, sp := range spans {
+		if err := needElems(name, sp.name, sp.s, sp.n); err != nil {
 			return err
 		}
 	}
@@ -107,12 +104,12 @@ func flagU32(b bool) uint32 {
 // are [O, FanIn] (OIHW conv weights flattened), gain is [O].
 func (k *Kernels) WS(p *engine.Program, s ref.WSShape, f WSFormula, w, gain, what engine.Span) error {
 	const op = "ws"
-	if err := k.wsCheck(op, s, f, map[string]engine.Span{"w": w, "gain": gain, "what": what}, map[string]bool{"gain": true}); err != nil {
+	n := s.O * s.FanIn
+	if err := k.wsCheck(op, s, f, []spanNeed{{"w", w, n}, {"gain", gain, s.O}, {"what", what, n}}); err != nil {
 		return err
 	}
-	n := int64(4 * s.O * s.FanIn)
 	label := fmt.Sprintf("ws %v %dx%d", f, s.O, s.FanIn)
-	wa, ga, ya := w.Sub(0, n).Read(), gain.Sub(0, int64(4*s.O)).Read(), what.Sub(0, n).Write()
+	wa, ga, ya := w.Sub(0, int64(4*n)).Read(), gain.Sub(0, int64(4*s.O)).Read(), what.Sub(0, int64(4*n)).Write()
 	if k.wsLanePerRow() {
 		pipe, err := k.pipeline("ws_lane", k.rowLocal(), flagU32(f.Timm), 0, 0)
 		if err != nil {
@@ -133,11 +130,12 @@ func (k *Kernels) WS(p *engine.Program, s ref.WSShape, f WSFormula, w, gain, wha
 // overwritten, not accumulated.
 func (k *Kernels) WSBackward(p *engine.Program, s ref.WSShape, f WSFormula, w, gain, dwhat, dw, dgain engine.Span) error {
 	const op = "ws backward"
-	spans := map[string]engine.Span{"w": w, "gain": gain, "dwhat": dwhat, "dw": dw}
+	nw := s.O * s.FanIn
+	spans := []spanNeed{{"w", w, nw}, {"gain", gain, s.O}, {"dwhat", dwhat, nw}, {"dw", dw, nw}}
 	if dgain.Buf != nil {
-		spans["dgain"] = dgain
+		spans = append(spans, spanNeed{"dgain", dgain, s.O})
 	}
-	if err := k.wsCheck(op, s, f, spans, map[string]bool{"gain": true, "dgain": true}); err != nil {
+	if err := k.wsCheck(op, s, f, spans); err != nil {
 		return err
 	}
 	name, spec := "ws_backward", []uint32{k.rowLocal(), flagU32(f.Timm), flagU32(dgain.Buf != nil)}
