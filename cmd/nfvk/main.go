@@ -21,6 +21,9 @@ func commands() []command {
 	return []command{
 		{"devices", "list the Vulkan devices and the one nfvk would pick", runDevices},
 		{"forward", "logits, loss, gradients and training steps of a model at given weights (parity with PyTorch)", runForward},
+		{"train", "train a model on a dataset (default: nano on Fashion-MNIST); --help lists the recipe", runTrain},
+		{"eval", "test accuracy of a checkpoint's EMA weights", runEval},
+		{"predict", "top-k classes of image files with a checkpoint", runPredict},
 	}
 }
 

@@ -1,0 +1,181 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"image"
+	_ "image/jpeg" // decoders for image.Decode
+	_ "image/png"
+	"io"
+	"math"
+	"os"
+	"slices"
+
+	"golang.org/x/image/draw"
+
+	"github.com/nfvk/nfvk/kernels"
+	"github.com/nfvk/nfvk/train"
+)
+
+// runPredict is `nfvk predict CHECKPOINT IMAGE...`: the top-k classes of
+// each image under a checkpoint's EMA weights.
+func runPredict(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("predict", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	var (
+		topK   = fs.Int("k", 3, "classes to print per image")
+		raw    = fs.Bool("raw", false, "use the raw weights instead of the EMA")
+		device = fs.String("device", "", "Vulkan device: index or name substring")
+	)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stdout, predictHelp, flagUsage(fs))
+			return nil
+		}
+		return fmt.Errorf("predict: %w\n%s", err, flagUsage(fs))
+	}
+	if fs.NArg() < 2 {
+		return fmt.Errorf("predict: want a checkpoint and at least one image\n%s", flagUsage(fs))
+	}
+	if *topK < 1 {
+		return fmt.Errorf("predict: -k %d: want >= 1", *topK)
+	}
+	ck, l, rec, err := openCheckpoint(fs.Arg(0))
+	if err != nil {
+		return fmt.Errorf("predict: %w", err)
+	}
+	c, h, w := ck.Config.InChans, rec.Height, rec.Width
+	if c != 1 && c != 3 {
+		return fmt.Errorf("predict: checkpoint %s: the model takes %d channels; image files give 1 (gray) or 3 (RGB)", ck.Path, c)
+	}
+	if h < 1 || w < 1 || len(rec.Mean) != c || len(rec.Std) != c {
+		return fmt.Errorf("predict: checkpoint %s: the recipe lacks the image size or the %d-channel normalisation", ck.Path, c)
+	}
+	files := fs.Args()[1:]
+	x := make([]float32, len(files)*c*h*w)
+	for i, f := range files {
+		if err := loadImage(f, x[i*c*h*w:(i+1)*c*h*w], c, h, w, rec.Mean, rec.Std); err != nil {
+			return fmt.Errorf("predict: %w", err)
+		}
+	}
+	dev, err := openDevice(*device)
+	if err != nil {
+		return fmt.Errorf("predict: %w", err)
+	}
+	defer dev.Close()
+	e, err := train.NewEvaluator(ctx, kernels.New(dev), l, len(files), h, w)
+	if err != nil {
+		return fmt.Errorf("predict: %w", err)
+	}
+	defer e.Close()
+	weights := ck.EMA
+	if *raw {
+		weights = ck.Params
+	}
+	if err := e.SetParams(tensorMap(weights)); err != nil {
+		return fmt.Errorf("predict: checkpoint %s: %w", ck.Path, err)
+	}
+	logits, err := e.Logits(ctx, x)
+	if err != nil {
+		return fmt.Errorf("predict: %w", err)
+	}
+	k := ck.Config.NumClasses
+	for i, f := range files {
+		p := softmax(logits[i*k : (i+1)*k])
+		idx := make([]int, k)
+		for j := range idx {
+			idx[j] = j
+		}
+		slices.SortStableFunc(idx, func(a, b int) int {
+			switch {
+			case p[a] > p[b]:
+				return -1
+			case p[a] < p[b]:
+				return 1
+			}
+			return 0
+		})
+		fmt.Fprintf(stdout, "%s:", f)
+		for _, j := range idx[:min(*topK, k)] {
+			name := fmt.Sprint(j)
+			if j < len(rec.Classes) {
+				name = rec.Classes[j]
+			}
+			fmt.Fprintf(stdout, " %s %.1f%%", name, 100*p[j])
+		}
+		fmt.Fprintln(stdout)
+	}
+	return nil
+}
+
+const predictHelp = `usage: nfvk predict [flags] CHECKPOINT IMAGE...
+
+Prints the top-k classes of each PNG or JPEG image under a checkpoint (a
+file, or a run directory: its latest). Images are resized to the training
+size, converted to gray for 1-channel models (Fashion-MNIST images are
+light garments on black) and normalised as in training.
+
+flags:
+`
+
+// maxImagePixels bounds what a header may declare before decoding.
+const maxImagePixels = 1 << 26
+
+// loadImage decodes path, resizes it (Catmull-Rom) to w x h and writes it
+// into dst as c planes normalised with mean and std.
+func loadImage(path string, dst []float32, c, h, w int, mean, std []float32) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	cfg, format, err := image.DecodeConfig(f)
+	if err != nil {
+		return fmt.Errorf("image %s: %w", path, err)
+	}
+	if cfg.Width <= 0 || cfg.Height <= 0 || cfg.Width > maxImagePixels/cfg.Height {
+		return fmt.Errorf("image %s: %s declares %dx%d pixels", path, format, cfg.Width, cfg.Height)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	img, _, err := image.Decode(f)
+	if err != nil {
+		return fmt.Errorf("image %s: %w", path, err)
+	}
+	canvas := image.NewRGBA(image.Rect(0, 0, w, h))
+	draw.CatmullRom.Scale(canvas, canvas.Bounds(), img, img.Bounds(), draw.Src, nil)
+	for y := range h {
+		for xx := range w {
+			px := canvas.Pix[y*canvas.Stride+4*xx:]
+			r, g, b := float32(px[0])/255, float32(px[1])/255, float32(px[2])/255
+			if c == 1 {
+				dst[y*w+xx] = (0.299*r + 0.587*g + 0.114*b - mean[0]) / std[0]
+				continue
+			}
+			for ch, v := range []float32{r, g, b}[:c] {
+				dst[ch*h*w+y*w+xx] = (v - mean[ch]) / std[ch]
+			}
+		}
+	}
+	return nil
+}
+
+func softmax(l []float32) []float64 {
+	m := math.Inf(-1)
+	for _, v := range l {
+		m = math.Max(m, float64(v))
+	}
+	p := make([]float64, len(l))
+	var s float64
+	for i, v := range l {
+		p[i] = math.Exp(float64(v) - m)
+		s += p[i]
+	}
+	for i := range p {
+		p[i] /= s
+	}
+	return p
+}

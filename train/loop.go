@@ -1,0 +1,466 @@
+package train
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/nfvk/nfvk/data"
+	"github.com/nfvk/nfvk/kernels"
+	"github.com/nfvk/nfvk/nfnet"
+)
+
+// Train trains o.Model on o.Train and returns when the recipe's epochs are
+// done or ctx ends. Per step the host uploads the batch (prepared by a
+// data.Loader goroutine while the device ran the previous step) and the
+// hyper buffer (learning rate from the warmup+cosine schedule, EMA decay)
+// and replays the recorded step: forward, label-smoothed loss, backward,
+// AGC+SGD-Nesterov and the weight EMA. After each epoch it evaluates the
+// EMA weights on o.Test, appends a line to metrics.jsonl, saves a
+// checkpoint and redraws the plot. When ctx is cancelled (Ctrl-C) it saves
+// a checkpoint after the last finished step and returns with
+// Result.Interrupted set and a nil error; resuming from that checkpoint
+// continues exactly where the run stopped.
+//
+// progress may be nil.
+func Train(ctx context.Context, o Options, progress Progress) (res Result, err error) {
+	res.TestAcc = -1
+	if progress == nil {
+		progress = ProgressFunc(func(ProgressUpdate) {})
+	}
+	defer func() {
+		if cerr := progress.Close(); err == nil && cerr != nil {
+			err = cerr
+		}
+	}()
+	if o.Kernels == nil {
+		return res, errors.New("train: run: no device (Options.Kernels)")
+	}
+	if o.Train == nil || o.Test == nil {
+		return res, errors.New("train: run: needs training and test data")
+	}
+	if err := ctx.Err(); err != nil {
+		return res, err
+	}
+	l, err := newLoop(ctx, o)
+	if err != nil {
+		return res, err
+	}
+	defer l.close()
+	res.Dir = l.run.Dir
+	return l.train(ctx, progress)
+}
+
+// loop is one Train call's state.
+type loop struct {
+	o        Options
+	rs       runState
+	layout   *nfnet.Layout
+	run      *Run
+	metrics  *MetricsWriter
+	history  []EpochMetrics
+	sched    *Schedule
+	spe      int // steps per epoch
+	step     *Step
+	eval     *Evaluator
+	pos      data.Position // next batch
+	global   int64         // steps done
+	lastCkpt string
+}
+
+// newLoop sets up a new or resumed run: the run directory, model, state,
+// step, evaluator and schedule.
+func newLoop(ctx context.Context, o Options) (_ *loop, err error) {
+	l := &loop{o: o}
+	defer func() {
+		if err != nil {
+			l.close()
+		}
+	}()
+	var ck *Checkpoint
+	if o.Resume != "" {
+		if ck, err = loadResume(o.Resume); err != nil {
+			return nil, err
+		}
+		if l.rs, err = decodeRunState(ck); err != nil {
+			return nil, err
+		}
+		if len(o.Model.Depths) == 0 {
+			o.Model = ck.Config
+		}
+	} else {
+		l.rs.Recipe = o.Recipe
+	}
+	r := &l.rs.Recipe
+	if err := r.Validate(); err != nil {
+		return nil, fmt.Errorf("train: run: %w", err)
+	}
+	if l.layout, err = nfnet.NewLayout(o.Model); err != nil {
+		return nil, fmt.Errorf("train: run: model: %w", err)
+	}
+	specs := l.layout.Params()
+	if ck != nil {
+		if err := ck.CheckCompatible(o.Model, specs); err != nil {
+			return nil, err
+		}
+	}
+	if err := checkData(o.Model, o.Train, "training"); err != nil {
+		return nil, err
+	}
+	if o.Test != nil {
+		if err := checkData(o.Model, o.Test, "test"); err != nil {
+			return nil, err
+		}
+		if o.Test.H != o.Train.H || o.Test.W != o.Train.W {
+			return nil, fmt.Errorf("train: run: test images are %dx%d, training images %dx%d", o.Test.H, o.Test.W, o.Train.H, o.Train.W)
+		}
+	}
+	r.Height, r.Width = o.Train.H, o.Train.W
+	if o.Train.N < r.Batch {
+		return nil, fmt.Errorf("train: run: %d training images make no full batch of %d", o.Train.N, r.Batch)
+	}
+	l.spe = o.Train.N / r.Batch // data.DropLast
+	if ck != nil {
+		if ck.StepsPerEpoch != l.spe {
+			return nil, fmt.Errorf("train: checkpoint %s: %d steps per epoch, this data and batch size give %d (another dataset?)", ck.Path, ck.StepsPerEpoch, l.spe)
+		}
+		l.pos, l.global = ck.Position, ck.Step
+	}
+	if l.sched, err = NewSchedule(ScheduleConfig{BaseLR: r.LR, WarmupEpochs: r.WarmupEpochs, Epochs: r.Epochs, StepsPerEpoch: l.spe, EMADecay: r.EMADecay}); err != nil {
+		return nil, err
+	}
+
+	// Run directory and metrics.
+	if ck != nil {
+		if l.run, err = OpenRun(filepath.Dir(ck.Path)); err != nil {
+			return nil, err
+		}
+		if l.metrics, l.history, err = ResumeMetrics(l.run.MetricsPath(), ck.Epoch); err != nil {
+			return nil, err
+		}
+		l.lastCkpt = ck.Path
+	} else {
+		root := o.RunsDir
+		if root == "" {
+			root = "runs"
+		}
+		if l.run, err = NewRun(root, o.RunName, time.Now()); err != nil {
+			return nil, err
+		}
+		if l.metrics, err = CreateMetrics(l.run.MetricsPath()); err != nil {
+			return nil, err
+		}
+	}
+
+	// Device state.
+	k := o.Kernels
+	headW, headB := l.layout.Head.Weight, l.layout.Head.Bias
+	if l.step, err = NewStep(ctx, k, l.layout, StepOptions{Batch: r.Batch, Height: r.Height, Width: r.Width,
+		LabelSmoothing: r.LabelSmoothing, AGCExclude: []string{headW, headB}}); err != nil {
+		return nil, err
+	}
+	var st State
+	if ck != nil {
+		st = State{Params: tensorData(ck.Params), EMA: tensorData(ck.EMA), Momentum: tensorData(ck.Momentum)}
+	} else {
+		vals, err := nfnet.Init(specs, r.Seed)
+		if err != nil {
+			return nil, err
+		}
+		st.Params = map[string][]float32{}
+		for i, sp := range specs {
+			st.Params[sp.Name] = vals[i]
+		}
+	}
+	if err := l.step.SetState(st); err != nil {
+		return nil, err
+	}
+	if o.Test != nil {
+		eb := o.EvalBatch
+		if eb <= 0 {
+			eb = r.Batch
+		}
+		if l.eval, err = NewEvaluator(ctx, k, l.layout, min(eb, o.Test.N), r.Height, r.Width); err != nil {
+			return nil, err
+		}
+	}
+	return l, nil
+}
+
+// loadResume loads the checkpoint at path, or the latest in the run
+// directory path.
+func loadResume(path string) (*Checkpoint, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("train: resume: %w", err)
+	}
+	if st.IsDir() {
+		if path, err = LatestCheckpoint(path); err != nil {
+			return nil, fmt.Errorf("train: resume: %w", err)
+		}
+	}
+	return LoadCheckpoint(path)
+}
+
+func checkData(cfg nfnet.Config, ds *data.Dataset, split string) error {
+	if err := ds.Validate(); err != nil {
+		return fmt.Errorf("train: %s data: %w", split, err)
+	}
+	if ds.C != cfg.InChans {
+		return fmt.Errorf("train: %s images have %d channels, model %q takes %d (in_chans)", split, ds.C, cfg.Name, cfg.InChans)
+	}
+	if ds.NumClasses() > cfg.NumClasses {
+		return fmt.Errorf("train: %s data has %d classes, model %q has %d (num_classes)", split, ds.NumClasses(), cfg.Name, cfg.NumClasses)
+	}
+	return nil
+}
+
+func tensorData(m map[string]Tensor) map[string][]float32 {
+	out := make(map[string][]float32, len(m))
+	for k, t := range m {
+		out[k] = t.Data
+	}
+	return out
+}
+
+func (l *loop) close() {
+	if l.step != nil {
+		l.step.Close()
+	}
+	if l.eval != nil {
+		l.eval.Close()
+	}
+	if l.metrics != nil {
+		l.metrics.Close()
+	}
+}
+
+// stepSeed is the device's random seed of global step i: derived from the
+// step, never from a counter, so a resumed run draws the same bits.
+func stepSeed(seed uint64, i int64) uint64 {
+	z := seed + uint64(i)*0x9e3779b97f4a7c15
+	z = (z ^ z>>30) * 0xbf58476d1ce4e5b9
+	z = (z ^ z>>27) * 0x94d049bb133111eb
+	return z ^ z>>31
+}
+
+// train runs the steps.
+func (l *loop) train(ctx context.Context, progress Progress) (Result, error) {
+	r := l.rs.Recipe
+	res := Result{Dir: l.run.Dir, Metrics: l.history, TestAcc: -1}
+	if n := len(l.history); n > 0 {
+		res.TestAcc = l.history[n-1].TestAcc
+	}
+	total := int64(r.Epochs) * int64(l.spe)
+	if l.global >= total {
+		res.Step, res.Checkpoint = l.global, l.lastCkpt
+		return res, nil // already finished
+	}
+	dcfg := data.Config{BatchSize: r.Batch, Shuffle: true, Seed: r.DataSeed, Remainder: data.DropLast,
+		Workers: max(l.o.Workers, 1), Start: l.pos, Epochs: r.Epochs}
+	if r.CropPad > 0 || r.HFlip {
+		dcfg.Augment = &data.Augment{Pad: r.CropPad, HFlip: r.HFlip, Fill: l.o.Train.BlackLevel()}
+	}
+	// The loader has its own context: it must stop when Run returns, but
+	// not before the loop has saved its checkpoint on cancellation.
+	lctx, lcancel := context.WithCancel(context.Background())
+	defer lcancel()
+	loader, err := data.NewLoader(lctx, l.o.Train, dcfg)
+	if err != nil {
+		return res, fmt.Errorf("train: run: %w", err)
+	}
+	defer loader.Close()
+
+	start := time.Now()
+	elapsed0 := l.rs.ElapsedS
+	elapsed := func() float64 { return elapsed0 + time.Since(start).Seconds() }
+	meter := NewMeter(start, l.global, total, 0)
+	var imagesSeen int64
+	epochStart := time.Now()
+	trainS0 := l.rs.EpochTrainS
+	classes := l.layout.Config.NumClasses
+	h := kernels.Hyper{Momentum: r.Momentum, Nesterov: r.Nesterov, WeightDecay: r.WeightDecay, Lambda: r.AGCClip}
+	for l.global < total {
+		if ctx.Err() != nil {
+			l.rs.ElapsedS = elapsed()
+			l.rs.EpochTrainS = trainS0 + time.Since(epochStart).Seconds()
+			return l.interrupt(res)
+		}
+		b, err := loader.Next(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				continue // saved at the top of the loop
+			}
+			if errors.Is(err, io.EOF) {
+				return res, fmt.Errorf("train: run: data ended at step %d of %d", l.global, total)
+			}
+			return res, fmt.Errorf("train: run: %w", err)
+		}
+		if b.Pos != l.pos {
+			return res, fmt.Errorf("train: run: loader gave batch %+v, expected %+v", b.Pos, l.pos)
+		}
+		h.LR, h.EMADecay, h.Step = l.sched.LR(l.global), l.sched.EMADecay(l.global), int(l.global)
+		if err := l.step.Submit(b.Images, b.Labels, h, stepSeed(r.Seed, l.global)); err != nil {
+			return res, err
+		}
+		// The device runs the step; the loader goroutine meanwhile
+		// prepares the next batch. Wait ignores ctx: a step in flight
+		// always finishes, so the state saved on Ctrl-C is consistent.
+		loss, err := l.step.Wait(context.Background())
+		if err != nil {
+			return res, err
+		}
+		logits, err := l.step.Logits()
+		if err != nil {
+			return res, err
+		}
+		hits := 0
+		for i := range r.Batch {
+			_, top := crossEntropy(logits[i*classes:(i+1)*classes], int(b.Labels[i]))
+			if top == int(b.Labels[i]) {
+				hits++
+			}
+		}
+		loader.Recycle(b)
+		if math.IsNaN(float64(loss)) || math.IsInf(float64(loss), 0) {
+			return res, fmt.Errorf("train: run: loss %v at step %d (diverged: lower the learning rate or the AGC clip)", loss, l.global+1)
+		}
+		l.global++
+		l.pos = loader.Pipeline().Next(l.pos)
+		imagesSeen += int64(r.Batch)
+		l.rs.EpochLoss += float64(loss)
+		l.rs.EpochHits += int64(hits)
+		l.rs.EpochImages += int64(r.Batch)
+		if l.o.OnStep != nil {
+			l.o.OnStep(l.global, loss)
+		}
+		now := time.Now()
+		meter.Observe(now, l.global, imagesSeen)
+		rate, eta, ok := meter.Rate()
+		if !ok {
+			eta = -1
+		}
+		epoch := int(l.global-1)/l.spe + 1
+		inEpoch := int(l.global-1)%l.spe + 1
+		steps := float64(l.rs.EpochImages) / float64(r.Batch)
+		progress.Update(ProgressUpdate{Epoch: epoch, Epochs: r.Epochs, Step: inEpoch, StepsPerEpoch: l.spe,
+			Loss: l.rs.EpochLoss / steps, Acc: float64(l.rs.EpochHits) / float64(l.rs.EpochImages), ImagesPerS: rate, ETA: eta})
+		if inEpoch == l.spe {
+			trainS := trainS0 + now.Sub(epochStart).Seconds()
+			m, err := l.endEpoch(ctx, epoch, steps, trainS, elapsed)
+			if err != nil {
+				return res, err
+			}
+			res.Metrics = l.history
+			res.TestAcc = m.TestAcc
+			progress.EpochDone(m)
+			epochStart, trainS0 = time.Now(), 0
+			meter = NewMeter(epochStart, l.global, total, 0) // evaluation is no training time
+			imagesSeen = 0
+		}
+	}
+	res.Step, res.Checkpoint, res.Metrics = l.global, l.lastCkpt, l.history
+	return res, nil
+}
+
+// endEpoch evaluates, logs the epoch's metrics, checkpoints and plots.
+func (l *loop) endEpoch(ctx context.Context, epoch int, steps, trainS float64, elapsed func() float64) (EpochMetrics, error) {
+	m := EpochMetrics{Epoch: epoch, Step: l.global, TrainLoss: l.rs.EpochLoss / steps,
+		TrainAcc: float64(l.rs.EpochHits) / float64(l.rs.EpochImages), LR: l.sched.LR(l.global - 1),
+		ImagesPerS: float64(l.rs.EpochImages) / math.Max(trainS, 1e-9), TestAcc: math.NaN()}
+	if l.eval != nil {
+		ema, err := l.step.ReadEMA()
+		if err != nil {
+			return m, err
+		}
+		if err := l.eval.SetParams(ema); err != nil {
+			return m, err
+		}
+		// Evaluation runs to the end even when ctx ends meanwhile: the
+		// epoch's metrics and checkpoint come first.
+		er, err := l.eval.Evaluate(context.Background(), l.o.Test)
+		if err != nil {
+			return m, err
+		}
+		m.TestAcc, m.TestLoss = er.Acc, er.Loss
+	}
+	ms := l.o.Kernels.Device().MemoryStats()
+	m.PeakDeviceMiB = float64(ms.PeakBytes) / (1 << 20)
+	m.PeakHostMiB = peakRSSMiB()
+	m.ElapsedS = elapsed()
+	if err := l.metrics.Append(m); err != nil {
+		return m, err
+	}
+	l.history = append(l.history, m)
+	l.rs.ElapsedS = m.ElapsedS
+	l.rs.EpochLoss, l.rs.EpochHits, l.rs.EpochImages, l.rs.EpochTrainS = 0, 0, 0, 0
+	if err := l.checkpoint(); err != nil {
+		return m, err
+	}
+	if err := WritePlot(l.run.PlotPath(), l.history); err != nil {
+		return m, err
+	}
+	return m, nil
+}
+
+// interrupt saves a checkpoint after the last finished step.
+func (l *loop) interrupt(res Result) (Result, error) {
+	res.Step, res.Interrupted, res.Metrics = l.global, true, l.history
+	if err := l.checkpoint(); err != nil {
+		return res, err
+	}
+	res.Checkpoint = l.lastCkpt
+	if len(l.history) > 0 {
+		if err := WritePlot(l.run.PlotPath(), l.history); err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+// checkpoint saves the complete state at the current step.
+func (l *loop) checkpoint() error {
+	st, err := l.step.ReadState()
+	if err != nil {
+		return err
+	}
+	run, err := json.Marshal(l.rs)
+	if err != nil {
+		return fmt.Errorf("train: checkpoint: run options: %w", err)
+	}
+	c := &Checkpoint{Step: l.global, Epoch: l.pos.Epoch, StepsPerEpoch: l.spe, Position: l.pos,
+		RNG: RNGState{Seed: l.rs.Recipe.Seed, DataSeed: l.rs.Recipe.DataSeed}, Config: l.layout.Config, Run: run,
+		Summary: Summarize(l.history), Params: map[string]Tensor{}, EMA: map[string]Tensor{}, Momentum: map[string]Tensor{}}
+	for _, sp := range l.layout.Params() {
+		c.Params[sp.Name] = Tensor{Shape: sp.Shape, Data: st.Params[sp.Name]}
+		c.EMA[sp.Name] = Tensor{Shape: sp.Shape, Data: st.EMA[sp.Name]}
+		c.Momentum[sp.Name] = Tensor{Shape: sp.Shape, Data: st.Momentum[sp.Name]}
+	}
+	keep := l.o.KeepCheckpoints
+	if keep <= 0 {
+		keep = 2
+	}
+	path, err := l.run.SaveCheckpoint(c, keep)
+	if err != nil {
+		return err
+	}
+	l.lastCkpt = path
+	return nil
+}
+
+// peakRSSMiB is the process's peak resident set (getrusage), or 0 where
+// unavailable.
+func peakRSSMiB() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return float64(ru.Maxrss) / 1024 // KiB on Linux
+}
