@@ -122,7 +122,7 @@ func (k *Kernels) avgPool(p *engine.Program, s ref.PoolShape, src, dst engine.Sp
 // pool2x2 records shader pool2x2, the fast path of NFNet's transition
 // pool: every window starts inside the image and rows split into vec4s.
 func (k *Kernels) pool2x2(p *engine.Program, name string, s ref.PoolShape, chunks [][2]int, src, dst engine.Span, backward bool) error {
-	pipe, err := k.pipeline("pool2x2", k.tune.ElementwiseLocal, flagU32(backward))
+	pipe, err := k.pipeline("pool2x2", k.tune.ElementwiseLocal, flagU32(backward), flagU32(k.runs()))
 	if err != nil {
 		return err
 	}
@@ -137,7 +137,7 @@ func (k *Kernels) pool2x2(p *engine.Program, name string, s ref.PoolShape, chunk
 	for _, c := range chunks {
 		np := c[1] - c[0]
 		pairs := np * oh * w4
-		groups := min(ceilDiv(pairs, int(k.tune.ElementwiseLocal)), int(k.tune.ElementwiseMaxGroups))
+		groups := k.streamGroups(4*pairs, int(k.tune.ElementwiseMaxGroups)) // one invocation per pair
 		label := name
 		if len(chunks) > 1 {
 			label = fmt.Sprintf("%s planes [%d:%d]", name, c[0], c[1])

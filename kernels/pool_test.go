@@ -37,7 +37,14 @@ func TestDivMagic(t *testing.T) {
 }
 
 func TestAvgPool2D(t *testing.T) {
-	d, k := testDevice(t)
+	d, k0 := testDevice(t)
+	// The CPU tuning's streaming runs and the GPUs' interleaved lanes.
+	for vname, k := range tuningVariants(d, k0) {
+		t.Run(vname, func(t *testing.T) { testAvgPool2D(t, d, k) })
+	}
+}
+
+func testAvgPool2D(t *testing.T, d *engine.Device, k *Kernels) {
 	var shapes []ref.PoolShape
 	for _, hw := range [][2]int{{1, 1}, {2, 2}, {3, 3}, {7, 7}, {8, 8}, {9, 13}, {13, 9}, {16, 17}, {9, 12}, {4, 4}, {13, 20}} {
 		for _, nc := range [][2]int{{1, 1}, {3, 7}, {2, 13}} {

@@ -10,6 +10,8 @@
 #include "elementwise.glsl"
 #include "ws_index.glsl"
 layout(constant_id = 1) const uint BACKWARD = 0;
+// RUNS 1: FOR_EACH_RUN (CPU devices), 0: FOR_EACH_STRIDE (GPUs).
+layout(constant_id = 2) const uint RUNS = 0;
 layout(set = 0, binding = 0) readonly buffer X2 { vec2 x2[]; };
 layout(set = 0, binding = 0) readonly buffer X4 { vec4 x4[]; };
 layout(set = 0, binding = 1) writeonly buffer Y2 { vec2 y2[]; };
@@ -21,25 +23,30 @@ layout(push_constant) uniform P {
 	uint m_oh, s_oh;     // magic division by OH
 } p;
 
+#define PAIR { \
+		uint r = udiv(e, p.m_w4, p.s_w4); /* output row among all planes */ \
+		uint q = e - r * p.W4; \
+		uint pl = udiv(r, p.m_oh, p.s_oh); \
+		uint h = 2u * (r - pl * p.OH); /* first input row of the window */ \
+		uint top = (pl * p.H + h) * p.W4 + q; \
+		bool two = h + 1u < p.H; \
+		float inv = two ? 0.25 : 0.5; \
+		if (BACKWARD == 0u) { \
+			vec4 s = x4[top]; \
+			if (two) s += x4[top + p.W4]; \
+			y2[e] = vec2(s.x + s.y, s.z + s.w) * inv; \
+		} else { \
+			vec2 g = x2[e] * inv; \
+			vec4 v = vec4(g.x, g.x, g.y, g.y); \
+			y4[top] = v; \
+			if (two) y4[top + p.W4] = v; \
+		} \
+	}
+
 void main() {
-	uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
-	for (uint e = gl_GlobalInvocationID.x; e < p.pairs; e += stride) {
-		uint r = udiv(e, p.m_w4, p.s_w4); // output row among all planes
-		uint q = e - r * p.W4;
-		uint pl = udiv(r, p.m_oh, p.s_oh);
-		uint h = 2u * (r - pl * p.OH);    // first input row of the window
-		uint top = (pl * p.H + h) * p.W4 + q;
-		bool two = h + 1u < p.H;
-		float inv = two ? 0.25 : 0.5;
-		if (BACKWARD == 0u) {
-			vec4 s = x4[top];
-			if (two) s += x4[top + p.W4];
-			y2[e] = vec2(s.x + s.y, s.z + s.w) * inv;
-		} else {
-			vec2 g = x2[e] * inv;
-			vec4 v = vec4(g.x, g.x, g.y, g.y);
-			y4[top] = v;
-			if (two) y4[top + p.W4] = v;
-		}
+	if (RUNS == 1u) {
+		FOR_EACH_RUN(p.pairs, PAIR)
+	} else {
+		FOR_EACH_STRIDE(p.pairs, PAIR)
 	}
 }

@@ -32,3 +32,19 @@ uint udiv(uint n, uint m, uint s) {
 			BODY1                                                             \
 		}                                                                     \
 	}
+
+// FOR_EACH_RUN / FOR_EACH_STRIDE call BODY(e) for every e < n: each
+// invocation over one contiguous run (CPU devices) or interleaved over the
+// grid (GPUs), as FOR_EACH_RUN4 and FOR_EACH_VEC4 do for vec4s.
+#define FOR_EACH_RUN(n, BODY)                                                 \
+	{                                                                         \
+		uint T_ = gl_NumWorkGroups.x * gl_WorkGroupSize.x;                    \
+		uint run_ = ((n) + T_ - 1u) / T_;                                     \
+		uint lo_ = gl_GlobalInvocationID.x * run_;                            \
+		for (uint e = lo_; e < min(lo_ + run_, (n)); e++) BODY                \
+	}
+#define FOR_EACH_STRIDE(n, BODY)                                              \
+	{                                                                         \
+		uint T_ = gl_NumWorkGroups.x * gl_WorkGroupSize.x;                    \
+		for (uint e = gl_GlobalInvocationID.x; e < (n); e += T_) BODY         \
+	}
