@@ -96,7 +96,7 @@ func (k *Kernels) avgPool(p *engine.Program, s ref.PoolShape, src, dst engine.Sp
 	if s.KH == 2 && s.KW == 2 && s.StrideH == 2 && s.StrideW == 2 && s.PadTop == 0 && s.PadLeft == 0 && s.W%4 == 0 && oh == ceilDiv(s.H, 2) {
 		return k.pool2x2(p, name, s, chunks, src, dst, backward)
 	}
-	pipe, err := k.pipeline("pool", k.tune.ElementwiseLocal, uint32(s.KH), uint32(s.KW), uint32(s.StrideH), uint32(s.StrideW), flagU32(backward))
+	pipe, err := k.pipeline("pool", k.tune.ElementwiseLocal, uint32(s.KH), uint32(s.KW), uint32(s.StrideH), uint32(s.StrideW), flagU32(backward), flagU32(k.runs()))
 	if err != nil {
 		return err
 	}
@@ -105,7 +105,7 @@ func (k *Kernels) avgPool(p *engine.Program, s ref.PoolShape, src, dst engine.Sp
 	for _, c := range chunks {
 		np := c[1] - c[0]
 		total := np * dstPer
-		groups := min(ceilDiv(total, int(k.tune.ElementwiseLocal)), int(k.tune.ElementwiseMaxGroups))
+		groups := k.streamGroups(4*total, int(k.tune.ElementwiseMaxGroups)) // one invocation per element
 		push := pushBuf(nil).i(total).i(s.H).i(s.W).i(oh).i(ow).i(s.PadTop).i(s.PadLeft).u(mc).u(sc).u(mr).u(sr)
 		label := name
 		if len(chunks) > 1 {
