@@ -2,6 +2,7 @@ package kernels
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/nfvk/nfvk/engine"
 	"github.com/nfvk/nfvk/kernels/ref"
@@ -38,8 +39,10 @@ type ConvTuning struct {
 	// not spent on channels that do not exist.
 	Direct, Window ConvTile
 	MaxTP          uint32
-	// Filter is the backward-filter tile (TP = filter taps per invocation).
-	Filter ConvTile
+	// Filter is the backward-filter tile (TP = filter taps per
+	// invocation); FilterWindow the one of its row-window path (TP =
+	// filter rows of KW taps each, stride 1 along x).
+	Filter, FilterWindow ConvTile
 	// ShuffleWeights makes each lane load one weight and share it with
 	// subgroupShuffle (used when the subgroup has at least TO lanes).
 	ShuffleWeights bool
@@ -71,6 +74,7 @@ func convTuningFor(class string) ConvTuning {
 			Window:         ConvTile{WG: 16, TO: 32, TP: 8},
 			MaxTP:          8,
 			Filter:         ConvTile{WG: 8, TO: 32, TP: 4},
+			FilterWindow:   ConvTile{WG: 8, TO: 32, TP: 2},
 			ShuffleWeights: true,
 			BiasLocal:      64,
 		}
@@ -78,11 +82,12 @@ func convTuningFor(class string) ConvTuning {
 		// GPUs: many more threads, fewer registers per thread than a CPU
 		// lane has cache; a smaller block per invocation keeps occupancy.
 		return ConvTuning{
-			Direct:    ConvTile{WG: 128, TO: 8, TP: 2},
-			Window:    ConvTile{WG: 128, TO: 8, TP: 4},
-			MaxTP:     4,
-			Filter:    ConvTile{WG: 64, TO: 4, TP: 2},
-			BiasLocal: 256,
+			Direct:       ConvTile{WG: 128, TO: 8, TP: 2},
+			Window:       ConvTile{WG: 128, TO: 8, TP: 4},
+			MaxTP:        4,
+			Filter:       ConvTile{WG: 64, TO: 4, TP: 2},
+			FilterWindow: ConvTile{WG: 64, TO: 4, TP: 1},
+			BiasLocal:    256,
 		}
 	}
 }
@@ -104,18 +109,56 @@ const (
 
 var convPassName = [...]string{"conv2d", "conv2d backward data", "conv2d backward filter", "conv2d backward bias"}
 
-// convStep is one planned dispatch.
+// convStep is one planned dispatch. With accumulate it adds to its
+// output (the last binding) instead of overwriting it.
 type convStep struct {
-	shader string
-	spec   []uint32
-	groups [3]uint32
-	push   pushBuf
+	shader     string
+	spec       []uint32
+	groups     [3]uint32
+	push       pushBuf
+	accumulate bool
+}
+
+// convLoopLimit is how many loop iterations (all loops together) one
+// invocation may run on the device, 0 for no limit: lavapipe ends an
+// invocation after 65535 (gallivm's LP_MAX_TGSI_LOOP_ITERATIONS, shared
+// by every loop of a shader) and its results are silently wrong. Long
+// reductions then run as chains of dispatches that accumulate, each
+// within the limit. A property of the driver, not of the tuning class.
+func convLoopLimit(info engine.DeviceInfo) int {
+	if strings.Contains(strings.ToLower(info.Name+" "+info.Driver), "llvmpipe") {
+		return 65535
+	}
+	return 0
+}
+
+// convLoopMargin is kept free of the loop limit for the few loops that
+// are not counted per row (outer bookkeeping, the bias tree).
+const convLoopMargin = 64
+
+// convChunks splits total units of work into consecutive ranges whose
+// loop iterations (perUnit each, plus the margin) fit limit (0: no
+// limit, one range). It fails when one unit alone does not fit.
+func convChunks(total, perUnit, limit int) ([][2]int, error) {
+	if limit == 0 {
+		return [][2]int{{0, total}}, nil
+	}
+	per := (limit - convLoopMargin) / perUnit
+	if per < 1 {
+		return nil, fmt.Errorf("one unit of %d loop iterations exceeds the device's limit of %d per invocation", perUnit, limit)
+	}
+	var out [][2]int
+	for b := 0; b < total; b += per {
+		out = append(out, [2]int{b, min(total, b+per)})
+	}
+	return out, nil
 }
 
 // convPlan chooses the strategy, tile and grid of one pass of s. It is
 // the only place that decides how a convolution runs.
-func (k *Kernels) convPlan(s Conv2DShape, pass convPass, bias bool) (convStep, error) {
+func (k *Kernels) convPlan(s Conv2DShape, pass convPass, bias bool) ([]convStep, error) {
 	ct := convTuningFor(k.tune.Class)
+	loopLimit := convLoopLimit(k.dev.Info())
 	oh, ow := s.OutH(), s.OutW()
 	cg, og := s.C/s.Groups, s.O/s.Groups
 	kk := s.KH * s.KW
@@ -162,51 +205,98 @@ func (k *Kernels) convPlan(s Conv2DShape, pass convPass, bias bool) (convStep, e
 		gx := ceilDiv(lanes, int(tile.WG))
 		gy := s.Groups * blocks
 		if err := k.checkGrid(pass, s, gx, gy, classes); err != nil {
-			return convStep{}, err
+			return nil, err
 		}
-		push := pushBuf(nil).i(n).i(cin).i(hin).i(win).i(cout).i(hout).i(wout).
-			i(s.KH).i(s.KW).i(s.StrideH).i(s.StrideW).i(s.PadTop).i(s.PadLeft).
-			i(cgIn).i(cgOut).i(blocks).i(sIn).i(sOut)
+		// Loop iterations of one invocation: per kernel row (window) or
+		// tap the reduction channels, plus those loops' own ends; chunks
+		// of reduction channels keep within the loop limit.
+		perC, fixed := kk, s.KH*(s.KW+1)
+		if window {
+			perC, fixed = s.KH, s.KH
+		}
+		limit := loopLimit
+		if limit > 0 {
+			limit -= fixed
+			if limit <= convLoopMargin {
+				return nil, fmt.Errorf("%s: %+v: a %dx%d kernel exceeds the device's limit of %d loop iterations per invocation", convPassName[pass], s, s.KH, s.KW, loopLimit)
+			}
+		}
+		chunks, err := convChunks(cgIn, perC, limit)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %+v: %w", convPassName[pass], s, err)
+		}
 		info := k.dev.Info()
 		shuf := ct.ShuffleWeights && info.SubgroupShuffle && info.SubgroupSize > 0
-		step := convStep{shader: "conv2d_direct", spec: []uint32{tile.WG, tile.TO, tile.TP, mode, convFlag(bias), uint32(kwc)},
-			groups: [3]uint32{uint32(gx), uint32(gy), uint32(classes)}, push: push}
-		if shuf {
-			step.shader += "_shuf"
-			step.spec = append(step.spec, info.SubgroupSize)
+		var steps []convStep
+		for i, c := range chunks {
+			push := pushBuf(nil).i(n).i(cin).i(hin).i(win).i(cout).i(hout).i(wout).
+				i(s.KH).i(s.KW).i(s.StrideH).i(s.StrideW).i(s.PadTop).i(s.PadLeft).
+				i(cgIn).i(cgOut).i(blocks).i(sIn).i(sOut).i(c[0]).i(c[1]).u(convFlag(i > 0))
+			step := convStep{shader: "conv2d_direct", spec: []uint32{tile.WG, tile.TO, tile.TP, mode, convFlag(bias), uint32(kwc)},
+				groups: [3]uint32{uint32(gx), uint32(gy), uint32(classes)}, push: push, accumulate: i > 0}
+			if shuf {
+				step.shader += "_shuf"
+				step.spec = append(step.spec, info.SubgroupSize)
+			}
+			steps = append(steps, step)
 		}
-		return step, nil
+		return steps, nil
 	case convBackwardFilter:
 		// Each invocation owns TO output channels x TP filter entries and
-		// reduces over the whole batch: one writer per dw element.
-		tile := ct.Filter
+		// reduces over the whole batch: one writer per dw element. With
+		// stride 1 along x an entry is a whole filter row (ky, c) of KW
+		// taps that share a sliding window of x values.
+		tile, kwc, entries := ct.Filter, 0, cg*kk
+		if s.StrideW == 1 && s.KW > 1 && s.KW <= convMaxWindowKW {
+			tile, kwc, entries = ct.FilterWindow, s.KW, cg*s.KH
+		}
 		tile.TO = uint32(min(int(tile.TO), og))
 		blocks := ceilDiv(og, int(tile.TO))
-		entries := cg * kk
 		gx := ceilDiv(entries, int(tile.WG*tile.TP))
 		gy := s.Groups * blocks
 		if err := k.checkGrid(pass, s, gx, gy, 1); err != nil {
-			return convStep{}, err
+			return nil, err
 		}
-		push := pushBuf(nil).i(s.N).i(s.C).i(s.H).i(s.W).i(s.O).i(oh).i(ow).
-			i(s.KH).i(s.KW).i(s.StrideH).i(s.StrideW).i(s.PadTop).i(s.PadLeft).
-			i(cg).i(og).i(blocks).i(entries)
+		// The reduction runs over output rows (n, oy), OW+1 loop
+		// iterations each; chunks of rows keep within the loop limit.
+		chunks, err := convChunks(s.N*oh, ow+1, loopLimit)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %+v: %w", convPassName[pass], s, err)
+		}
 		info := k.dev.Info()
 		shuf := ct.ShuffleWeights && info.SubgroupShuffle && info.SubgroupSize > 0
-		step := convStep{shader: "conv2d_filter", spec: []uint32{tile.WG, tile.TO, tile.TP},
-			groups: [3]uint32{uint32(gx), uint32(gy), 1}, push: push}
-		if shuf {
-			step.shader += "_shuf"
-			step.spec = append(step.spec, info.SubgroupSize)
+		var steps []convStep
+		for i, c := range chunks {
+			push := pushBuf(nil).i(s.N).i(s.C).i(s.H).i(s.W).i(s.O).i(oh).i(ow).
+				i(s.KH).i(s.KW).i(s.StrideH).i(s.StrideW).i(s.PadTop).i(s.PadLeft).
+				i(cg).i(og).i(blocks).i(entries).i(c[0]).i(c[1]).u(convFlag(i > 0))
+			step := convStep{shader: "conv2d_filter", spec: []uint32{tile.WG, tile.TO, tile.TP, uint32(kwc)},
+				groups: [3]uint32{uint32(gx), uint32(gy), 1}, push: push, accumulate: i > 0}
+			if shuf {
+				step.shader += "_shuf"
+				step.spec = append(step.spec, info.SubgroupSize)
+			}
+			steps = append(steps, step)
 		}
-		return step, nil
+		return steps, nil
 	case convBackwardBias:
-		// One workgroup per output channel (grid-stride beyond the limit).
+		// One workgroup per output channel (grid-stride beyond the grid
+		// limit), chunks of samples within the loop limit.
 		gx := min(s.O, int(k.dev.Info().MaxWorkgroupCount[0]))
-		return convStep{shader: "conv2d_bias_grad", spec: []uint32{ct.BiasLocal},
-			groups: [3]uint32{uint32(gx), 1, 1}, push: pushBuf(nil).i(s.N).i(s.O).i(oh * ow)}, nil
+		perSample := ceilDiv(oh*ow, int(ct.BiasLocal))
+		chunks, err := convChunks(s.N, perSample, loopLimit/max(1, ceilDiv(s.O, gx)))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %+v: %w", convPassName[pass], s, err)
+		}
+		var steps []convStep
+		for i, c := range chunks {
+			steps = append(steps, convStep{shader: "conv2d_bias_grad", spec: []uint32{ct.BiasLocal},
+				groups: [3]uint32{uint32(gx), 1, 1}, accumulate: i > 0,
+				push: pushBuf(nil).i(s.N).i(s.O).i(oh * ow).i(c[0]).i(c[1]).u(convFlag(i > 0))})
+		}
+		return steps, nil
 	}
-	return convStep{}, fmt.Errorf("%s: no plan", convPassName[pass])
+	return nil, fmt.Errorf("%s: no plan", convPassName[pass])
 }
 
 func convFlag(b bool) uint32 {
@@ -252,14 +342,33 @@ type convSpan = struct {
 	n    int
 }
 
-// record dispatches a planned step.
-func (k *Kernels) convRecord(p *engine.Program, pass convPass, s Conv2DShape, st convStep, args ...engine.Arg) error {
-	pipe, err := k.pipeline(st.shader, st.spec...)
-	if err != nil {
-		return fmt.Errorf("%s: %w", convPassName[pass], err)
+// convRecord dispatches the planned steps, in order. Pipelines are made
+// first, so that a failure records nothing. An accumulating step reads
+// its output too (declared, so the scheduler orders the chain).
+func (k *Kernels) convRecord(p *engine.Program, pass convPass, s Conv2DShape, steps []convStep, args ...engine.Arg) error {
+	pipes := make([]*engine.Pipeline, len(steps))
+	for i, st := range steps {
+		pipe, err := k.pipeline(st.shader, st.spec...)
+		if err != nil {
+			return fmt.Errorf("%s: %w", convPassName[pass], err)
+		}
+		pipes[i] = pipe
 	}
 	label := fmt.Sprintf("%s %dx%dx%dx%d->%d k%dx%d s%d g%d", convPassName[pass], s.N, s.C, s.H, s.W, s.O, s.KH, s.KW, s.StrideH, s.Groups)
-	return p.Dispatch(label, pipe, st.groups, st.push, args...)
+	for i, st := range steps {
+		a := append([]engine.Arg(nil), args...)
+		l := label
+		if len(steps) > 1 {
+			l = fmt.Sprintf("%s [%d/%d]", label, i+1, len(steps))
+		}
+		if st.accumulate {
+			a[len(a)-1].Access = engine.ReadWrite
+		}
+		if err := p.Dispatch(l, pipes[i], st.groups, st.push, a...); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Conv2D records y = conv(x, w) + bias. bias may be the zero Span (no
@@ -276,7 +385,7 @@ func (k *Kernels) Conv2D(p *engine.Program, s Conv2DShape, x, w, bias, y engine.
 	if err := k.convCheck(convForward, s, spans); err != nil {
 		return err
 	}
-	st, err := k.convPlan(s, convForward, hasBias)
+	steps, err := k.convPlan(s, convForward, hasBias)
 	if err != nil {
 		return err
 	}
@@ -284,7 +393,7 @@ func (k *Kernels) Conv2D(p *engine.Program, s Conv2DShape, x, w, bias, y engine.
 	if hasBias {
 		b = sub(bias, s.O)
 	}
-	return k.convRecord(p, convForward, s, st,
+	return k.convRecord(p, convForward, s, steps,
 		sub(x, s.XLen()).Read(), sub(w, s.WLen()).Read(), b.Read(), sub(y, s.YLen()).Write())
 }
 
@@ -295,11 +404,11 @@ func (k *Kernels) Conv2DBackwardData(p *engine.Program, s Conv2DShape, dy, w, dx
 	}); err != nil {
 		return err
 	}
-	st, err := k.convPlan(s, convBackwardData, false)
+	steps, err := k.convPlan(s, convBackwardData, false)
 	if err != nil {
 		return err
 	}
-	return k.convRecord(p, convBackwardData, s, st,
+	return k.convRecord(p, convBackwardData, s, steps,
 		sub(dy, s.YLen()).Read(), sub(w, s.WLen()).Read(), sub(w, 1).Read(), sub(dx, s.XLen()).Write())
 }
 
@@ -313,11 +422,11 @@ func (k *Kernels) Conv2DBackwardFilter(p *engine.Program, s Conv2DShape, x, dy, 
 	}); err != nil {
 		return err
 	}
-	st, err := k.convPlan(s, convBackwardFilter, false)
+	steps, err := k.convPlan(s, convBackwardFilter, false)
 	if err != nil {
 		return err
 	}
-	return k.convRecord(p, convBackwardFilter, s, st,
+	return k.convRecord(p, convBackwardFilter, s, steps,
 		sub(x, s.XLen()).Read(), sub(dy, s.YLen()).Read(), sub(dw, s.WLen()).Write())
 }
 
@@ -329,9 +438,9 @@ func (k *Kernels) Conv2DBackwardBias(p *engine.Program, s Conv2DShape, dy, db en
 	}); err != nil {
 		return err
 	}
-	st, err := k.convPlan(s, convBackwardBias, false)
+	steps, err := k.convPlan(s, convBackwardBias, false)
 	if err != nil {
 		return err
 	}
-	return k.convRecord(p, convBackwardBias, s, st, sub(dy, s.YLen()).Read(), sub(db, s.O).Write())
+	return k.convRecord(p, convBackwardBias, s, steps, sub(dy, s.YLen()).Read(), sub(db, s.O).Write())
 }

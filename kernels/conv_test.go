@@ -49,6 +49,13 @@ var convCases = []struct {
 	{"1x3/asymmetric", convShape(2, 5, 7, 8, 3, 1, 3, 1, 1, [4]int{0, 0, 2, 0})},
 	{"7x7/stem-stride2", convShape(2, 3, 13, 13, 17, 7, 7, 2, 1, [4]int{3, 3, 3, 3})},
 	{"5x5/same-even", ref.SameConv2DShape(1, 6, 10, 10, 9, 5, 1, 3)},
+	// Beyond lavapipe's 65535 loop iterations per invocation: the
+	// backward-filter reduction (rows x (OW+1)), the bias reduction
+	// (N*plane/64) and the forward's channels run as accumulating chains.
+	{"3x3/loop-limit-filter", convShape(3, 2, 160, 160, 2, 3, 3, 1, 1, [4]int{1, 1, 1, 1})},
+	{"3x3/loop-limit-filter-stride2", ref.SameConv2DShape(3, 2, 320, 320, 2, 3, 2, 1)},
+	{"1x1/loop-limit-bias", convShape(2, 1, 1500, 1500, 1, 1, 1, 1, 1, [4]int{})},
+	{"1x1/loop-limit-channels", convShape(2, 70000, 1, 1, 3, 1, 1, 1, 1, [4]int{})},
 	{"3x3/batch-big", convShape(9, 16, 13, 13, 33, 3, 3, 1, 1, [4]int{1, 1, 1, 1})},
 }
 

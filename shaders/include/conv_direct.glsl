@@ -48,7 +48,7 @@ const uint NW = (TO + SG - 1) / SG;
 layout(set = 0, binding = 0) readonly buffer Src { float src[]; };
 layout(set = 0, binding = 1) readonly buffer Wt { float w[]; };
 layout(set = 0, binding = 2) readonly buffer Bias { float bias[]; };
-layout(set = 0, binding = 3) writeonly buffer Dst { float dst[]; };
+layout(set = 0, binding = 3) buffer Dst { float dst[]; };
 
 // Sizes are of this pass: src [N, CIN, HIN, WIN] -> dst [N, COUT, HOUT,
 // WOUT]. kh/kw, stride and padding are the forward convolution's.
@@ -61,7 +61,20 @@ layout(push_constant) uniform P {
 	uint kh, kw, sh, sw, ph, pw;
 	uint cgIn, cgOut, blocks;
 	uint sIn, sOut;
+	// This dispatch reduces over the channels [cBegin, cEnd) of each group
+	// and stores the sum (plus bias), or with accumulate != 0 adds it to
+	// dst: long reductions run as a chain of dispatches, since lavapipe
+	// ends any invocation after 65535 loop iterations in all.
+	uint cBegin, cEnd, accumulate;
 } p;
+
+// STORE_DST(i, v): dst[i] = v, or dst[i] += v when accumulating (the
+// invocation is the element's only writer).
+#define STORE_DST(i, v)                                      \
+	{                                                        \
+		uint i_ = (i);                                       \
+		dst[i_] = p.accumulate != 0u ? dst[i_] + (v) : (v);  \
+	}
 
 // ACCUMULATE(WI, X): acc[t][j] += weight(t, WI) * X(j) over the block,
 // weight(t, WI) = w[wo[t] + WI] (shared by shuffles with SHUF).
@@ -124,7 +137,7 @@ void main() {
 
 	float acc[TO][TP];
 	[[unroll]] for (uint t = 0; t < TO; t++) {
-		float b0 = BIAS ? bias[g * p.cgOut + min(ob + t, p.cgOut - 1u)] : 0.0;
+		float b0 = BIAS && p.accumulate == 0u ? bias[g * p.cgOut + min(ob + t, p.cgOut - 1u)] : 0.0;
 		[[unroll]] for (uint j = 0; j < TP; j++) acc[t][j] = b0;
 	}
 
@@ -168,7 +181,7 @@ void main() {
 					off[j] = ok[j] ? sBase[j] + uint(iy) * p.win + uint(ix) : 0u;
 				}
 				const uint tap = ky * p.kw + kx;
-				for (uint c = 0; c < p.cgIn; c++) {
+				for (uint c = p.cBegin; c < p.cEnd; c++) {
 					float xv[TP];
 					[[unroll]] for (uint j = 0; j < TP; j++) {
 						float v = src[off[j] + c * hwIn];
@@ -185,7 +198,7 @@ void main() {
 			uint nn = q / (hc * wc);
 			uint base = (nn * p.cout + g * p.cgOut) * hwOut + uint(oy[j]) * p.wout + uint(ox[j]);
 			[[unroll]] for (uint t = 0; t < TO; t++) {
-				if (ob + t < p.cgOut) dst[base + (ob + t) * hwOut] = acc[t][j];
+				if (ob + t < p.cgOut) STORE_DST(base + (ob + t) * hwOut, acc[t][j])
 			}
 		}
 		return;
@@ -222,9 +235,9 @@ void main() {
 		const uint rb = sb + (rowOk ? uint(iy) * p.win : 0u);
 		bool ok[NX];
 		[[unroll]] for (uint e = 0; e < NX; e++) ok[e] = rowOk && okx[e];
-		for (uint c = 0; c < p.cgIn; c++) {
+		for (uint c = p.cBegin; c < p.cEnd; c++) {
 			float xw[NX];
-			[[unroll]] for (uint e = 0; e + 1 < NX; e++) {
+			[[unroll]] for (uint e = 0; e < NX - 1u; e++) {
 				float v = src[rb + c * hwIn + colx[e]];
 				xw[e] = ok[e] ? v : 0.0;
 			}
@@ -238,7 +251,7 @@ void main() {
 		if (gl_GlobalInvocationID.x >= items || m0 + j >= wc) break;
 		uint base = (nn * p.cout + g * p.cgOut) * hwOut + uint(oyv) * p.wout + m0 + j;
 		[[unroll]] for (uint t = 0; t < TO; t++) {
-			if (ob + t < p.cgOut) dst[base + (ob + t) * hwOut] = acc[t][j];
+			if (ob + t < p.cgOut) STORE_DST(base + (ob + t) * hwOut, acc[t][j])
 		}
 	}
 }

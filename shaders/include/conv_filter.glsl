@@ -20,22 +20,50 @@
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint TO = 8;  // output channels per invocation
 layout(constant_id = 2) const uint TP = 4;  // filter entries per invocation
+// KWC > 0 selects the row-window path (see main), for kernels KWC wide
+// with stride 1 along x.
+layout(constant_id = 3) const uint KWC = 0;
 #if SHUF
-layout(constant_id = 3) const uint SG = 8;  // subgroup size SHUF assumes
+layout(constant_id = 4) const uint SG = 8;  // subgroup size SHUF assumes
 const uint NW = (TO + SG - 1) / SG;
 #endif
 
 layout(set = 0, binding = 0) readonly buffer X { float x[]; };
 layout(set = 0, binding = 1) readonly buffer DY { float dy[]; };
-layout(set = 0, binding = 2) writeonly buffer DW { float dw[]; };
+layout(set = 0, binding = 2) buffer DW { float dw[]; };
 
 layout(push_constant) uniform P {
 	uint n, c, h, w;
 	uint o, oh, ow;
 	uint kh, kw, sh, sw, ph, pw;
 	uint cg, og, blocks;
-	uint entries; // cg * kh * kw
+	uint entries; // cg * kh * kw, or with KWC > 0 the rows cg * kh
+	// The dispatch reduces over the output rows (n, oy) numbered n*oh + oy
+	// in [rowBegin, rowEnd) and stores the sum, or with accumulate != 0
+	// adds it to dw: long reductions run as a chain of dispatches, since
+	// lavapipe ends any invocation after 65535 loop iterations in all.
+	uint rowBegin, rowEnd, accumulate;
 } p;
+
+// STORE_DW(i, v): dw[i] = v, or dw[i] += v in an accumulating dispatch
+// (the invocation is the element's only writer).
+#define STORE_DW(i, v)                              \
+	{                                               \
+		uint i_ = (i);                              \
+		dw[i_] = p.accumulate != 0u ? dw[i_] + (v) : (v); \
+	}
+
+// DY(t, at): dy of output channel t of the block at offset at of the
+// sample's channel planes (shared by shuffles with SHUF).
+#if SHUF
+#define LOAD_DY(at)                                                        \
+	float mine[NW];                                                        \
+	[[unroll]] for (uint i = 0; i < NW; i++) mine[i] = dy[myOff[i] + (at)];
+#define DY(t, at) subgroupShuffle(mine[(t) / SG], (t) % SG)
+#else
+#define LOAD_DY(at)
+#define DY(t, at) dy[dyOff[t] + (at)]
+#endif
 
 void main() {
 	const uint g = gl_WorkGroupID.y / p.blocks;
@@ -43,18 +71,6 @@ void main() {
 	const uint hw = p.h * p.w, ohw = p.oh * p.ow;
 	const uint kk = p.kh * p.kw;
 
-	// Entries of this invocation; past the end they repeat the last one
-	// (computed, never stored).
-	const uint first = gl_WorkGroupID.x * gl_WorkGroupSize.x * TP + gl_LocalInvocationID.x;
-	uint cOff[TP];  // x offset of the entry's channel in sample 0
-	int ky[TP], kx[TP];
-	[[unroll]] for (uint j = 0; j < TP; j++) {
-		uint r = min(first + j * gl_WorkGroupSize.x, p.entries - 1u);
-		uint tap = r / p.cg;
-		cOff[j] = (g * p.cg + r % p.cg) * hw;
-		ky[j] = int(tap / p.kw) - int(p.ph);
-		kx[j] = int(tap % p.kw) - int(p.pw);
-	}
 	// dy offset of each output channel in sample 0; channels past the
 	// group's end repeat the last one.
 	uint dyOff[TO];
@@ -69,53 +85,131 @@ void main() {
 	}
 #endif
 
-	float acc[TO][TP];
-	[[unroll]] for (uint t = 0; t < TO; t++) {
-		[[unroll]] for (uint j = 0; j < TP; j++) acc[t][j] = 0.0;
+	const uint first = gl_WorkGroupID.x * gl_WorkGroupSize.x * TP + gl_LocalInvocationID.x;
+	if (KWC == 0) {
+		// Entries of this invocation; past the end they repeat the last one
+		// (computed, never stored).
+		uint cOff[TP];  // x offset of the entry's channel in sample 0
+		int ky[TP], kx[TP];
+		[[unroll]] for (uint j = 0; j < TP; j++) {
+			uint r = min(first + j * gl_WorkGroupSize.x, p.entries - 1u);
+			uint tap = r / p.cg;
+			cOff[j] = (g * p.cg + r % p.cg) * hw;
+			ky[j] = int(tap / p.kw) - int(p.ph);
+			kx[j] = int(tap % p.kw) - int(p.pw);
+		}
+		float acc[TO][TP];
+		[[unroll]] for (uint t = 0; t < TO; t++) {
+			[[unroll]] for (uint j = 0; j < TP; j++) acc[t][j] = 0.0;
+		}
+
+		for (uint rw = p.rowBegin; rw < p.rowEnd; rw++) {
+			const uint nn = rw / p.oh, oy = rw % p.oh;
+			const uint xs = nn * p.c * hw, ys = nn * p.o * ohw;
+			{
+				// Row of each entry: its input row and whether it is inside.
+				uint row[TP];
+				bool rowOk[TP];
+				[[unroll]] for (uint j = 0; j < TP; j++) {
+					int iy = int(oy * p.sh) + ky[j];
+					rowOk[j] = uint(iy) < p.h;
+					row[j] = xs + cOff[j] + (rowOk[j] ? uint(iy) * p.w : 0u);
+				}
+				const uint yrow = ys + oy * p.ow;
+				for (uint ox = 0; ox < p.ow; ox++) {
+					float xv[TP];
+					[[unroll]] for (uint j = 0; j < TP; j++) {
+						int ix = int(ox * p.sw) + kx[j];
+						bool ok = rowOk[j] && uint(ix) < p.w;
+						float v = x[ok ? row[j] + uint(ix) : 0u];
+						xv[j] = ok ? v : 0.0;
+					}
+					LOAD_DY(yrow + ox)
+					[[unroll]] for (uint t = 0; t < TO; t++) {
+						float d = DY(t, yrow + ox);
+						[[unroll]] for (uint j = 0; j < TP; j++) acc[t][j] = fma(d, xv[j], acc[t][j]);
+					}
+				}
+			}
+		}
+
+		[[unroll]] for (uint j = 0; j < TP; j++) {
+			uint r = first + j * gl_WorkGroupSize.x;
+			if (r >= p.entries) break;
+			uint tap = r / p.cg, c = r % p.cg;
+			[[unroll]] for (uint t = 0; t < TO; t++) {
+				if (ob + t < p.og) STORE_DW(((g * p.og + ob + t) * p.cg + c) * kk + tap, acc[t][j])
+			}
+		}
+		return;
 	}
 
-	for (uint nn = 0; nn < p.n; nn++) {
+	// Row-window path (KWC > 0, stride 1 along x): a lane owns all KWC
+	// taps of TP filter rows (ky, c), numbered ky*cg + c. Along an output
+	// row the taps of a filter row read a window of KWC consecutive x
+	// values that slides by one per output pixel: one new load per row
+	// and pixel serves KWC taps (TP loads per pixel instead of TP*KWC).
+	uint cOff[TP];  // x offset of the row's channel in sample 0
+	int ky[TP];
+	[[unroll]] for (uint j = 0; j < TP; j++) {
+		uint rr = min(first + j * gl_WorkGroupSize.x, p.entries - 1u);
+		cOff[j] = (g * p.cg + rr % p.cg) * hw;
+		ky[j] = int(rr / p.cg) - int(p.ph);
+	}
+	float acc[TO][TP][KWC + 1];
+	[[unroll]] for (uint t = 0; t < TO; t++) {
+		[[unroll]] for (uint j = 0; j < TP; j++) {
+			[[unroll]] for (uint k = 0; k <= KWC; k++) acc[t][j][k] = 0.0;
+		}
+	}
+	for (uint rw = p.rowBegin; rw < p.rowEnd; rw++) {
+		const uint nn = rw / p.oh, oy = rw % p.oh;
 		const uint xs = nn * p.c * hw, ys = nn * p.o * ohw;
-		for (uint oy = 0; oy < p.oh; oy++) {
-			// Row of each entry: its input row and whether it is inside.
+		{
 			uint row[TP];
 			bool rowOk[TP];
+			float xw[TP][KWC + 1];
 			[[unroll]] for (uint j = 0; j < TP; j++) {
 				int iy = int(oy * p.sh) + ky[j];
 				rowOk[j] = uint(iy) < p.h;
 				row[j] = xs + cOff[j] + (rowOk[j] ? uint(iy) * p.w : 0u);
+				// The window of pixel 0, but for its last column.
+				[[unroll]] for (uint k = 0; k < KWC - 1u; k++) {
+					int ix = int(k) - int(p.pw);
+					bool ok = rowOk[j] && uint(ix) < p.w;
+					float v = x[ok ? row[j] + uint(ix) : 0u];
+					xw[j][k] = ok ? v : 0.0;
+				}
 			}
 			const uint yrow = ys + oy * p.ow;
 			for (uint ox = 0; ox < p.ow; ox++) {
-				float xv[TP];
+				const int ix = int(ox + KWC - 1u) - int(p.pw);
 				[[unroll]] for (uint j = 0; j < TP; j++) {
-					int ix = int(ox * p.sw) + kx[j];
 					bool ok = rowOk[j] && uint(ix) < p.w;
 					float v = x[ok ? row[j] + uint(ix) : 0u];
-					xv[j] = ok ? v : 0.0;
+					xw[j][KWC - 1u] = ok ? v : 0.0;
 				}
-#if SHUF
-				float mine[NW];
-				[[unroll]] for (uint i = 0; i < NW; i++) mine[i] = dy[myOff[i] + yrow + ox];
-#endif
+				LOAD_DY(yrow + ox)
 				[[unroll]] for (uint t = 0; t < TO; t++) {
-#if SHUF
-					float d = subgroupShuffle(mine[t / SG], t % SG);
-#else
-					float d = dy[dyOff[t] + yrow + ox];
-#endif
-					[[unroll]] for (uint j = 0; j < TP; j++) acc[t][j] = fma(d, xv[j], acc[t][j]);
+					float d = DY(t, yrow + ox);
+					[[unroll]] for (uint j = 0; j < TP; j++) {
+						[[unroll]] for (uint k = 0; k < KWC; k++) acc[t][j][k] = fma(d, xw[j][k], acc[t][j][k]);
+					}
+				}
+				[[unroll]] for (uint j = 0; j < TP; j++) {
+					[[unroll]] for (uint k = 0; k < KWC - 1u; k++) xw[j][k] = xw[j][k + 1u];
 				}
 			}
 		}
 	}
-
 	[[unroll]] for (uint j = 0; j < TP; j++) {
-		uint r = first + j * gl_WorkGroupSize.x;
-		if (r >= p.entries) break;
-		uint tap = r / p.cg, c = r % p.cg;
+		uint rr = first + j * gl_WorkGroupSize.x;
+		if (rr >= p.entries) break;
+		uint c = rr % p.cg, tap0 = (rr / p.cg) * p.kw;
 		[[unroll]] for (uint t = 0; t < TO; t++) {
-			if (ob + t < p.og) dw[((g * p.og + ob + t) * p.cg + c) * kk + tap] = acc[t][j];
+			if (ob + t >= p.og) break;
+			uint base = ((g * p.og + ob + t) * p.cg + c) * kk + tap0;
+			[[unroll]] for (uint k = 0; k < KWC; k++) STORE_DW(base + k, acc[t][j][k])
 		}
 	}
 }
