@@ -281,7 +281,7 @@ func (l *loop) train(ctx context.Context, progress Progress) (Result, error) {
 	start := time.Now()
 	elapsed0 := l.rs.ElapsedS
 	elapsed := func() float64 { return elapsed0 + time.Since(start).Seconds() }
-	meter := NewMeter(start, l.global, total, 0)
+	meter := NewMeter(start, l.global, total, l.o.RateWindow)
 	var imagesSeen int64
 	epochStart := time.Now()
 	trainS0 := l.rs.EpochTrainS
@@ -362,7 +362,7 @@ func (l *loop) train(ctx context.Context, progress Progress) (Result, error) {
 			res.TestAcc = m.TestAcc
 			progress.EpochDone(m)
 			epochStart, trainS0 = time.Now(), 0
-			meter = NewMeter(epochStart, l.global, total, 0) // evaluation is no training time
+			meter = NewMeter(epochStart, l.global, total, l.o.RateWindow) // evaluation is no training time
 			imagesSeen = 0
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"time"
 
 	"github.com/nfvk/nfvk/data"
 	"github.com/nfvk/nfvk/kernels"
@@ -121,6 +122,9 @@ type Options struct {
 	// Workers prepare each batch on that many goroutines (0 means 1:
 	// on a CPU device the device itself wants every core).
 	Workers int
+	// RateWindow is how far back the images/s and ETA of the progress
+	// updates look (0 means 10 s).
+	RateWindow time.Duration
 	// OnStep, when set, is called after every step with the global step
 	// number (from 1) and its loss, on the loop's goroutine.
 	OnStep func(step int64, loss float32)
