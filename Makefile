@@ -8,7 +8,7 @@ export PATH := $(dir $(GO)):$(PATH)
 PURE_PKGS := ./safetensors/ ./data/ ./agc/ ./kernels/ref/
 NFNET_PURE := 'Config|Layout|Param|Variant|MAC|Pad|Init|Gamma|Beta|DropPath|F0Blocks|Stem|Validate|Spatial|Spec|Names|RegBlocks|NoFinal|MakeDivisible|StdConv'
 
-.PHONY: all deps shaders build test test-race fuzz bench vet
+.PHONY: all deps shaders build test test-race fuzz bench vet train
 
 all: build
 
@@ -24,6 +24,13 @@ build:
 
 vet:
 	$(GO) vet ./...
+
+# Train the default model (nano) on Fashion-MNIST on the best device with
+# the default recipe (README, Training); the run lands in runs/<UTC time>/.
+# TRAIN_FLAGS passes extra flags, e.g. TRAIN_FLAGS="--epochs 20".
+train: deps
+	$(GO) build -o bin/nfvk ./cmd/nfvk
+	./bin/nfvk train $(TRAIN_FLAGS)
 
 # Every test runs with the Vulkan validation layer (NFVK_VALIDATE=1) and
 # fails on any message it reports.
