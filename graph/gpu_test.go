@@ -16,7 +16,8 @@ import (
 
 // convNet is a graph of the ops whose GPU kernels exist in every test
 // run: WS (both formulas), dense and grouped convs with bias, GELU and
-// SiLU with gamma, dropout, scale, drop path fused into the residual, and
+// SiLU with gamma, dropout, scales folded into an activation and into the
+// residual, drop path fused into the residual, and
 // x used three times (the residual shortcut, the add and the conv), so
 // its gradient accumulates. Its backward is the VJP of out against a fed
 // cotangent dy.
@@ -40,7 +41,9 @@ func newConvNet(t testing.TB, n int) *convNet {
 	b2 := b.param("c2.b", Shape{4}, 0, 0.1)
 	h = b.t(g.Conv2D(h, b.t(g.WS(w2, g2, WSOpts{Formula: WSTimm})), b2, ConvOpts{Groups: 2, Pad: [4]int{1, 1, 1, 1}}))
 	h = b.t(g.Act(h, ref.ActSiLU, ref.GammaSiLU))
-	h = b.t(g.Scale(h, 0.9))
+	h = b.t(g.Scale(h, 0.9)) // folds into the activation's gamma
+	h = b.t(g.Dropout(h, 0.1))
+	h = b.t(g.Scale(h, 2)) // folds into the residual's alpha
 	h = b.t(g.DropPath(h, 0.5))
 	skip := b.param("skip_gain", Shape{1}, 0.7, 0)
 	out := b.t(g.Residual(x, h, skip, 0.2))

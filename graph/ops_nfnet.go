@@ -84,12 +84,19 @@ func (o *seGateBackward) lower(l *lowering, n *Node) error {
 // block (alpha ref.ResidualAlpha = 0.2, skipGain a [1] parameter). When h
 // comes straight from DropPath the residual applies the drop-path mask
 // itself (one pass over memory instead of two; the DropPath node is then
-// dead and pruned from GPU steps).
+// dead and pruned from GPU steps), and likewise a Scale of the branch.
 func (g *Graph) Residual(shortcut, h, skipGain *Tensor, alpha float64) (*Tensor, error) {
 	var mask *Tensor
-	if h != nil && h.node != nil {
+	if h != nil && h.g == g && h.node != nil {
 		if _, ok := h.node.op.(*dropPathApply); ok {
 			h, mask = h.node.ins[0], h.node.ins[1]
+		}
+	}
+	// A scaled branch (timm's drop path divides by keep) folds into
+	// alpha: alpha*skip*mask*(c*h) = (alpha*c)*skip*mask*h, one pass less.
+	if h != nil && h.g == g && h.node != nil {
+		if s, ok := h.node.op.(*scale); ok {
+			h, alpha = h.node.ins[0], alpha*s.c
 		}
 	}
 	return g.add1(&residual{alpha: alpha}, shortcut, h, skipGain, mask)
