@@ -18,11 +18,11 @@ import (
 // forward, label-smoothed cross-entropy, backward) with a different
 // optimizer tail recorded into the same program:
 //
-//   - the fused AGC+SGD update of every parameter in ONE dispatch
+//   - the fused AGC+SGD update of every parameter in one dispatch
 //     (kernels.OptimizerSteps over the graph's pooled parameter, gradient
-//     and state buffers) instead of one per tensor: a small NFNet has a
-//     hundred gain and bias tensors, and lavapipe pays tens of µs per
-//     dispatch;
+//     and state buffers; a few for models beyond maxStorageBufferRange)
+//     instead of one per tensor: a small NFNet has a hundred gain and bias
+//     tensors, and lavapipe pays tens of µs per dispatch;
 //   - the weight EMA (kernels.EMAUpdate) over the whole parameter buffer,
 //     also one dispatch, so the EMA never crosses to the host during
 //     training;
@@ -60,7 +60,8 @@ type Step struct {
 	params, grads  map[string]*graph.Tensor
 	momentum       map[string]*graph.Tensor
 	exec           *graph.GPU
-	hyper, table   *engine.Buffer
+	hyper          *engine.Buffer
+	tables         []*engine.Buffer // the optimizer's tensor tables
 	ema            *engine.Buffer
 	emaOff         map[string]int64 // byte offset of each parameter's EMA in ema
 	paramLo        int64            // byte offset of the parameter extent in its buffer
@@ -139,9 +140,6 @@ func NewStep(ctx context.Context, k *kernels.Kernels, l *nfnet.Layout, o StepOpt
 	if s.hyper, err = dev.NewBuffer("train hyper", kernels.HyperBytes); err != nil {
 		return nil, fmt.Errorf("train: step: %w", err)
 	}
-	if s.table, err = dev.NewBuffer("train optimizer table", kernels.OptimTableBytes(len(s.Specs))); err != nil {
-		return nil, fmt.Errorf("train: step: %w", err)
-	}
 	co := graph.CompileOptions{Profile: o.Profile, After: func(p *engine.Program, span func(*graph.Tensor) (engine.Span, error)) error {
 		return s.recordTail(k, p, span)
 	}}
@@ -184,7 +182,7 @@ func (s *Step) recordTail(k *kernels.Kernels, p *engine.Program, span func(*grap
 		lo, hi = min(lo, t.Param.Off), max(hi, t.Param.Off+t.Param.Size)
 		ts[i] = t
 	}
-	if err := k.OptimizerSteps(p, ts, s.hyper.Span(), s.table.Span()); err != nil {
+	if err := s.recordOptimizer(k, p, ts); err != nil {
 		return err
 	}
 	var err error
@@ -198,6 +196,50 @@ func (s *Step) recordTail(k *kernels.Kernels, p *engine.Program, span func(*grap
 	// The EMA runs after the update: the EMA of step t averages the
 	// parameters after step t, as agc.EMAUpdate after agc.SGD.Step.
 	return k.EMAUpdate(p, s.ema.Span(), s.paramBuf.Span().Sub(lo, hi-lo), s.hyper.Span())
+}
+
+// recordOptimizer records the fused optimizer step of ts in as few
+// dispatches as the device allows: one binds each role's whole extent, so
+// tensors are grouped (in order) while every role's extent stays within
+// maxStorageBufferRange: one group for a small model, a few for an F0.
+func (s *Step) recordOptimizer(k *kernels.Kernels, p *engine.Program, ts []kernels.OptimTensor) error {
+	limit := int64(k.Device().Info().MaxStorageBufferRange)
+	// Leave room for the binding's alignment slack before the first tensor.
+	limit -= int64(k.Device().Info().MinStorageBufferOffsetAlignment)
+	var groups [][]kernels.OptimTensor
+	var lo, hi [3]int64
+	for _, t := range ts {
+		spans := [3]engine.Span{t.Param, t.Grad, t.Momentum}
+		fits := len(groups) > 0
+		if fits {
+			for r, sp := range spans {
+				if max(hi[r], sp.Off+sp.Size)-min(lo[r], sp.Off) > limit {
+					fits = false
+				}
+			}
+		}
+		if !fits {
+			groups = append(groups, nil)
+			for r, sp := range spans {
+				lo[r], hi[r] = sp.Off, sp.Off+sp.Size
+			}
+		}
+		for r, sp := range spans {
+			lo[r], hi[r] = min(lo[r], sp.Off), max(hi[r], sp.Off+sp.Size)
+		}
+		groups[len(groups)-1] = append(groups[len(groups)-1], t)
+	}
+	for _, g := range groups {
+		table, err := k.Device().NewBuffer("train optimizer table", kernels.OptimTableBytes(len(g)))
+		if err != nil {
+			return err
+		}
+		s.tables = append(s.tables, table)
+		if err := k.OptimizerSteps(p, g, s.hyper.Span(), table.Span()); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Program is the recorded step (Timings when profiled).
@@ -379,7 +421,11 @@ func (s *Step) Close() {
 		s.exec.Close()
 		s.exec = nil
 	}
-	for _, b := range []**engine.Buffer{&s.hyper, &s.table, &s.ema} {
+	for _, t := range s.tables {
+		t.Free()
+	}
+	s.tables = nil
+	for _, b := range []**engine.Buffer{&s.hyper, &s.ema} {
 		if *b != nil {
 			(*b).Free()
 			*b = nil
