@@ -74,7 +74,7 @@ func convTuningFor(class string) ConvTuning {
 			Window:         ConvTile{WG: 16, TO: 32, TP: 8},
 			MaxTP:          8,
 			Filter:         ConvTile{WG: 8, TO: 32, TP: 4},
-			FilterWindow:   ConvTile{WG: 8, TO: 32, TP: 2},
+			FilterWindow:   ConvTile{WG: 8, TO: 32, TP: 4},
 			ShuffleWeights: true,
 			BiasLocal:      64,
 		}
@@ -247,7 +247,7 @@ func (k *Kernels) convPlan(s Conv2DShape, pass convPass, bias bool) ([]convStep,
 		// stride 1 along x an entry is a whole filter row (ky, c) of KW
 		// taps that share a sliding window of x values.
 		tile, kwc, entries := ct.Filter, 0, cg*kk
-		if s.StrideW == 1 && s.KW > 1 && s.KW <= convMaxWindowKW {
+		if s.StrideW == 1 && s.KW <= convMaxWindowKW {
 			tile, kwc, entries = ct.FilterWindow, s.KW, cg*s.KH
 		}
 		tile.TO = uint32(min(int(tile.TO), og))
