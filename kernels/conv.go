@@ -65,6 +65,9 @@ func convTuningFor(class string) ConvTuning {
 		// 16x8, 8x8 and 64x4 on b and c; 16x8 beat 16x4 on a and d; with
 		// row windows 32x8 beat 32x4 on b by about 1.2x (window loads are
 		// fewer, so the weight loads weigh more: more pixels amortize them).
+		// Backward-filter row windows (one load per filter row and pixel
+		// serves KW taps): 4 rows x 32 channels beat 1, 2 and 3 rows on
+		// a and b (about 40 vs 25 GFLOP/s of CPU time on b).
 		// Small workgroups (a thread runs whole workgroups; these kernels
 		// have no barriers) leave fewer idle lanes in the last block and
 		// more workgroups to share between threads: backward-filter of

@@ -235,3 +235,24 @@ func TestConv2DRejects(t *testing.T) {
 		})
 	}
 }
+
+// TestConv2DLoopLimit checks that on a device with a per-invocation loop
+// limit (lavapipe) a kernel whose own tap loops exceed it is rejected,
+// not run into silently wrong results, and that nothing is recorded.
+func TestConv2DLoopLimit(t *testing.T) {
+	d, k := testDevice(t)
+	if convLoopLimit(d.Info()) == 0 {
+		t.Skip("the device has no loop limit")
+	}
+	s := convShape(1, 1, 256, 256, 1, 256, 256, 1, 1, [4]int{})
+	buf := upload(t, d, make([]float32, s.XLen()))
+	p := d.NewProgram(t.Name(), engine.ProgramOptions{})
+	defer p.Close()
+	err := k.Conv2D(p, s, buf.Span(), buf.Span(), engine.Span{}, buf.Span())
+	if err == nil || !strings.Contains(err.Error(), "loop iterations") || !strings.Contains(err.Error(), "conv2d") {
+		t.Errorf("256x256 kernel: error %v, want the loop limit named", err)
+	}
+	if p.Len() != 0 {
+		t.Errorf("%d dispatches recorded", p.Len())
+	}
+}
