@@ -1,24 +1,48 @@
 package nfnet
 
-// NanoName is the name of the default small model (Nano).
+// NanoName is the name of nfvk's default small model (Nano).
 const NanoName = "nano"
 
-// Nano returns nfvk's default small model for 28-32 px images with
-// inChans channels and numClasses classes. PLACEHOLDER: tuned below.
+// Nano returns nfvk's default model for small images (28-32 px: MNIST,
+// Fashion-MNIST, CIFAR-10) with inChans channels and numClasses classes.
+//
+// It is an NFNet: the same blocks as the F series (weight-standardised
+// convs with gains, a 1x1 - grouped 3x3 - 1x1 bottleneck with
+// squeeze-excite, alpha = 0.2 residual scaling with the expected-variance
+// beta, skip gains, gamma-scaled GELU, no normalisation layers), scaled to
+// small inputs and to what a CPU running lavapipe trains in minutes:
+//
+//   - stem: a single 3x3 stride-2 conv to 16 channels (ImageNet NFNets
+//     use four convs and stride 4): a 28x28 image keeps 14x14 positions
+//     after the stem, where the F-series stem would leave 7x7;
+//   - three stages of one block each, 32, 64 and 128 channels, at 7x7,
+//     4x4 and 2x2 (transition blocks downsample with the NFNet average
+//     pool + 1x1 conv shortcut);
+//   - bottleneck ratio 0.5 with groups of 16 channels (as the F series,
+//     whose group width is 128 at 4x the channels), SE with ratio 0.5,
+//     no second grouped conv (conv2b): on this model it cost 15% of the
+//     step for no gain in a short schedule;
+//   - a final 1x1 conv to 256 features, global average pool, linear
+//     classifier.
+//
+// About 100k parameters and 0.75 M multiply-adds per 28x28 image (the
+// small_config.json model: 4.1 M at 32x32). NanoRecipe trains it.
 func Nano(inChans, numClasses int) Config {
 	c := DefaultConfig()
 	c.Name = NanoName
 	c.InChans = inChans
 	c.NumClasses = numClasses
-	c.Depths = []int{1, 1, 2, 1}
-	c.Channels = []int{64, 128, 256, 256}
-	c.StemType = "deep_quad"
-	c.StemChs = 32
+	c.StemType = "3x3"
+	c.StemChs = 16
+	c.Depths = []int{1, 1, 1}
+	c.Channels = []int{32, 64, 128}
 	c.GroupSize = 16
+	c.BottleRatio = 0.5
 	c.AttnLayer = "se"
 	c.AttnRdRatio = 0.5
-	c.NumFeatures = 512
-	c.ExtraConv = true
+	c.AttnGain = 2
+	c.NumFeatures = 256
+	c.ExtraConv = false
 	c.Skipinit = true
 	c.ActLayer = "gelu"
 	c.GammaInAct = true
@@ -26,9 +50,9 @@ func Nano(inChans, numClasses int) Config {
 	return c
 }
 
-// Recipe is a training recipe's numbers. train.Recipe holds the same
-// fields; this copy lets the model and its recipe live side by side
-// without nfnet importing the training loop.
+// Recipe is a training recipe's numbers (train.Recipe holds the same
+// fields with the data's; this copy keeps a model and its recipe side by
+// side without nfnet importing the training loop).
 type Recipe struct {
 	Epochs, Batch         int
 	LR, WarmupEpochs      float64
@@ -41,8 +65,16 @@ type Recipe struct {
 	Seed                  uint64
 }
 
-// NanoRecipe is the recipe make train uses with Nano on Fashion-MNIST.
+// NanoRecipe is how `make train` trains Nano on Fashion-MNIST: SGD with
+// Nesterov momentum 0.9 at batch 128, learning rate 0.1 after half an
+// epoch of linear warmup, cosine decay to 0, AGC with lambda 0.04 (the
+// classifier excluded), label smoothing 0.1, random 2-pixel crops and
+// horizontal flips, and test accuracy measured on a weight EMA of decay
+// 0.998 (a horizon of ~500 steps, about one epoch). The numbers are those
+// of the PyTorch calibration of the small_config.json model on this CPU
+// (lr 0.1 with AGC 0.04 at batch 128 learned; lr 0.4 with AGC 0.16
+// diverged).
 func NanoRecipe() Recipe {
-	return Recipe{Epochs: 5, Batch: 128, LR: 0.1, WarmupEpochs: 0.5, Momentum: 0.9, WeightDecay: 5e-5,
+	return Recipe{Epochs: 6, Batch: 128, LR: 0.1, WarmupEpochs: 0.5, Momentum: 0.9, WeightDecay: 5e-5,
 		AGCClip: 0.04, LabelSmoothing: 0.1, EMADecay: 0.998, CropPad: 2, HFlip: true, Seed: 0}
 }

@@ -162,8 +162,16 @@ func newLoop(ctx context.Context, o Options) (_ *loop, err error) {
 	// Device state.
 	k := o.Kernels
 	headW, headB := l.layout.Head.Weight, l.layout.Head.Bias
+	excl := []string{headW, headB}
+	if !r.AGCSkipGains {
+		for _, b := range l.layout.Blocks {
+			if b.SkipGain != "" {
+				excl = append(excl, b.SkipGain)
+			}
+		}
+	}
 	if l.step, err = NewStep(ctx, k, l.layout, StepOptions{Batch: r.Batch, Height: r.Height, Width: r.Width,
-		LabelSmoothing: r.LabelSmoothing, AGCExclude: []string{headW, headB}}); err != nil {
+		LabelSmoothing: r.LabelSmoothing, AGCExclude: excl}); err != nil {
 		return nil, err
 	}
 	var st State

@@ -89,7 +89,7 @@ func tinyOptions(t *testing.T, k *kernels.Kernels, train, test *data.Dataset, ep
 // loads and evaluates to the logged accuracy.
 func TestTrainLearns(t *testing.T) {
 	k := loopKernels(t)
-	const epochs = 8
+	const epochs = 4
 	o := tinyOptions(t, k, blobs(1024, 1), blobs(256, 2), epochs, 32)
 	res, err := Train(context.Background(), o, nil)
 	if err != nil {

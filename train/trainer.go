@@ -32,6 +32,13 @@ type Recipe struct {
 	// AGCClip is adaptive gradient clipping's lambda (0: off). The
 	// classifier is never clipped, as in the NFNet paper.
 	AGCClip float64 `json:"agc_clip"`
+	// AGCSkipGains makes AGC clip the blocks' skip gains too, as DeepMind
+	// and timm do. By default it leaves them alone: a skip gain is a
+	// scalar initialised to 0, so AGC's floor (eps = 1e-3 times lambda)
+	// holds its gradient to ~4e-5 and every residual branch stays shut
+	// for epochs; a short run never recovers that time (on a tiny model
+	// in the tests: 2 epochs instead of 5 to learn).
+	AGCSkipGains bool `json:"agc_skip_gains,omitempty"`
 	// LabelSmoothing of the training cross-entropy.
 	LabelSmoothing float64 `json:"label_smoothing"`
 	// EMADecay is the weight EMA's decay; evaluation uses the EMA weights.

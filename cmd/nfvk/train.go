@@ -36,6 +36,7 @@ func runTrain(ctx context.Context, args []string, stdout io.Writer) error {
 		momentum   = fs.Float64("momentum", r.Momentum, "SGD momentum (Nesterov)")
 		wd         = fs.Float64("weight-decay", r.WeightDecay, "weight decay on conv and linear weights (not gains, biases, skip gains)")
 		clip       = fs.Float64("agc", r.AGCClip, "adaptive gradient clipping lambda (0: off); scale it with lr")
+		clipSkip   = fs.Bool("agc-skip-gains", false, "let AGC clip the zero-initialised skip gains too (DeepMind, timm); by default they are exempt, which lets residual branches open in short runs")
 		smoothing  = fs.Float64("label-smoothing", r.LabelSmoothing, "label smoothing of the training loss")
 		ema        = fs.Float64("ema", r.EMADecay, "weight EMA decay; test accuracy is measured with the EMA weights")
 		cropPad    = fs.Int("crop-pad", r.CropPad, "random-crop augmentation: pad by N pixels, crop back (0: off)")
@@ -77,7 +78,7 @@ func runTrain(ctx context.Context, args []string, stdout io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("train: %w", err)
 		}
-		for _, f := range []string{"variant", "config", "epochs", "batch", "lr", "warmup", "momentum", "weight-decay", "agc", "label-smoothing", "ema", "crop-pad", "hflip", "seed", "run"} {
+		for _, f := range []string{"variant", "config", "epochs", "batch", "lr", "warmup", "momentum", "weight-decay", "agc", "agc-skip-gains", "label-smoothing", "ema", "crop-pad", "hflip", "seed", "run"} {
 			if set[f] {
 				return fmt.Errorf("train: --%s cannot change a resumed run (the checkpoint %s holds its recipe)", f, ck.Path)
 			}
@@ -103,7 +104,7 @@ func runTrain(ctx context.Context, args []string, stdout io.Writer) error {
 			*hflip = src.name != "mnist"
 		}
 		rec = train.Recipe{Epochs: *epochs, Batch: *batch, LR: *lr, WarmupEpochs: *warmup, Momentum: *momentum, Nesterov: true,
-			WeightDecay: *wd, AGCClip: *clip, LabelSmoothing: *smoothing, EMADecay: *ema, CropPad: *cropPad, HFlip: *hflip,
+			WeightDecay: *wd, AGCClip: *clip, AGCSkipGains: *clipSkip, LabelSmoothing: *smoothing, EMADecay: *ema, CropPad: *cropPad, HFlip: *hflip,
 			Seed: *seed, DataSeed: *seed + 1}
 		var cfg nfnet.Config
 		switch {
