@@ -20,16 +20,16 @@ import (
 // Conv2DShape describes a convolution; see ref.Conv2DShape.
 type Conv2DShape = ref.Conv2DShape
 
-// ConvTile is one tile configuration of the conv shaders (their
+// convTile is one tile configuration of the conv shaders (their
 // specialization constants): WG invocations per workgroup, each computing
 // TO output channels at TP positions (pixels for conv2d_direct, filter
-// taps for conv2d_filter).
-type ConvTile struct {
+// taps or filter rows for conv2d_filter).
+type convTile struct {
 	WG, TO, TP uint32
 }
 
-// ConvTuning holds the conv tiles of one device class.
-type ConvTuning struct {
+// convTuning holds the conv tiles of one device class.
+type convTuning struct {
 	// Direct is the tile of the direct conv (forward and backward-data)
 	// where a lane takes TP pixels anywhere; Window where it takes TP
 	// consecutive pixels of a row and shares src loads between taps
@@ -37,21 +37,23 @@ type ConvTuning struct {
 	// (grouped, depthwise, stems), TO shrinks to them and TP grows, up
 	// to MaxTP, to keep about TO*TP accumulators: the register block is
 	// not spent on channels that do not exist.
-	Direct, Window ConvTile
+	Direct, Window convTile
 	MaxTP          uint32
 	// Filter is the backward-filter tile (TP = filter taps per
 	// invocation); FilterWindow the one of its row-window path (TP =
 	// filter rows of KW taps each, stride 1 along x).
-	Filter, FilterWindow ConvTile
-	// ShuffleWeights makes each lane load one weight and share it with
-	// subgroupShuffle (used when the subgroup has at least TO lanes).
+	Filter, FilterWindow convTile
+	// ShuffleWeights makes the lanes of a subgroup load the TO channel
+	// values of a step (weights; dy in backward-filter) together, one
+	// each, and share them by subgroupShuffle: the *_shuf shaders, used
+	// where the device supports shuffles.
 	ShuffleWeights bool
 	// BiasLocal is the workgroup size of the bias-gradient reduction.
 	BiasLocal uint32
 }
 
 // convTuningFor returns the conv tiles of a device class (Tuning.Class).
-func convTuningFor(class string) ConvTuning {
+func convTuningFor(class string) convTuning {
 	switch class {
 	case "cpu":
 		// lavapipe runs a subgroup of 8 invocations as one 256-bit SIMD
@@ -72,24 +74,25 @@ func convTuningFor(class string) ConvTuning {
 		// have no barriers) leave fewer idle lanes in the last block and
 		// more workgroups to share between threads: backward-filter of
 		// the stem (case e) ran about 4x faster with 8 than with 32.
-		return ConvTuning{
-			Direct:         ConvTile{WG: 16, TO: 32, TP: 4},
-			Window:         ConvTile{WG: 16, TO: 32, TP: 8},
+		return convTuning{
+			Direct:         convTile{WG: 16, TO: 32, TP: 4},
+			Window:         convTile{WG: 16, TO: 32, TP: 8},
 			MaxTP:          8,
-			Filter:         ConvTile{WG: 8, TO: 32, TP: 4},
-			FilterWindow:   ConvTile{WG: 8, TO: 32, TP: 4},
+			Filter:         convTile{WG: 8, TO: 32, TP: 4},
+			FilterWindow:   convTile{WG: 8, TO: 32, TP: 4},
 			ShuffleWeights: true,
 			BiasLocal:      64,
 		}
 	default:
-		// GPUs: many more threads, fewer registers per thread than a CPU
-		// lane has cache; a smaller block per invocation keeps occupancy.
-		return ConvTuning{
-			Direct:       ConvTile{WG: 128, TO: 8, TP: 2},
-			Window:       ConvTile{WG: 128, TO: 8, TP: 4},
+		// GPUs: loads at a subgroup-uniform address are cache broadcasts
+		// and registers are few per thread, so smaller blocks per
+		// invocation keep occupancy up (not measured here: no GPU).
+		return convTuning{
+			Direct:       convTile{WG: 128, TO: 8, TP: 2},
+			Window:       convTile{WG: 128, TO: 8, TP: 4},
 			MaxTP:        4,
-			Filter:       ConvTile{WG: 64, TO: 4, TP: 2},
-			FilterWindow: ConvTile{WG: 64, TO: 4, TP: 1},
+			Filter:       convTile{WG: 64, TO: 4, TP: 2},
+			FilterWindow: convTile{WG: 64, TO: 4, TP: 1},
 			BiasLocal:    256,
 		}
 	}
@@ -319,21 +322,32 @@ func (k *Kernels) checkGrid(pass convPass, s Conv2DShape, gx, gy, gz int) error 
 }
 
 // convCheck validates s and the spans of a pass before anything is
-// recorded: every span must hold its tensor and fit one binding.
-// The spans are listed by a function, called only once s is valid: the
-// tensor sizes of an invalid shape may not even be computable.
+// recorded: every span must hold its tensor and fit one binding, and the
+// output (the last span) must not overlap an input, which a kernel would
+// read after overwriting it. The spans are listed by a function, called
+// only once s is valid: the tensor sizes of an invalid shape may not
+// even be computable.
 func (k *Kernels) convCheck(pass convPass, s Conv2DShape, spans func() []convSpan) error {
 	op := convPassName[pass]
 	if err := s.Validate(); err != nil {
 		return fmt.Errorf("%s: %w", op, err)
 	}
 	maxRange := int64(k.dev.Info().MaxStorageBufferRange)
-	for _, sp := range spans() {
+	list := spans()
+	for _, sp := range list {
 		if err := needElems(fmt.Sprintf("%s %+v", op, s), sp.name, sp.span, sp.n); err != nil {
 			return err
 		}
 		if int64(sp.n)*4 > maxRange {
 			return fmt.Errorf("%s %+v: %s is %d bytes, more than one binding's maxStorageBufferRange %d", op, s, sp.name, int64(sp.n)*4, maxRange)
+		}
+	}
+	out := list[len(list)-1]
+	o := sub(out.span, out.n)
+	for _, in := range list[:len(list)-1] {
+		i := sub(in.span, in.n)
+		if i.Buf == o.Buf && i.Off < o.Off+o.Size && o.Off < i.Off+i.Size {
+			return fmt.Errorf("%s %+v: output %s overlaps input %s", op, s, out.name, in.name)
 		}
 	}
 	return nil
@@ -379,11 +393,11 @@ func (k *Kernels) convRecord(p *engine.Program, pass convPass, s Conv2DShape, st
 func (k *Kernels) Conv2D(p *engine.Program, s Conv2DShape, x, w, bias, y engine.Span) error {
 	hasBias := bias != (engine.Span{})
 	spans := func() []convSpan {
-		sp := []convSpan{{"x", x, s.XLen()}, {"w", w, s.WLen()}, {"y", y, s.YLen()}}
+		sp := []convSpan{{"x", x, s.XLen()}, {"w", w, s.WLen()}}
 		if hasBias {
 			sp = append(sp, convSpan{"bias", bias, s.O})
 		}
-		return sp
+		return append(sp, convSpan{"y", y, s.YLen()})
 	}
 	if err := k.convCheck(convForward, s, spans); err != nil {
 		return err

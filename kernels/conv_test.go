@@ -176,8 +176,9 @@ func TestConv2DRejects(t *testing.T) {
 	d, k := testDevice(t)
 	good := convShape(2, 8, 5, 5, 8, 3, 3, 1, 2, [4]int{1, 1, 1, 1})
 	big := upload(t, d, make([]float32, 4096))
+	big2 := upload(t, d, make([]float32, 4096))
 	small := upload(t, d, make([]float32, 7))
-	span := big.Span()
+	span, out := big.Span(), big2.Span()
 	mod := func(f func(s *Conv2DShape)) Conv2DShape { s := good; f(&s); return s }
 	cases := []struct {
 		name string
@@ -203,20 +204,20 @@ func TestConv2DRejects(t *testing.T) {
 			// Every pass gets the bad shape, or the bad span in each slot
 			// (a zero span in the bias slot means no bias: not an error).
 			calls := []func() error{
-				func() error { return k.Conv2D(p, c.s, c.x, span, engine.Span{}, span) },
-				func() error { return k.Conv2D(p, c.s, span, c.x, span, span) },
+				func() error { return k.Conv2D(p, c.s, c.x, span, engine.Span{}, out) },
+				func() error { return k.Conv2D(p, c.s, span, c.x, span, out) },
 				func() error { return k.Conv2D(p, c.s, span, span, span, c.x) },
-				func() error { return k.Conv2DBackwardData(p, c.s, c.x, span, span) },
-				func() error { return k.Conv2DBackwardData(p, c.s, span, c.x, span) },
+				func() error { return k.Conv2DBackwardData(p, c.s, c.x, span, out) },
+				func() error { return k.Conv2DBackwardData(p, c.s, span, c.x, out) },
 				func() error { return k.Conv2DBackwardData(p, c.s, span, span, c.x) },
-				func() error { return k.Conv2DBackwardFilter(p, c.s, c.x, span, span) },
-				func() error { return k.Conv2DBackwardFilter(p, c.s, span, c.x, span) },
+				func() error { return k.Conv2DBackwardFilter(p, c.s, c.x, span, out) },
+				func() error { return k.Conv2DBackwardFilter(p, c.s, span, c.x, out) },
 				func() error { return k.Conv2DBackwardFilter(p, c.s, span, span, c.x) },
-				func() error { return k.Conv2DBackwardBias(p, c.s, c.x, span) },
+				func() error { return k.Conv2DBackwardBias(p, c.s, c.x, out) },
 				func() error { return k.Conv2DBackwardBias(p, c.s, span, c.x) },
 			}
 			if c.x.Buf != nil {
-				calls = append(calls, func() error { return k.Conv2D(p, c.s, span, span, c.x, span) })
+				calls = append(calls, func() error { return k.Conv2D(p, c.s, span, span, c.x, out) })
 			}
 			for i, call := range calls {
 				err := call()
@@ -236,6 +237,30 @@ func TestConv2DRejects(t *testing.T) {
 	}
 }
 
+// TestConv2DRejectsAliasing checks that an output overlapping an input
+// (the kernels would read what they overwrite) is rejected.
+func TestConv2DRejectsAliasing(t *testing.T) {
+	d, k := testDevice(t)
+	s := convShape(2, 8, 5, 5, 8, 3, 3, 1, 2, [4]int{1, 1, 1, 1})
+	buf := upload(t, d, make([]float32, 4096))
+	in, over := buf.Span(), buf.Span().Sub(64, 4096*4-64)
+	p := d.NewProgram(t.Name(), engine.ProgramOptions{})
+	defer p.Close()
+	for i, err := range []error{
+		k.Conv2D(p, s, in, in, engine.Span{}, over),
+		k.Conv2DBackwardData(p, s, in, in, over),
+		k.Conv2DBackwardFilter(p, s, in, in, over),
+		k.Conv2DBackwardBias(p, s, in, over),
+	} {
+		if err == nil || !strings.Contains(err.Error(), "overlaps") {
+			t.Errorf("pass %d: error %v, want an overlap named", i, err)
+		}
+	}
+	if p.Len() != 0 {
+		t.Errorf("%d dispatches recorded", p.Len())
+	}
+}
+
 // TestConv2DLoopLimit checks that on a device with a per-invocation loop
 // limit (lavapipe) a kernel whose own tap loops exceed it is rejected,
 // not run into silently wrong results, and that nothing is recorded.
@@ -245,10 +270,10 @@ func TestConv2DLoopLimit(t *testing.T) {
 		t.Skip("the device has no loop limit")
 	}
 	s := convShape(1, 1, 256, 256, 1, 256, 256, 1, 1, [4]int{})
-	buf := upload(t, d, make([]float32, s.XLen()))
+	buf, out := upload(t, d, make([]float32, s.XLen())), upload(t, d, make([]float32, 1))
 	p := d.NewProgram(t.Name(), engine.ProgramOptions{})
 	defer p.Close()
-	err := k.Conv2D(p, s, buf.Span(), buf.Span(), engine.Span{}, buf.Span())
+	err := k.Conv2D(p, s, buf.Span(), buf.Span(), engine.Span{}, out.Span())
 	if err == nil || !strings.Contains(err.Error(), "loop iterations") || !strings.Contains(err.Error(), "conv2d") {
 		t.Errorf("256x256 kernel: error %v, want the loop limit named", err)
 	}
