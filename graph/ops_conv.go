@@ -78,7 +78,7 @@ func (c *conv2d) grad(g *Graph, n *Node, d []*Tensor, need []bool) ([]*Tensor, e
 	var err error
 	if need[0] {
 		w := n.ins[1]
-		if wn := w.node; wn != nil {
+		if wn := w.node; wn != nil && !g.keepWS {
 			if o, ok := wn.op.(*ws); ok {
 				// Recompute the standardized weights here rather than
 				// keep the forward's copy alive through the whole step:

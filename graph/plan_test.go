@@ -39,6 +39,7 @@ func TestPlanMemory(t *testing.T) {
 		// Forward activations must survive until their backward node:
 		// the win comes from the backward temporaries.
 		{"small-nfnet-train", net, 64, 0.6},
+		{"small-nfnet-train-keep-ws", func(t *testing.T) *Graph { return netKeepWS(t) }, 64, 0.6},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			g := tc.build(t)
@@ -120,4 +121,28 @@ func TestGraphString(t *testing.T) {
 	if got := g.String(); got != want {
 		t.Errorf("got\n%swant\n%s", got, want)
 	}
+}
+
+// netKeepWS is the small NFNet's training graph reusing the forward's
+// standardized weights in the backward: no recomputed WS nodes.
+func netKeepWS(t *testing.T) *Graph {
+	b, _, _, loss := smallNet(4, 16, 10, 0.2, 0.2)
+	must(t, b.err)
+	b.g.SetRecomputeWS(false)
+	grads, err := b.g.Gradients(loss, b.params)
+	must(t, err)
+	must(t, b.g.SGD(b.params, grads, 0.1))
+	ws, convs := 0, 0
+	for _, n := range b.g.Nodes() {
+		switch n.Op() {
+		case "ws":
+			ws++
+		case "conv2d":
+			convs++
+		}
+	}
+	if ws != convs {
+		t.Errorf("%d ws nodes, want one per conv (%d)", ws, convs)
+	}
+	return b.g
 }
