@@ -33,8 +33,9 @@ type nfnetGraph struct {
 
 // buildNFNet walks layout l (nfnet.NewLayout) for a batch of n px x px
 // images. It lives here because graph must not import nfnet.
-func buildNFNet(l *nfnet.Layout, n, px int) (*nfnetGraph, error) {
+func buildNFNet(l *nfnet.Layout, n, px int, recomputeWS bool) (*nfnetGraph, error) {
 	g := graph.New()
+	g.SetRecomputeWS(recomputeWS)
 	m := &nfnetGraph{g: g}
 	var err error
 	// t keeps the first error so the walk reads as a list of layers.
@@ -183,7 +184,7 @@ func buildNFNet(l *nfnet.Layout, n, px int) (*nfnetGraph, error) {
 	return m, nil
 }
 
-func f0Graph(b *testing.B, n, px int) *nfnetGraph {
+func f0Graph(b *testing.B, n, px int, recomputeWS bool) *nfnetGraph {
 	b.Helper()
 	cfg, err := nfnet.Variant("f0")
 	if err != nil {
@@ -193,7 +194,7 @@ func f0Graph(b *testing.B, n, px int) *nfnetGraph {
 	if err != nil {
 		b.Fatal(err)
 	}
-	m, err := buildNFNet(l, n, px)
+	m, err := buildNFNet(l, n, px, recomputeWS)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -202,26 +203,36 @@ func f0Graph(b *testing.B, n, px int) *nfnetGraph {
 
 // BenchmarkMemoryPlan plans the F0 training step at batch 8, 64x64 and
 // reports planned peak / naive sum of activation and temporary sizes
-// (plan_ratio), the peak itself (peak_MiB), and the planning time.
+// (plan_ratio), the peak itself (peak_MiB), and the planning time; by
+// default the conv backward recomputes the standardized weights (whose
+// copies count in the naive sum), keep-ws reuses the forward's.
 func BenchmarkMemoryPlan(b *testing.B) {
-	b.Run("f0-64px-b8", func(b *testing.B) {
-		m := f0Graph(b, 8, 64)
-		align := max(int64(dev.Info().MinStorageBufferOffsetAlignment), 16)
-		var p *graph.Plan
-		b.ResetTimer()
-		for i := 0; i < b.N; i++ {
-			var err error
-			if p, err = graph.PlanMemory(m.g, graph.PlanOptions{Align: align, Kernels: lib}); err != nil {
-				b.Fatal(err)
+	for _, c := range []struct {
+		name        string
+		recomputeWS bool
+	}{
+		{"f0-64px-b8", true},          // the default
+		{"f0-64px-b8-keep-ws", false}, // forward's standardized weights kept for the backward
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			m := f0Graph(b, 8, 64, c.recomputeWS)
+			align := max(int64(dev.Info().MinStorageBufferOffsetAlignment), 16)
+			var p *graph.Plan
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				var err error
+				if p, err = graph.PlanMemory(m.g, graph.PlanOptions{Align: align, Kernels: lib}); err != nil {
+					b.Fatal(err)
+				}
 			}
-		}
-		b.StopTimer()
-		b.ReportMetric(p.Ratio(), "plan_ratio")
-		b.ReportMetric(float64(p.PeakBytes)/(1<<20), "peak_MiB")
-		b.ReportMetric(float64(p.NaiveBytes)/(1<<20), "naive_MiB")
-		b.ReportMetric(float64(p.PersistentBytes)/(1<<20), "persistent_MiB")
-		b.ReportMetric(float64(len(m.g.Nodes())), "nodes")
-	})
+			b.StopTimer()
+			b.ReportMetric(p.Ratio(), "plan_ratio")
+			b.ReportMetric(float64(p.PeakBytes)/(1<<20), "peak_MiB")
+			b.ReportMetric(float64(p.NaiveBytes)/(1<<20), "naive_MiB")
+			b.ReportMetric(float64(p.PersistentBytes)/(1<<20), "persistent_MiB")
+			b.ReportMetric(float64(len(m.g.Nodes())), "nodes")
+		})
+	}
 }
 
 // BenchmarkReplayHost replays the compiled F0 training step and reports
@@ -236,7 +247,7 @@ func BenchmarkMemoryPlan(b *testing.B) {
 func BenchmarkReplayHost(b *testing.B) {
 	b.Run("f0-64px-b8", func(b *testing.B) {
 		const n, px = 8, 64
-		m := f0Graph(b, n, px)
+		m := f0Graph(b, n, px, true)
 		ctx := context.Background()
 		x, err := graph.Compile(ctx, lib, m.g, graph.CompileOptions{Profile: true})
 		if errors.Is(err, graph.ErrNoKernel) {
