@@ -54,8 +54,9 @@
 // [8,256,16,16]: 3.5 -> 1.9 ms and 3.5 -> 1.2 ms). The conv backward recomputes the
 // standardized weights instead of keeping the forward's copy alive, which
 // takes a parameter-sized tensor off the peak (BenchmarkMemoryPlan: F0 at
-// 64 px, batch 8, 259 -> 99 MiB) for one WS pass per conv (about 2% of
-// the step on lavapipe). Linear runs on the 1x1 conv kernels (same
+// 64 px, batch 8, 259 -> 99 MiB) for one WS pass per conv (3-6% of that
+// step on lavapipe, less at larger images); SetRecomputeWS(false) keeps
+// the forward's copy instead. Linear runs on the 1x1 conv kernels (same
 // layouts) until GEMM lands.
 //
 // # Executors
