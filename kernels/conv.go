@@ -193,6 +193,7 @@ func (k *Kernels) convPlan(s Conv2DShape, pass convPass, bias bool) ([]convStep,
 			tile.TP = min(ct.MaxTP, max(tile.TP, tile.TO*tile.TP/uint32(cgOut)))
 			tile.TO = uint32(cgOut)
 		}
+		shuf, sg := k.convShuffle(ct, &tile)
 		blocks := ceilDiv(cgOut, int(tile.TO))
 		// Backward-data splits dx into StrideH*StrideW phase classes
 		// (grid z), each of which meets only its own taps: no work is
@@ -231,8 +232,6 @@ func (k *Kernels) convPlan(s Conv2DShape, pass convPass, bias bool) ([]convStep,
 		if err != nil {
 			return nil, fmt.Errorf("%s: %+v: %w", convPassName[pass], s, err)
 		}
-		info := k.dev.Info()
-		shuf := ct.ShuffleWeights && info.SubgroupShuffle && info.SubgroupSize > 0
 		var steps []convStep
 		for i, c := range chunks {
 			push := pushBuf(nil).i(n).i(cin).i(hin).i(win).i(cout).i(hout).i(wout).
@@ -242,7 +241,7 @@ func (k *Kernels) convPlan(s Conv2DShape, pass convPass, bias bool) ([]convStep,
 				groups: [3]uint32{uint32(gx), uint32(gy), uint32(classes)}, push: push, accumulate: i > 0}
 			if shuf {
 				step.shader += "_shuf"
-				step.spec = append(step.spec, info.SubgroupSize)
+				step.spec = append(step.spec, sg)
 			}
 			steps = append(steps, step)
 		}
@@ -257,6 +256,7 @@ func (k *Kernels) convPlan(s Conv2DShape, pass convPass, bias bool) ([]convStep,
 			tile, kwc, entries = ct.FilterWindow, s.KW, cg*s.KH
 		}
 		tile.TO = uint32(min(int(tile.TO), og))
+		shuf, sg := k.convShuffle(ct, &tile)
 		blocks := ceilDiv(og, int(tile.TO))
 		gx := ceilDiv(entries, int(tile.WG*tile.TP))
 		gy := s.Groups * blocks
@@ -269,8 +269,6 @@ func (k *Kernels) convPlan(s Conv2DShape, pass convPass, bias bool) ([]convStep,
 		if err != nil {
 			return nil, fmt.Errorf("%s: %+v: %w", convPassName[pass], s, err)
 		}
-		info := k.dev.Info()
-		shuf := ct.ShuffleWeights && info.SubgroupShuffle && info.SubgroupSize > 0
 		var steps []convStep
 		for i, c := range chunks {
 			push := pushBuf(nil).i(s.N).i(s.C).i(s.H).i(s.W).i(s.O).i(oh).i(ow).
@@ -280,7 +278,7 @@ func (k *Kernels) convPlan(s Conv2DShape, pass convPass, bias bool) ([]convStep,
 				groups: [3]uint32{uint32(gx), uint32(gy), 1}, push: push, accumulate: i > 0}
 			if shuf {
 				step.shader += "_shuf"
-				step.spec = append(step.spec, info.SubgroupSize)
+				step.spec = append(step.spec, sg)
 			}
 			steps = append(steps, step)
 		}
@@ -303,6 +301,21 @@ func (k *Kernels) convPlan(s Conv2DShape, pass convPass, bias bool) ([]convStep,
 		return steps, nil
 	}
 	return nil, fmt.Errorf("%s: no plan", convPassName[pass])
+}
+
+// convShuffle reports whether the *_shuf shaders run (the tuning asks
+// for them and the device has subgroup shuffles) and with which subgroup
+// size. Their lanes share values across the whole subgroup, so every
+// subgroup must be full: the workgroup grows to a multiple of the
+// subgroup size (lavapipe's is 16, not 8, with LP_NATIVE_VECTOR_WIDTH=512).
+func (k *Kernels) convShuffle(ct convTuning, tile *convTile) (bool, uint32) {
+	info := k.dev.Info()
+	sg := info.SubgroupSize
+	if !ct.ShuffleWeights || !info.SubgroupShuffle || sg == 0 {
+		return false, 0
+	}
+	tile.WG = uint32(ceilDiv(int(tile.WG), int(sg))) * sg
+	return true, sg
 }
 
 func convFlag(b bool) uint32 {
