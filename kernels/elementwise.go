@@ -21,6 +21,18 @@ func (k *Kernels) chunkElems() int {
 	return r / align * align
 }
 
+// ewSpec is the specialization of an elementwise shader: the workgroup
+// size (constant_id 0), the shader's own constants (ids 1..), and EW_RUNS
+// (id 7: contiguous runs per invocation on CPU devices, see
+// include/elementwise.glsl).
+func (k *Kernels) ewSpec(own ...uint32) []uint32 {
+	spec := make([]uint32, 8)
+	spec[0] = k.tune.ElementwiseLocal
+	copy(spec[1:7], own)
+	spec[7] = flagU32(k.runs())
+	return spec
+}
+
 // elementwise records shader over n elements of the given spans (all of
 // n elements), splitting into chunks that fit the device's binding range.
 func (k *Kernels) elementwise(p *engine.Program, op string, pipe *engine.Pipeline, n int, pushTail pushBuf, spans []engine.Span, access []engine.Access) error {
@@ -31,7 +43,7 @@ func (k *Kernels) elementwise(p *engine.Program, op string, pipe *engine.Pipelin
 		for i, s := range spans {
 			args[i] = engine.Arg{Span: s.Sub(int64(4*start), int64(4*m)), Access: access[i]}
 		}
-		groups := min(ceilDiv(ceilDiv(m, 4), int(k.tune.ElementwiseLocal)), int(k.tune.ElementwiseMaxGroups))
+		groups := k.streamGroups(m, int(k.tune.ElementwiseMaxGroups))
 		push := append(pushBuf(nil).i(m), pushTail...)
 		label := op
 		if n > chunk {
@@ -50,7 +62,7 @@ func (k *Kernels) Fill(p *engine.Program, y engine.Span, value float32) error {
 	if err != nil {
 		return err
 	}
-	pipe, err := k.pipeline("fill", k.tune.ElementwiseLocal)
+	pipe, err := k.pipeline("fill", k.ewSpec()...)
 	if err != nil {
 		return err
 	}
@@ -66,7 +78,7 @@ func (k *Kernels) Copy(p *engine.Program, dst, src engine.Span) error {
 	if m, err := elems("copy", "dst", dst); err != nil || m != n {
 		return fmt.Errorf("copy: dst has %d elements, src %d: %v", m, n, err)
 	}
-	pipe, err := k.pipeline("copy", k.tune.ElementwiseLocal)
+	pipe, err := k.pipeline("copy", k.ewSpec()...)
 	if err != nil {
 		return err
 	}
@@ -83,7 +95,7 @@ func (k *Kernels) Axpby(p *engine.Program, alpha float32, x engine.Span, beta fl
 	if m, err := elems("axpby", "y", y); err != nil || m != n {
 		return fmt.Errorf("axpby: y has %d elements, x %d: %v", m, n, err)
 	}
-	pipe, err := k.pipeline("axpby", k.tune.ElementwiseLocal)
+	pipe, err := k.pipeline("axpby", k.ewSpec()...)
 	if err != nil {
 		return err
 	}
@@ -140,7 +152,7 @@ func (k *Kernels) Activation(p *engine.Program, a Act, gamma float32, x, y engin
 	if err != nil {
 		return err
 	}
-	pipe, err := k.pipeline(name, k.tune.ElementwiseLocal, 0)
+	pipe, err := k.pipeline(name, k.ewSpec(0)...)
 	if err != nil {
 		return err
 	}
@@ -167,7 +179,7 @@ func (k *Kernels) ActivationBackward(p *engine.Program, a Act, gamma float32, x,
 	if err != nil {
 		return err
 	}
-	pipe, err := k.pipeline(name, k.tune.ElementwiseLocal, 1)
+	pipe, err := k.pipeline(name, k.ewSpec(1)...)
 	if err != nil {
 		return err
 	}

@@ -104,7 +104,9 @@ func TestActivations(t *testing.T) {
 
 func TestReductions(t *testing.T) {
 	d, k := testDevice(t)
-	for _, shape := range [][2]int{{1, 1}, {1, 7}, {3, 13}, {13, 1000}, {64, 4097}, {1000, 9}, {2, 70001}} {
+	// Fewer than 64 rows take the workgroup-per-row tree; 64 or more the
+	// lane-per-row form on CPU devices: both are in the table.
+	for _, shape := range [][2]int{{1, 1}, {1, 7}, {3, 13}, {13, 1000}, {64, 4097}, {1000, 9}, {2, 70001}, {65, 1}} {
 		rows, cols := shape[0], shape[1]
 		t.Run(fmt.Sprintf("%dx%d", rows, cols), func(t *testing.T) {
 			x := randn(uint64(rows*cols), rows*cols, 1)
@@ -208,6 +210,8 @@ func TestSpansBeyondStorageRange(t *testing.T) {
 func TestElementwiseRejectsBadShapes(t *testing.T) {
 	d, k := testDevice(t)
 	a, b := upload(t, d, make([]float32, 10)), upload(t, d, make([]float32, 12))
+	longRow := maxLoopIterations*int(k.Tuning().ReduceLocal) + 1
+	long := upload(t, d, make([]float32, longRow))
 	p := d.NewProgram("bad", engine.ProgramOptions{})
 	defer p.Close()
 	for name, err := range map[string]error{
@@ -218,6 +222,8 @@ func TestElementwiseRejectsBadShapes(t *testing.T) {
 		"act kind":    k.Activation(p, ref.ActTanh, 1, a.Span(), a.Span()),
 		"reduce rows": k.ReduceRows(p, ReduceSum, a.Span(), 3, 4, b.Span()),
 		"reduce zero": k.ReduceRows(p, ReduceSum, a.Span(), 0, 4, b.Span()),
+		// A row longer than the loop cap times the workgroup is refused.
+		"reduce loop cap": k.ReduceRows(p, ReduceSum, long.Span(), 1, longRow, b.Span()),
 	} {
 		if err == nil {
 			t.Errorf("%s: accepted", name)

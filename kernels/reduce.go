@@ -42,24 +42,44 @@ func (k *Kernels) ReduceRows(p *engine.Program, op Reduce, x engine.Span, rows, 
 	if int64(rows)*int64(cols)*4 > int64(k.dev.Info().MaxStorageBufferRange) {
 		return fmt.Errorf("%s: %d bytes exceed maxStorageBufferRange %d", name, rows*cols*4, k.dev.Info().MaxStorageBufferRange)
 	}
-	pipe, err := k.pipeline("reduce_rows", k.tune.ReduceLocal, uint32(op))
+	pipe, groups, err := k.reducePipeline(op, rows, cols)
 	if err != nil {
-		return err
+		return fmt.Errorf("%s: %w", name, err)
 	}
-	groups := min(rows, 65535)
 	return p.Dispatch(name, pipe, [3]uint32{uint32(groups), 1, 1}, pushBuf(nil).i(rows).i(cols).i(rows*cols),
 		x.Sub(0, int64(4*rows*cols)).Read(), out.Sub(0, int64(4*rows)).Write())
+}
+
+// maxLoopIterations is lavapipe's (gallivm's) cap on the iterations of any
+// shader loop per invocation: beyond it loops exit early and results are
+// silently wrong, so kernels keep every loop under it.
+const maxLoopIterations = 65535
+
+// reducePipeline picks the reduction variant and grid for rows of cols:
+// lane-per-row on CPU devices when there are enough rows to fill the
+// lanes and a row fits the loop cap, else a workgroup per row.
+func (k *Kernels) reducePipeline(op Reduce, rows, cols int) (*engine.Pipeline, int, error) {
+	local := int(k.tune.ReduceLocal)
+	if k.runs() && rows >= 64 && cols <= maxLoopIterations {
+		pipe, err := k.pipeline("reduce_rows", uint32(local), uint32(op), 1)
+		return pipe, min(ceilDiv(rows, local), 65535), err
+	}
+	if ceilDiv(cols, local) > maxLoopIterations {
+		return nil, 0, fmt.Errorf("rows of %d elements exceed %d loop iterations per invocation (use Sum for one long vector)", cols, maxLoopIterations)
+	}
+	pipe, err := k.pipeline("reduce_rows", uint32(local), uint32(op), 0)
+	return pipe, min(rows, 65535), err
 }
 
 // partialSums records scratch[r] = sum of x[r*sumRow : (r+1)*sumRow] with a
 // short last row, for n elements.
 func (k *Kernels) partialSums(p *engine.Program, x engine.Span, n int, scratch engine.Span) error {
 	rows := SumScratch(n)
-	pipe, err := k.pipeline("reduce_rows", k.tune.ReduceLocal, uint32(ReduceSum))
+	pipe, groups, err := k.reducePipeline(ReduceSum, rows, sumRow)
 	if err != nil {
 		return err
 	}
-	return p.Dispatch(fmt.Sprintf("partial sums [%d]", n), pipe, [3]uint32{uint32(min(rows, 65535)), 1, 1},
+	return p.Dispatch(fmt.Sprintf("partial sums [%d]", n), pipe, [3]uint32{uint32(groups), 1, 1},
 		pushBuf(nil).i(rows).i(sumRow).i(n), x.Sub(0, int64(4*n)).Read(), scratch.Sub(0, int64(4*rows)).Write())
 }
 
