@@ -14,14 +14,16 @@
 //
 // Loop order: taps (kh, kw) outside, reduction channels inside, so the
 // padding test and the address of each pixel are computed once per tap
-// and the innermost loop is loads and FMAs only.
+// and the innermost loop is loads and FMAs only. With KWC > 0 (stride 1
+// along x) a lane takes TP consecutive pixels of a row instead and one
+// window of src values serves all the taps of a kernel row.
 //
 // Included by conv2d_direct.comp (SHUF 0) and conv2d_direct_shuf.comp
 // (SHUF 1, needs subgroup shuffles).
 //
 // Bindings: 0 src (x, or dy for MODE 1), 1 w (OIHW), 2 bias (read only
-// when BIAS), 3 dst (y, or dx for MODE 1). Workgroups: x over pixel
-// blocks of WG*TP, y over (group, channel block of TO), z over the
+// when BIAS), 3 dst (y, or dx for MODE 1). Workgroups: x over blocks of
+// WG lanes (TP pixels each), y over (group, channel block of TO), z over the
 // stride phase classes of backward-data (1 forward).
 
 layout(local_size_x_id = 0) in;
@@ -40,7 +42,7 @@ const uint NX = TP + KWC; // window entries (TP + KWC - 1 used)
 // per-lane loads per step instead of TO. Where every buffer load is a
 // loop over the lanes, even at a uniform address (lavapipe), loads cost
 // far more than FMAs and this halves the kernel's loads. Needs
-// gl_SubgroupSize == SG.
+// gl_SubgroupSize == SG and full subgroups (no inactive lanes).
 layout(constant_id = 6) const uint SG = 8;
 const uint NW = (TO + SG - 1) / SG;
 #endif

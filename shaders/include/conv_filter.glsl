@@ -1,15 +1,17 @@
 // Backward-filter of a grouped convolution: dw[o, c, ky, kx] = sum over
 // n, oy, ox of dy[n, o, oy, ox] * x[n, g*cg + c, oy*sh - ph + ky,
 // ox*sw - pw + kx]. Each invocation owns TO output channels (one group)
-// times TP filter entries and runs the whole reduction over the batch
-// and output pixels itself: every dw element has exactly one writer, so
-// no atomics and no second pass.
+// times TP filter entries and runs the reduction over the batch and
+// output pixels itself: every dw element has exactly one writer, so no
+// atomics and no second pass (only a chain of accumulating dispatches
+// where lavapipe's loop limit would cut the reduction short).
 //
 // Filter entries are numbered r = (ky*kw + kx)*cg + c, consecutive across
 // the lanes of a subgroup: the dy loads then depend only on the workgroup
-// and the loop counters (uniform: one broadcast load serves all lanes)
-// and the x loads are the per-lane ones. Per output pixel an invocation
-// does TO dy loads, TP x loads and TO*TP FMAs.
+// and the loop counters (uniform across the subgroup) and the x loads
+// are the per-lane ones. Per output pixel an invocation does TO dy loads
+// (TO/SG with SHUF), TP x loads and TO*TP FMAs. With stride 1 along x
+// the row-window path (KWC > 0) takes whole filter rows instead.
 //
 // With SHUF the lanes load the TO dy values of a pixel together, one
 // each, and subgroupShuffle hands them round (see conv_direct.glsl).
@@ -53,8 +55,8 @@ layout(push_constant) uniform P {
 		dw[i_] = p.accumulate != 0u ? dw[i_] + (v) : (v); \
 	}
 
-// DY(t, at): dy of output channel t of the block at offset at of the
-// sample's channel planes (shared by shuffles with SHUF).
+// LOAD_DY(at) then DY(t, at): dy of output channel t of the block at
+// offset at of the sample's channel planes (shared by shuffles with SHUF).
 #if SHUF
 #define LOAD_DY(at)                                                        \
 	float mine[NW];                                                        \
