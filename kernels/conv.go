@@ -209,9 +209,13 @@ func (k *Kernels) convPlan(s Conv2DShape, pass convPass, bias bool) ([]convStep,
 			kwc = s.KW
 			lanes = n * ch * ceilDiv(cw, int(tile.TP))
 		}
-		gx := ceilDiv(lanes, int(tile.WG))
+		// x blocks beyond the grid's width wrap into rows along z.
+		gx, rows := ceilDiv(lanes, int(tile.WG)), 1
+		if maxX := int(k.dev.Info().MaxWorkgroupCount[0]); gx > maxX {
+			gx, rows = maxX, ceilDiv(gx, maxX)
+		}
 		gy := s.Groups * blocks
-		if err := k.checkGrid(pass, s, gx, gy, classes); err != nil {
+		if err := k.checkGrid(pass, s, gx, gy, classes*rows); err != nil {
 			return nil, err
 		}
 		// Loop iterations of one invocation: per kernel row (window) or
@@ -238,7 +242,7 @@ func (k *Kernels) convPlan(s Conv2DShape, pass convPass, bias bool) ([]convStep,
 				i(s.KH).i(s.KW).i(s.StrideH).i(s.StrideW).i(s.PadTop).i(s.PadLeft).
 				i(cgIn).i(cgOut).i(blocks).i(sIn).i(sOut).i(c[0]).i(c[1]).u(convFlag(i > 0))
 			step := convStep{shader: "conv2d_direct", spec: []uint32{tile.WG, tile.TO, tile.TP, mode, convFlag(bias), uint32(kwc)},
-				groups: [3]uint32{uint32(gx), uint32(gy), uint32(classes)}, push: push, accumulate: i > 0}
+				groups: [3]uint32{uint32(gx), uint32(gy), uint32(classes * rows)}, push: push, accumulate: i > 0}
 			if shuf {
 				step.shader += "_shuf"
 				step.spec = append(step.spec, sg)
@@ -285,10 +289,11 @@ func (k *Kernels) convPlan(s Conv2DShape, pass convPass, bias bool) ([]convStep,
 		return steps, nil
 	case convBackwardBias:
 		// One workgroup per output channel (grid-stride beyond the grid
-		// limit), chunks of samples within the loop limit.
+		// limit); its N*OH*OW elements in chunks within the loop limit,
+		// one iteration per BiasLocal elements and channel of a group.
 		gx := min(s.O, int(k.dev.Info().MaxWorkgroupCount[0]))
-		perSample := ceilDiv(oh*ow, int(ct.BiasLocal))
-		chunks, err := convChunks(s.N, perSample, loopLimit/max(1, ceilDiv(s.O, gx)))
+		total, local := s.N*oh*ow, int(ct.BiasLocal)
+		chunks, err := convChunks(ceilDiv(total, local), 1, loopLimit/ceilDiv(s.O, gx))
 		if err != nil {
 			return nil, fmt.Errorf("%s: %+v: %w", convPassName[pass], s, err)
 		}
@@ -296,7 +301,7 @@ func (k *Kernels) convPlan(s Conv2DShape, pass convPass, bias bool) ([]convStep,
 		for i, c := range chunks {
 			steps = append(steps, convStep{shader: "conv2d_bias_grad", spec: []uint32{ct.BiasLocal},
 				groups: [3]uint32{uint32(gx), 1, 1}, accumulate: i > 0,
-				push: pushBuf(nil).i(s.N).i(s.O).i(oh * ow).i(c[0]).i(c[1]).u(convFlag(i > 0))})
+				push: pushBuf(nil).i(s.N).i(s.O).i(oh * ow).i(c[0] * local).i(min(total, c[1]*local)).u(convFlag(i > 0))})
 		}
 		return steps, nil
 	}

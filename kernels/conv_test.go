@@ -56,6 +56,9 @@ var convCases = []struct {
 	{"3x3/loop-limit-filter-stride2", ref.SameConv2DShape(3, 2, 320, 320, 2, 3, 2, 1)},
 	{"1x1/loop-limit-bias", convShape(2, 1, 1500, 1500, 1, 1, 1, 1, 1, [4]int{})},
 	{"1x1/loop-limit-channels", convShape(2, 70000, 1, 1, 3, 1, 1, 1, 1, [4]int{})},
+	// More pixel blocks than lavapipe's 65535 workgroups along x: they
+	// wrap into grid rows along z.
+	{"1x1/grid-wrap", convShape(1, 1, 2900, 2900, 1, 1, 1, 1, 1, [4]int{})},
 	{"3x3/batch-big", convShape(9, 16, 13, 13, 33, 3, 3, 1, 1, [4]int{1, 1, 1, 1})},
 }
 

@@ -1,6 +1,7 @@
 #version 450
 // Bias gradient of a convolution: db[o] = sum over n, pixel of
-// dy[n, o, pixel], over the samples [n0, n1) of this dispatch; with
+// dy[n, o, pixel], over the elements e = n*plane + pixel in [e0, e1) of
+// this dispatch; with
 // accumulate != 0 the sum is added to db (a chain of dispatches keeps
 // each within lavapipe's 65535 loop iterations per invocation). One
 // workgroup per output channel (grid-stride): each invocation sums a
@@ -9,16 +10,15 @@
 layout(local_size_x_id = 0) in;
 layout(set = 0, binding = 0) readonly buffer DY { float dy[]; };
 layout(set = 0, binding = 1) buffer DB { float db[]; };
-layout(push_constant) uniform P { uint n, o, plane, n0, n1, accumulate; } p;
+layout(push_constant) uniform P { uint n, o, plane, e0, e1, accumulate; } p;
 shared float part[gl_WorkGroupSize.x];
 void main() {
 	const uint lid = gl_LocalInvocationID.x;
-	const uint total = (p.n1 - p.n0) * p.plane;
 	for (uint o = gl_WorkGroupID.x; o < p.o; o += gl_NumWorkGroups.x) {
 		float acc = 0.0;
-		for (uint e = lid; e < total; e += gl_WorkGroupSize.x) {
+		for (uint e = p.e0 + lid; e < p.e1; e += gl_WorkGroupSize.x) {
 			uint nn = e / p.plane;
-			acc += dy[((p.n0 + nn) * p.o + o) * p.plane + (e - nn * p.plane)];
+			acc += dy[(nn * p.o + o) * p.plane + (e - nn * p.plane)];
 		}
 		part[lid] = acc;
 		barrier();

@@ -24,7 +24,8 @@
 // Bindings: 0 src (x, or dy for MODE 1), 1 w (OIHW), 2 bias (read only
 // when BIAS), 3 dst (y, or dx for MODE 1). Workgroups: x over blocks of
 // WG lanes (TP pixels each), y over (group, channel block of TO), z over the
-// stride phase classes of backward-data (1 forward).
+// stride phase classes of backward-data (1 forward) times the rows of x
+// blocks beyond the device's grid width.
 
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint TO = 8;    // output channels per invocation
@@ -117,7 +118,11 @@ void main() {
 	// its own taps only, instead of testing all of them for divisibility.
 	// The forward pass is the single class with unit steps.
 	const uint csh = MODE == 1 ? p.sh : 1u, csw = MODE == 1 ? p.sw : 1u;
-	const uint py = gl_WorkGroupID.z / csw, px = gl_WorkGroupID.z % csw;
+	// z also carries the x blocks beyond the device's grid width: block
+	// xb = x + (z / classes) * width.
+	const uint cls = gl_WorkGroupID.z % (csh * csw);
+	const uint xb = gl_WorkGroupID.x + (gl_WorkGroupID.z / (csh * csw)) * gl_NumWorkGroups.x;
+	const uint py = cls / csw, px = cls % csw;
 	const uint hc = (p.hout - min(py, p.hout) + csh - 1u) / csh;
 	const uint wc = (p.wout - min(px, p.wout) + csw - 1u) / csw;
 	const uint pixels = p.n * hc * wc;
@@ -150,7 +155,7 @@ void main() {
 		// clamped (computed, never stored) so every load stays in bounds.
 		uint sBase[TP];  // src offset of the sample's group
 		int oy[TP], ox[TP];
-		const uint first = gl_WorkGroupID.x * gl_WorkGroupSize.x * TP + gl_LocalInvocationID.x;
+		const uint first = xb * gl_WorkGroupSize.x * TP + gl_LocalInvocationID.x;
 		[[unroll]] for (uint j = 0; j < TP; j++) {
 			uint q = min(first + j * gl_WorkGroupSize.x, pixels - 1u);
 			uint nn = q / (hc * wc), r = q % (hc * wc);
@@ -214,7 +219,8 @@ void main() {
 	// is TP + KWC - 1 loads instead of TP * KWC.
 	const uint segs = (wc + TP - 1u) / TP;
 	const uint items = p.n * hc * segs;
-	const uint item = min(gl_GlobalInvocationID.x, items - 1u);
+	const uint lane = xb * gl_WorkGroupSize.x + gl_LocalInvocationID.x;
+	const uint item = min(lane, items - 1u);
 	const uint nn = item / (hc * segs), r = item % (hc * segs);
 	const int oyv = int(py + (r / segs) * csh);
 	const uint m0 = (r % segs) * TP;
@@ -250,7 +256,7 @@ void main() {
 		}
 	}
 	[[unroll]] for (uint j = 0; j < TP; j++) {
-		if (gl_GlobalInvocationID.x >= items || m0 + j >= wc) break;
+		if (lane >= items || m0 + j >= wc) break;
 		uint base = (nn * p.cout + g * p.cgOut) * hwOut + uint(oyv) * p.wout + m0 + j;
 		[[unroll]] for (uint t = 0; t < TO; t++) {
 			if (ob + t < p.cgOut) STORE_DST(base + (ob + t) * hwOut, acc[t][j])
