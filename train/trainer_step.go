@@ -64,13 +64,11 @@ type Step struct {
 	tables         []*engine.Buffer // the optimizer's tensor tables
 	ema            *engine.Buffer
 	emaOff         map[string]int64 // byte offset of each parameter's EMA in ema
-	paramLo        int64            // byte offset of the parameter extent in its buffer
 	paramBuf       *engine.Buffer
 	labelF         []float32
 	feeds          map[*graph.Tensor][]float32
 	hyperB         [kernels.HyperBytes]byte
 	pending        bool
-	lastLoss       float32
 	lossBuf, logit []float32
 }
 
@@ -189,7 +187,6 @@ func (s *Step) recordTail(k *kernels.Kernels, p *engine.Program, span func(*grap
 	if s.ema, err = k.Device().NewBuffer("train ema", hi-lo); err != nil {
 		return err
 	}
-	s.paramLo = lo
 	for _, t := range ts {
 		s.emaOff[t.Name] = t.Param.Off - lo
 	}
