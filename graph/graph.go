@@ -193,6 +193,8 @@ type Graph struct {
 	// keepWS keeps the forward's standardized weights alive for the conv
 	// backward instead of recomputing them (SetRecomputeWS).
 	keepWS bool
+	// onesOf caches the constant vectors of ones Linear uses, by length.
+	onesOf map[int]*Tensor
 }
 
 // New returns an empty graph.

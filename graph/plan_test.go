@@ -96,7 +96,7 @@ func TestShapeErrors(t *testing.T) {
 	}{
 		{"conv channels", func() (*Tensor, error) { return g.Conv2D(x, w, nil, ConvOpts{}) }, "graph: conv2d(x[2 3 8 8], w[4 2 3 3], _): w has 2 input channels per group, x has 3 channels in 1 groups"},
 		{"add shapes", func() (*Tensor, error) { return g.Add(x, v) }, "graph: add(x[2 3 8 8], v[2 5]): shapes [2 3 8 8] and [2 5] differ"},
-		{"linear features", func() (*Tensor, error) { return g.Linear(v, w, nil) }, "graph: linear(v[2 5], w[4 2 3 3], _): w [4 2 3 3] must have rank 2"},
+		{"linear features", func() (*Tensor, error) { return g.Linear(v, w, nil) }, "graph: linear(v[2 5], w[4 2 3 3], _, _): w [4 2 3 3] must have rank 2"},
 		{"labels count", func() (*Tensor, error) { return g.SoftmaxCE(v, l, 0) }, "graph: softmax cross-entropy(v[2 5], l[3]): labels must be i32 [2]"},
 		{"se gate", func() (*Tensor, error) { return g.SEGate(x, v, 2) }, "graph: se gate(x[2 3 8 8], v[2 5]): z [2 5], want [2 3]"},
 	} {
