@@ -228,14 +228,18 @@ func TestGEMMConformance(t *testing.T) {
 }
 
 // TestGEMMTuned runs the device's own tile (what GEMM uses) on shapes big
-// enough for full tiles, with vec4 and scalar access.
+// enough for full tiles, with vec4 and scalar access. (Its BigTM variant
+// takes 5-10 s to JIT on lavapipe; BenchmarkGEMMTiles checks its results.)
 func TestGEMMTuned(t *testing.T) {
 	d, k := testDevice(t)
+	// 129x200x64: vec4 loads in every transpose; 70x1000x13: K and M not
+	// multiples of 4, so A (and B^T) fall back to scalar loads.
 	var cases []*gemmCase
-	for _, d := range [][3]int{{129, 200, 64}, {70, 1000, 13}} {
-		for tr := 0; tr < 4; tr++ {
-			cases = append(cases, &gemmCase{s: GEMMShape{M: d[0], N: d[1], K: d[2], TransA: tr&1 != 0, TransB: tr&2 != 0}, alpha: 1, beta: float32(tr%2) * 0.5})
-		}
+	for tr := 0; tr < 4; tr++ {
+		cases = append(cases, &gemmCase{s: GEMMShape{M: 129, N: 200, K: 64, TransA: tr&1 != 0, TransB: tr&2 != 0}, alpha: 1, beta: float32(tr%2) * 0.5})
+	}
+	for _, tr := range []bool{false, true} {
+		cases = append(cases, &gemmCase{s: GEMMShape{M: 70, N: 1000, K: 13, TransA: tr, TransB: tr}, alpha: 0.5, beta: 0})
 	}
 	for i, g := range cases {
 		g.setup(t, d, uint64(100+i))
@@ -353,8 +357,12 @@ func TestGEMMFit(t *testing.T) {
 		MaxWorkgroupSize: [3]uint32{1024, 1024, 1024}, MaxWorkgroupInvocs: 1024}
 	big := GEMMShape{M: 1024, N: 1024, K: 1024}
 	cfg, err := gemmFit(lavapipe, gemmTileCPU, big)
-	if err != nil || cfg.tile != gemmTileCPU || cfg.bm != 32 || cfg.bn != 128 {
-		t.Errorf("lavapipe cpu tile: %+v, %v", cfg, err)
+	if err != nil || cfg.tile.TM != gemmTileCPU.BigTM || cfg.tile.TN != gemmTileCPU.TN || cfg.bm != 64 || cfg.bn != 128 {
+		t.Errorf("lavapipe cpu tile, 1024^3: %+v, %v", cfg, err)
+	}
+	cfg, err = gemmFit(lavapipe, gemmTileCPU, GEMMShape{M: 256, N: 256, K: 256})
+	if err != nil || cfg.tile.TM != gemmTileCPU.TM || cfg.bm != 32 || cfg.bn != 128 {
+		t.Errorf("lavapipe cpu tile, 256^3: %+v, %v", cfg, err)
 	}
 	// Small shapes shrink the tile to powers of two.
 	cfg, _ = gemmFit(lavapipe, gemmTileCPU, GEMMShape{M: 20, N: 30, K: 3})
