@@ -56,8 +56,7 @@
 // takes a parameter-sized tensor off the peak (BenchmarkMemoryPlan: F0 at
 // 64 px, batch 8, 259 -> 99 MiB) for one WS pass per conv (3-6% of that
 // step on lavapipe, less at larger images); SetRecomputeWS(false) keeps
-// the forward's copy instead. Linear runs on the 1x1 conv kernels (same
-// layouts) until GEMM lands.
+// the forward's copy instead. Linear runs on GEMM, bias included.
 //
 // # Executors
 //
