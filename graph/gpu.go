@@ -334,6 +334,12 @@ func (x *GPU) Step(ctx context.Context, seed uint64, feeds map[*Tensor][]float32
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	// A run submitted without Step is waited for here, cancellably.
+	if x.prog != nil {
+		if err := x.prog.Wait(ctx); err != nil {
+			return err
+		}
+	}
 	if err := x.Submit(seed, feeds); err != nil {
 		return err
 	}
