@@ -12,21 +12,21 @@ import (
 // devices: subgroup register blocking, no shared memory) and gemm_tiled
 // (GPUs: shared-memory tiles). Reference: ref.GEMM.
 //
-// 1024^3 on llvmpipe (LLVM 15.0.6, 256 bits), Mesa 22.3.6, 2-core AMD EPYC
-// shared with other jobs; GFLOP/s from GPU timestamps (1 lavapipe thread
-// unless noted, best of 3 runs of 10; the gemm_sg rows are R x C per
-// subgroup, KQ k quads per step):
+// 1024^3 fp32 on llvmpipe (LLVM 15.0.6, 256 bits), Mesa 22.3.6, 2-core
+// AMD EPYC shared with a training run; GFLOP/s from GPU timestamps.
+// One lavapipe thread, best of 3:
 //
-//	naive, one output per invocation (notes)                    1.5
-//	shared-memory tiled 64x64 (notes)                         4 - 8
-//	8x16 per invocation, scalar loads (A same address)      6 - 12
-//	  + A spread over lanes, subgroupBroadcast                  13
-//	  + vec4 loads of A and B, 16 x 128                    13 - 15
-//	  + subgroupShuffle instead of Broadcast (a loop in llvmpipe, 5x dearer)
-//	    64 x 128                                           20 - 21
-//	gemm_sg 32 x 128, KQ 2 (cpu tile; JIT ~3 s)            25 - 26
-//	gemm_sg 64 x 128, KQ 2 (JIT ~12 s)                     30 - 31
-//	gemm_sg 32 x 128, KQ 2, 2 threads                       see bench
+//	8x16 per invocation, scalar loads                           6 - 12
+//	  + A spread over the lanes and subgroupBroadcast               13
+//	  + vec4 loads, 16 x 128 per subgroup                      13 - 15
+//	  + subgroupShuffle (Broadcast is a lane loop), 64 x 128   20 - 21
+//	gemm_sg 32 x 128, KQ 2 (JIT 1.6 s)                         25 - 26
+//	gemm_sg 64 x 128, KQ 2 (JIT 5.6 s)                         30 - 31
+//
+// Two threads, median of 7 (BenchmarkGEMMTiles): 64 x 128 KQ 2 (the cpu
+// tile here): 31.0 (1024^3), 29.8 (1000^3), 31.7 (A^T B), 30.6 (A B^T);
+// 32 x 128 KQ 1: 24.8; 32 x 256 KQ 1: 25.9; 64 x 256 KQ 1 and workgroups
+// of 2 or 4 subgroups: no better.
 //
 // What decides the speed on llvmpipe: a buffer load whose address is not a
 // compile-time constant (all of them, inside the K loop) compiles to a loop
@@ -34,10 +34,12 @@ import (
 // instructions per float loaded, while the FMAs are 8 wide. So the kernel
 // maximises the reuse of each loaded float (register tiles in every lane,
 // A shared across lanes by shuffles) and loads vec4s (4 floats per lane
-// per loop turn). Shared memory does not help there (its loads are lane
-// loops too) and barrier() switches coroutines. The JIT time grows with the
-// number of memory access sites, which is why C is written through shared
-// memory from a loop that is not unrolled.
+// per loop turn). Same-address loads are scalar only outside loops, shared
+// memory loads are lane loops too, and barrier() switches coroutines, so
+// neither helps. About half the time is loads, half the FMAs (a multiply
+// and an add: llvmpipe does not fuse). The JIT time grows with the number
+// of memory access sites, which is why C is written through shared memory
+// from a loop that is not unrolled.
 
 // GEMMShape describes a GEMM; see ref.GEMMShape (row-major, leading
 // dimensions in elements, 0 for packed).
@@ -234,7 +236,7 @@ type gemmBinding struct {
 	vec bool   // vec4 access is allowed
 }
 
-// bind binds the part of span s that a chunk reads or writes: start is
+// gemmBind binds the part of span s that a chunk reads or writes: start is
 // its first element, rows x width stored elements of stride ld. The
 // binding starts at the device's offset alignment below start. vec4
 // access needs ld and the offset to be multiples of 4 and, for vec4 loads
@@ -246,7 +248,7 @@ func (k *Kernels) gemmBind(s engine.Span, start, rows, width, ld int, quad bool,
 	need := (rows-1)*ld + width
 	vec := ld%4 == 0 && (first-base)%16 == 0
 	if vec && quad {
-		ext := (rows-1)*ld + (width+3)&^3
+		ext := (rows-1)*ld + ((width + 3) &^ 3)
 		if int64(4*(start+ext)) <= s.Size {
 			need = ext
 		} else {
@@ -314,6 +316,16 @@ func (k *Kernels) gemm(p *engine.Program, s GEMMShape, alpha float32, a, b engin
 		return fmt.Errorf("%s: needs %d dispatches (chunks of %dx%dx%d) to fit maxStorageBufferRange %d bytes and %v workgroups, more than %d",
 			op, n, mc, nc, kc, info.MaxStorageBufferRange, info.MaxWorkgroupCount, gemmMaxDispatches)
 	}
+	// Plan every dispatch (pipelines included) before recording any, so a
+	// failure leaves the program as it was.
+	type dispatch struct {
+		label  string
+		pipe   *engine.Pipeline
+		groups [3]uint32
+		push   []byte
+		args   [3]engine.Arg
+	}
+	var plan []dispatch
 	lda, ldb, ldc := s.Lda(), s.Ldb(), s.Ldc()
 	split := mc < s.M || nc < s.N || kc < s.K
 	for m0 := 0; m0 < s.M; m0 += mc {
@@ -346,16 +358,23 @@ func (k *Kernels) gemm(p *engine.Program, s GEMMShape, alpha float32, a, b engin
 				if err != nil {
 					return fmt.Errorf("%s: %w", op, err)
 				}
-				push := pushBuf(nil).i(sub.M).i(sub.N).i(sub.K).i(lda).i(ldb).i(ldc).u(ab.off).u(bb.off).u(cb.off).f(alpha).f(cbeta)
-				groups := [3]uint32{uint32(ceilDiv(sub.N, cfg.bn)), uint32(ceilDiv(sub.M, cfg.bm)), 1}
 				label := fmt.Sprintf("gemm %dx%dx%d%s", s.M, s.N, s.K, transName(s))
 				if split {
 					label += fmt.Sprintf(" [%d:%d,%d:%d,%d:%d]", m0, m0+sub.M, n0, n0+sub.N, k0, k0+sub.K)
 				}
-				if err := p.Dispatch(label, pipe, groups, push, ab.arg, bb.arg, cb.arg); err != nil {
-					return fmt.Errorf("%s: %w", op, err)
-				}
+				plan = append(plan, dispatch{
+					label:  label,
+					pipe:   pipe,
+					groups: [3]uint32{uint32(ceilDiv(sub.N, cfg.bn)), uint32(ceilDiv(sub.M, cfg.bm)), 1},
+					push:   pushBuf(nil).i(sub.M).i(sub.N).i(sub.K).i(lda).i(ldb).i(ldc).u(ab.off).u(bb.off).u(cb.off).f(alpha).f(cbeta),
+					args:   [3]engine.Arg{ab.arg, bb.arg, cb.arg},
+				})
 			}
+		}
+	}
+	for _, d := range plan {
+		if err := p.Dispatch(d.label, d.pipe, d.groups, d.push, d.args[:]...); err != nil {
+			return fmt.Errorf("%s: %w", op, err)
 		}
 	}
 	return nil
