@@ -10,7 +10,7 @@ import (
 	"github.com/nfvk/nfvk/engine"
 )
 
-func runDevices(ctx context.Context, args []string, stdout io.Writer) error {
+func runDevices(ctx context.Context, args []string, stdout io.Writer) (retErr error) {
 	fs := flag.NewFlagSet("devices", flag.ContinueOnError)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -26,7 +26,7 @@ func runDevices(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	defer d.Close()
+	defer closeDevice(d, &retErr)
 	sel := "best available"
 	if v := os.Getenv("NFVK_DEVICE"); v != "" {
 		sel = "NFVK_DEVICE=" + v

@@ -14,7 +14,7 @@ import (
 
 // runEval is `nfvk eval CHECKPOINT`: the test accuracy of a checkpoint's
 // EMA weights (or its raw weights with --raw).
-func runEval(ctx context.Context, args []string, stdout io.Writer) error {
+func runEval(ctx context.Context, args []string, stdout io.Writer) (retErr error) {
 	fs := flag.NewFlagSet("eval", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	var (
@@ -57,7 +57,7 @@ func runEval(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("eval: %w", err)
 	}
-	defer dev.Close()
+	defer closeDevice(dev, &retErr)
 	e, err := train.NewEvaluator(ctx, kernels.New(dev), l, min(*batch, ds.test.N), ds.test.H, ds.test.W)
 	if err != nil {
 		return fmt.Errorf("eval: %w", err)

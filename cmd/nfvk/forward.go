@@ -18,7 +18,7 @@ import (
 
 // runForward is `nfvk forward`: the parity command people use to check
 // nfvk against their PyTorch model. It is a thin layer over nfnet.Parity.
-func runForward(ctx context.Context, args []string, stdout io.Writer) error {
+func runForward(ctx context.Context, args []string, stdout io.Writer) (retErr error) {
 	fs := flag.NewFlagSet("forward", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	var (
@@ -110,7 +110,7 @@ func runForward(ctx context.Context, args []string, stdout io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("forward: open the Vulkan device (or use --cpu): %w", err)
 		}
-		defer dev.Close()
+		defer closeDevice(dev, &retErr)
 		k = kernels.New(dev)
 	}
 	res, err := nfnet.Parity(ctx, k, l, w, x, xShape, labels, nfnet.ParityOptions{

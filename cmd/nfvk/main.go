@@ -6,10 +6,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+
+	"github.com/nfvk/nfvk/engine"
 )
 
 type command struct {
@@ -51,6 +54,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	usage(stderr)
 	return fmt.Errorf("unknown command %q", args[0])
+}
+
+// closeDevice closes dev and, when the validation layer ran
+// (NFVK_VALIDATE=1), turns every message it reported into the command's
+// error, so a validation problem never passes silently.
+func closeDevice(dev *engine.Device, retErr *error) {
+	cerr := dev.Close()
+	*retErr = errors.Join(*retErr, cerr, engine.ValidationError(dev.ValidationMessages()))
 }
 
 func usage(w io.Writer) {

@@ -21,7 +21,7 @@ import (
 
 // runPredict is `nfvk predict CHECKPOINT IMAGE...`: the top-k classes of
 // each image under a checkpoint's EMA weights.
-func runPredict(ctx context.Context, args []string, stdout io.Writer) error {
+func runPredict(ctx context.Context, args []string, stdout io.Writer) (retErr error) {
 	fs := flag.NewFlagSet("predict", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	var (
@@ -64,7 +64,7 @@ func runPredict(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("predict: %w", err)
 	}
-	defer dev.Close()
+	defer closeDevice(dev, &retErr)
 	e, err := train.NewEvaluator(ctx, kernels.New(dev), l, len(files), h, w)
 	if err != nil {
 		return fmt.Errorf("predict: %w", err)

@@ -18,7 +18,7 @@ import (
 )
 
 // runTrain is `nfvk train`: a thin layer over train.Train.
-func runTrain(ctx context.Context, args []string, stdout io.Writer) error {
+func runTrain(ctx context.Context, args []string, stdout io.Writer) (retErr error) {
 	fs := flag.NewFlagSet("train", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	r := nfnet.NanoRecipe()
@@ -130,7 +130,7 @@ func runTrain(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("train: %w", err)
 	}
-	defer dev.Close()
+	defer closeDevice(dev, &retErr)
 	o.Kernels = kernels.New(dev)
 	in := dev.Info()
 	fmt.Fprintf(stdout, "device: %s (%s)\n", in.Name, in.Type)
