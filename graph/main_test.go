@@ -1,12 +1,11 @@
 package graph
 
 import (
-	"errors"
 	"math"
 	"math/rand/v2"
 	"testing"
 
-	"github.com/nfvk/nfvk/engine"
+	"github.com/nfvk/nfvk/engine/enginetest"
 	"github.com/nfvk/nfvk/kernels"
 	"github.com/nfvk/nfvk/kernels/ref"
 )
@@ -16,21 +15,7 @@ import (
 // test.
 func testKernels(t testing.TB) *kernels.Kernels {
 	t.Helper()
-	d, err := engine.Open(engine.Options{Validate: true})
-	if errors.Is(err, engine.ErrNoLoader) || errors.Is(err, engine.ErrNoDevice) {
-		t.Skipf("no Vulkan device (make deps installs lavapipe): %v", err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := d.Close(); err != nil {
-			t.Errorf("Close: %v", err)
-		}
-		if err := engine.ValidationError(d.ValidationMessages()); err != nil {
-			t.Error(err)
-		}
-	})
+	d := enginetest.Open(t)
 	return kernels.New(d)
 }
 

@@ -2,33 +2,19 @@ package kernels
 
 import (
 	"context"
-	"errors"
 	"math"
 	"math/rand/v2"
 	"testing"
 
 	"github.com/nfvk/nfvk/engine"
+	"github.com/nfvk/nfvk/engine/enginetest"
 )
 
 // testDevice opens the default device (lavapipe here) with the validation
 // layer when it is installed; any validation message fails the test.
 func testDevice(t *testing.T) (*engine.Device, *Kernels) {
 	t.Helper()
-	d, err := engine.Open(engine.Options{Validate: true})
-	if errors.Is(err, engine.ErrNoLoader) || errors.Is(err, engine.ErrNoDevice) {
-		t.Skipf("no Vulkan device (make deps installs lavapipe): %v", err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := d.Close(); err != nil {
-			t.Errorf("Close: %v", err)
-		}
-		if err := engine.ValidationError(d.ValidationMessages()); err != nil {
-			t.Error(err)
-		}
-	})
+	d := enginetest.Open(t)
 	return d, New(d)
 }
 

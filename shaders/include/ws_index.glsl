@@ -11,27 +11,7 @@ uint udiv(uint n, uint m, uint s) {
 	return hi >> s;
 }
 
-// FOR_EACH_RUN4 is FOR_EACH_VEC4 (include/elementwise.glsl) with each
-// invocation taking one contiguous run of vec4s instead of every
-// grid-width-th one: on lavapipe, whose invocations load lane by lane,
-// streaming runs ran 2-7x faster than interleaved lanes (residual
-// backward: 60 ms -> 8.6 ms). GPUs want the interleaved, coalesced form;
-// kernels choose with a specialization constant. Sizes the grid small
-// (a few thousand invocations), as a CPU has few cores.
-#define FOR_EACH_RUN4(n, BODY4, BODY1)                                        \
-	{                                                                         \
-		uint T_ = gl_NumWorkGroups.x * gl_WorkGroupSize.x;                    \
-		uint g_ = gl_GlobalInvocationID.x;                                    \
-		uint full_ = (n) / 4u, run_ = (full_ + T_ - 1u) / T_;                 \
-		uint end_ = min(g_ * run_ + run_, full_);                             \
-		for (uint i4 = g_ * run_; i4 < end_; i4++) {                          \
-			BODY4                                                             \
-		}                                                                     \
-		if (g_ < ((n) & 3u)) {                                                \
-			uint i = full_ * 4u + g_;                                         \
-			BODY1                                                             \
-		}                                                                     \
-	}
+// FOR_EACH_RUN4 and FOR_EACH_STRIDE4 (vec4s) live in elementwise.glsl.
 
 // FOR_EACH_RUN / FOR_EACH_STRIDE call BODY(e) for every e < n: each
 // invocation over one contiguous run (CPU devices) or interleaved over the
