@@ -28,6 +28,7 @@ layout(push_constant) uniform P {
 	uint m_hw, s_hw; // magic division by HW
 	float gain;
 	float inv_hw;
+	uint hw;
 } p;
 
 float gate(uint pl) { return p.gain / (1.0 + exp(-z[pl])); }
@@ -56,6 +57,17 @@ float val(uint i, float xv) {
 #define SE1 { y[i] = val(i, GATE == 1u ? x[i] : 0.0); }
 
 void main() {
+	if (RUNS == 1u && GATE == 0u && MEAN == 1u && (p.hw & 3u) == 0u) {
+		// Global-mean backward on CPU devices: each invocation takes a run
+		// of whole planes, reading dm once per plane and only storing
+		// vec4s (no per-vec4 plane division or dm load).
+		uint hw4 = p.hw / 4u;
+		FOR_EACH_RUN(p.n / p.hw, {
+			vec4 v = vec4(dm[e] * p.inv_hw);
+			for (uint j = e * hw4; j < e * hw4 + hw4; j++) y4[j] = v;
+		})
+		return;
+	}
 	// All four elements of a vec4 in one plane (always when HW % 4 == 0):
 	// one gate, one exp for the vec4.
 	if (RUNS == 1u) {
