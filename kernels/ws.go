@@ -9,10 +9,11 @@ import (
 )
 
 // Scaled weight standardization (WS), forward and backward, both the
-// DeepMind and the timm formula, with the gain's gradient; two-pass fp32
-// mean and variance. Shaders: ws, ws_backward (one workgroup per output
-// channel, workgroup sums in include/ws_reduce.glsl: GPUs) and ws_lane
-// (one invocation per output channel: CPU devices). References:
+// DeepMind and the timm formula, with the gain's gradient; fp32 mean and
+// variance. Shaders: ws, ws_backward (one workgroup per output channel,
+// two-pass, workgroup sums in include/ws_reduce.glsl: GPUs) and ws_lane
+// (one invocation per output channel, one statistics pass shifted by the
+// row's first weight, since every load costs there: CPU devices). References:
 // ref.WSDeepMind(Backward), ref.WSTimm(Backward).
 
 // WSFormula selects the standardization formula (../shared/spec/NFNET.md §3).

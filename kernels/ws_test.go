@@ -21,7 +21,20 @@ import (
 // |value| (errors are relative to the row's scale, not to the element), or
 // times scale[r] when given: a sum such as dgain = sum(c*G) cancels, and
 // its error is relative to sum(|c*G|), not to its value.
-func assertWSClose(t *testing.T, what string, got, want []float32, w []float32, rows, F, L int, scale []float64) {
+//
+// shifted is the lane kernel's single pass: with d = w - K, K the row's
+// first weight, it sums d and d*d (four running sums, L = 4), and forms
+// w - mu as (w - K) - sum(d)/F, whose terms err by u*|w-K| and
+// u*sum|d|/F, both <= 2u*max|w-mu|: 2 replaces kappa (mu is never
+// rounded to fp32, so a row's offset costs nothing); the
+// variance sum(d*d) - sum(d)^2/F errs by up to about 2u*sum(d*d) =
+// 2u*F*(var + (K-mu)^2), relative 2u*(1 + (K-mu)^2/var), half of which
+// reaches the outputs through rsqrt: the factor c = 1 + (K-mu)^2/var (large
+// only when the first weight lies far from the mean). The backward's
+// sum((w-mu)*G) = sum(d*G) - sum(d)/F*sum(G) errs relative to
+// sum(|w-mu|*|G|) + |K-mu|*sum|G| alike. The bound is 4u times max(2, c)
+// times the row's scale.
+func assertWSClose(t *testing.T, what string, got, want []float32, w []float32, rows, F, L int, scale []float64, shifted bool) {
 	t.Helper()
 	u := (float64(F)/float64(L) + float64(L) + 4) * math.Pow(2, -24)
 	cols := len(want) / rows
@@ -38,6 +51,16 @@ func assertWSClose(t *testing.T, what string, got, want []float32, w []float32, 
 		kappa := 1.0
 		if maxD > 0 {
 			kappa = max(1, maxW/maxD)
+		}
+		if shifted {
+			v := 0.0
+			for _, x := range row {
+				v += (float64(x) - mu) * (float64(x) - mu) / float64(F)
+			}
+			kappa = 2
+			if k0 := float64(row[0]) - mu; v > 0 {
+				kappa = max(2, 1+k0*k0/v)
+			}
 		}
 		m := 0.0
 		for _, v := range want[r*cols : (r+1)*cols] {
@@ -130,10 +153,10 @@ func testWS(t *testing.T, d *engine.Device, k *Kernels) {
 						dgScale[o] += math.Abs(y64[i] * dy64[i] / g64[o])
 					}
 				}
-				assertWSClose(t, "what", download(t, by), y, w, s.O, s.FanIn, L, nil)
-				assertWSClose(t, "dw", download(t, bdw), dw, w, s.O, s.FanIn, L, nil)
+				assertWSClose(t, "what", download(t, by), y, w, s.O, s.FanIn, L, nil, k.wsLanePerRow())
+				assertWSClose(t, "dw", download(t, bdw), dw, w, s.O, s.FanIn, L, nil, k.wsLanePerRow())
 				assertClose(t, "dw without dgain", download(t, bdw2), download(t, bdw), 0, 0)
-				assertWSClose(t, "dgain", download(t, bdg), dg, w, s.O, s.FanIn, L, dgScale)
+				assertWSClose(t, "dgain", download(t, bdg), dg, w, s.O, s.FanIn, L, dgScale, k.wsLanePerRow())
 			})
 		}
 	}
