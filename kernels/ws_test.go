@@ -9,12 +9,23 @@ import (
 	"github.com/nfvk/nfvk/kernels/ref"
 )
 
+// wsShift is the summation scheme of a WS kernel (see assertWSClose).
+type wsShift int
+
+const (
+	wsNoShift      wsShift = iota // two-pass (ws, ws_backward)
+	wsShiftTwoPass                // shifted, two passes over registers (ws_lane REGS)
+	wsShiftOnePass                // shifted, one pass (ws_lane per lane)
+)
+
 // assertWSClose compares an fp32 WS result with the float64 reference row
 // by row. In the workgroup-per-row kernels each invocation sums about F/L
 // terms and the workgroup adds L partials; the lane-per-row kernel keeps
-// four running sums of F/4 terms (L = 4 in the formula). A row sum so
-// carries a relative error up to u = (F/L + L + 4) * 2^-24 of its sum of
-// magnitudes (the recursive summation bound). The mean then has an absolute error up to u*max|w|,
+// four running sums of F/4 terms (L = 4 in the formula); the
+// subgroup-per-row one four per lane, added across the subgroup (L = 4
+// times the subgroup size). A row sum so carries a relative error up to
+// u = (F/L + L + 4) * 2^-24 of its sum of magnitudes (the recursive
+// summation bound). The mean then has an absolute error up to u*max|w|,
 // which reaches the outputs through d = w - mu relative to max|d|: the
 // row's conditioning kappa = max|w| / max|d| (1 for zero-mean rows).
 // Every element of a row may err by 4u*kappa times the row's largest
@@ -22,19 +33,19 @@ import (
 // times scale[r] when given: a sum such as dgain = sum(c*G) cancels, and
 // its error is relative to sum(|c*G|), not to its value.
 //
-// shifted is the lane kernel's single pass: with d = w - K, K the row's
-// first weight, it sums d and d*d (four running sums, L = 4), and forms
-// w - mu as (w - K) - sum(d)/F, whose terms err by u*|w-K| and
-// u*sum|d|/F, both <= 2u*max|w-mu|: 2 replaces kappa (mu is never
-// rounded to fp32, so a row's offset costs nothing); the
-// variance sum(d*d) - sum(d)^2/F errs by up to about 2u*sum(d*d) =
+// The CPU kernels (ws_lane) shift by K, the row's first weight: with
+// d = w - K they form w - mu as d - sum(d)/F, whose terms err by u*|w-K|
+// and u*sum|d|/F, both <= 2u*max|w-mu|: 2 replaces kappa (mu is never
+// rounded to fp32, so a row's offset costs nothing). wsShiftTwoPass then
+// sums (d - sum(d)/F)^2 as the unshifted kernels do: the bound is 4u*2.
+// wsShiftOnePass sums d and d*d in one pass instead: the variance
+// sum(d*d) - sum(d)^2/F errs by up to about 2u*sum(d*d) =
 // 2u*F*(var + (K-mu)^2), relative 2u*(1 + (K-mu)^2/var), half of which
 // reaches the outputs through rsqrt: the factor c = 1 + (K-mu)^2/var (large
 // only when the first weight lies far from the mean). The backward's
 // sum((w-mu)*G) = sum(d*G) - sum(d)/F*sum(G) errs relative to
-// sum(|w-mu|*|G|) + |K-mu|*sum|G| alike. The bound is 4u times max(2, c)
-// times the row's scale.
-func assertWSClose(t *testing.T, what string, got, want []float32, w []float32, rows, F, L int, scale []float64, shifted bool) {
+// sum(|w-mu|*|G|) + |K-mu|*sum|G| alike. The bound is 4u times max(2, c).
+func assertWSClose(t *testing.T, what string, got, want []float32, w []float32, rows, F, L int, scale []float64, shift wsShift) {
 	t.Helper()
 	u := (float64(F)/float64(L) + float64(L) + 4) * math.Pow(2, -24)
 	cols := len(want) / rows
@@ -52,7 +63,10 @@ func assertWSClose(t *testing.T, what string, got, want []float32, w []float32, 
 		if maxD > 0 {
 			kappa = max(1, maxW/maxD)
 		}
-		if shifted {
+		if shift == wsShiftTwoPass {
+			kappa = 2
+		}
+		if shift == wsShiftOnePass {
 			v := 0.0
 			for _, x := range row {
 				v += (float64(x) - mu) * (float64(x) - mu) / float64(F)
@@ -92,10 +106,6 @@ func TestWS(t *testing.T) {
 }
 
 func testWS(t *testing.T, d *engine.Device, k *Kernels) {
-	L := int(k.rowLocal())
-	if k.wsLanePerRow() {
-		L = 4
-	}
 	shapes := []ref.WSShape{
 		{O: 1, FanIn: 1}, {O: 3, FanIn: 7}, {O: 7, FanIn: 27}, {O: 9, FanIn: 9 * 16}, {O: 13, FanIn: 13},
 		{O: 16, FanIn: 1152}, {O: 5, FanIn: 1536}, {O: 2, FanIn: 4}, {O: 70, FanIn: 36},
@@ -104,6 +114,12 @@ func testWS(t *testing.T, d *engine.Device, k *Kernels) {
 	for _, f := range formulas {
 		for _, s := range shapes {
 			t.Run(fmt.Sprintf("%v/%dx%d", f, s.O, s.FanIn), func(t *testing.T) {
+				L, shift := int(k.rowLocal()), wsNoShift
+				if k.wsRegs(s) {
+					L, shift = 4*int(d.Info().SubgroupSize), wsShiftTwoPass
+				} else if k.wsLanePerRow() {
+					L, shift = 4, wsShiftOnePass
+				}
 				n := s.O * s.FanIn
 				seed := uint64(n*31 + s.O)
 				// Rows with a mean offset, so a one-pass variance would
@@ -153,10 +169,10 @@ func testWS(t *testing.T, d *engine.Device, k *Kernels) {
 						dgScale[o] += math.Abs(y64[i] * dy64[i] / g64[o])
 					}
 				}
-				assertWSClose(t, "what", download(t, by), y, w, s.O, s.FanIn, L, nil, k.wsLanePerRow())
-				assertWSClose(t, "dw", download(t, bdw), dw, w, s.O, s.FanIn, L, nil, k.wsLanePerRow())
+				assertWSClose(t, "what", download(t, by), y, w, s.O, s.FanIn, L, nil, shift)
+				assertWSClose(t, "dw", download(t, bdw), dw, w, s.O, s.FanIn, L, nil, shift)
 				assertClose(t, "dw without dgain", download(t, bdw2), download(t, bdw), 0, 0)
-				assertWSClose(t, "dgain", download(t, bdg), dg, w, s.O, s.FanIn, L, dgScale, k.wsLanePerRow())
+				assertWSClose(t, "dgain", download(t, bdg), dg, w, s.O, s.FanIn, L, dgScale, shift)
 			})
 		}
 	}

@@ -1,27 +1,44 @@
 #version 450
+#extension GL_EXT_control_flow_attributes : require
+#extension GL_KHR_shader_subgroup_basic : require
+#extension GL_KHR_shader_subgroup_arithmetic : require
 // Scaled weight standardization, forward and backward, for CPU devices:
-// one row (output channel) per invocation, or (ROW_PER_GROUP) per
-// workgroup, instead of one reducing workgroup per row: a barrier makes
-// lavapipe run the workgroup as coroutines and the per-row workgroup's
-// fixed costs dominate rows of ~1000 weights. Same formulas, push constants
-// and (backward's) bindings as ws.comp / ws_backward.comp, BACKWARD
-// selecting.
+// a row (output channel) per subgroup (REGS) or per invocation, instead of
+// one reducing workgroup per row: a barrier makes lavapipe run the
+// workgroup as coroutines and the per-row workgroup's fixed costs dominate
+// rows of ~1000 weights. Same formulas, push constants and (backward's)
+// bindings as ws.comp / ws_backward.comp, BACKWARD selecting.
 //
-// Loads are what costs on lavapipe, so the statistics take one pass,
-// shifted by the row's first weight K (a sample of the row, so the shift
-// removes the row's offset as the two-pass mean would): with d = w - K,
-// s1 = sum(d), s2 = sum(d*d), mu = K + s1/F and sum((w-mu)^2) =
-// s2 - s1*s1/F. Forward reads the row twice (statistics, output) and
-// writes once; backward reads w and G twice each (the sums of d, d*d, G,
-// d*G in one pass, then dw). Each invocation keeps one running sum per
-// vec4 component. Outputs use w - mu = (w - K) - s1/F: no fp32 rounding
-// of mu itself (large for rows with an offset) enters them.
+// Loads are what costs on lavapipe (each is a loop over the lanes), so
+// both forms load as little as they can, and both shift by the row's first
+// weight K (a sample of the row, so the shift removes the row's offset as
+// a mean would): with d = w - K and s1 = sum(d), outputs use
+// w - mu = d - s1/F, so no fp32 rounding of mu itself (large for rows with
+// an offset) enters them.
+//
+// REGS (kernels/ws.go's wsRegs: F % 4 == 0, F/4 <= MAXJ lanes' worth): a
+// subgroup per row, each lane holding its JCOUNT vec4s (lane + j*L) in
+// registers (the unrolled loops past JCOUNT fold away once specialized).
+// The row is loaded once (backward: w and G once each), written once, and
+// the statistics are two passes over the registers, summed across the
+// subgroup by subgroupAdd.
+//
+// Otherwise a row per invocation, the statistics in one pass: s1 and
+// s2 = sum(d*d), sum((w-mu)^2) = s2 - s1*s1/F. Forward reads the row twice
+// (statistics, output) and writes once; backward reads w and G twice each
+// (the sums of d, d*d, G, d*G in one pass, then dw). Each invocation keeps
+// one running sum per vec4 component.
+//
 // (Tried and dropped: a row per one-invocation workgroup, so that every
-// address is uniform, ran 2-3x slower on lavapipe 22.3 than a row per lane.)
+// address is uniform, ran 2-3x slower on lavapipe 22.3 than a row per
+// lane: it still loads lane by lane; unrolling the row-per-lane loops by
+// 2: no gain.)
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint TIMM = 0;
 layout(constant_id = 2) const uint DGAIN = 1;
 layout(constant_id = 3) const uint BACKWARD = 0;
+layout(constant_id = 4) const uint REGS = 0;
+layout(constant_id = 5) const uint JCOUNT = 48; // <= MAXJ
 layout(set = 0, binding = 0) readonly buffer W { float w[]; };
 layout(set = 0, binding = 0) readonly buffer W4 { vec4 w4[]; };
 layout(set = 0, binding = 1) readonly buffer G { float gain[]; };
@@ -40,8 +57,78 @@ layout(push_constant) uniform P {
 
 const float DM_MIN_NVAR = 1e-4;
 const vec4 ONE = vec4(1.0);
+const uint MAXJ = 48u; // kernels/ws.go's wsMaxJ
+
+void regs() {
+	uint L = gl_SubgroupSize, lane = gl_SubgroupInvocationID;
+	uint n4 = p.F / 4u;
+	float invF = 1.0 / float(p.F);
+	uint stride = gl_NumWorkGroups.x * gl_NumSubgroups;
+	for (uint r = gl_WorkGroupID.x * gl_NumSubgroups + gl_SubgroupID; r < p.rows; r += stride) {
+		uint b4 = r * n4;
+		float K = w[4u * b4];
+		vec4 x[MAXJ], g[MAXJ];
+		vec4 acc = vec4(0.0);
+		[[unroll]] for (uint j = 0u; j < MAXJ; j++) {
+			if (j < JCOUNT) {
+				uint q = j * L + lane;
+				// lanes past the row's end load its last vec4, weighted 0
+				float m = q < n4 ? 1.0 : 0.0;
+				uint a = b4 + min(q, n4 - 1u);
+				x[j] = (w4[a] - K) * m;
+				if (BACKWARD == 1u) g[j] = b24[a] * m;
+				acc += x[j];
+			}
+		}
+		float m1 = subgroupAdd(dot(acc, ONE)) * invF;
+		vec4 ass = vec4(0.0), asg = vec4(0.0), asdg = vec4(0.0);
+		[[unroll]] for (uint j = 0u; j < MAXJ; j++) {
+			if (j < JCOUNT) {
+				vec4 d = j * L + lane < n4 ? x[j] - m1 : vec4(0.0);
+				x[j] = d;
+				ass += d * d;
+				if (BACKWARD == 1u) {
+					asg += g[j];
+					asdg += d * g[j];
+				}
+			}
+		}
+		float ss = subgroupAdd(dot(ass, ONE));
+		if (BACKWARD == 0u) {
+			float scale = TIMM == 0u ? gain[r] * inversesqrt(max(ss, DM_MIN_NVAR))
+			                         : gain[r] * p.gamma_rsqrt_n * inversesqrt(ss * invF + p.eps);
+			[[unroll]] for (uint j = 0u; j < MAXJ; j++) {
+				uint q = j * L + lane;
+				if (j < JCOUNT && q < n4) dw4[b4 + q] = x[j] * scale;
+			}
+			continue;
+		}
+		float sg = subgroupAdd(dot(asg, ONE)), sdg = subgroupAdd(dot(asdg, ONE));
+		float k, cc; // as in the per-lane form below
+		if (TIMM == 0u) {
+			float rs = inversesqrt(max(ss, DM_MIN_NVAR));
+			if (DGAIN == 1u && lane == 0u) dgain[r] = rs * sdg;
+			k = gain[r] * rs;
+			cc = ss < DM_MIN_NVAR ? 0.0 : rs * rs * sdg;
+		} else {
+			float rsd = inversesqrt(ss * invF + p.eps);
+			if (DGAIN == 1u && lane == 0u) dgain[r] = p.gamma_rsqrt_n * rsd * sdg;
+			k = gain[r] * p.gamma_rsqrt_n * rsd;
+			cc = rsd * rsd * sdg * invF;
+		}
+		float mg = sg * invF;
+		[[unroll]] for (uint j = 0u; j < MAXJ; j++) {
+			uint q = j * L + lane;
+			if (j < JCOUNT && q < n4) dw4[b4 + q] = k * (g[j] - mg - x[j] * cc);
+		}
+	}
+}
 
 void main() {
+	if (REGS == 1u) {
+		regs();
+		return;
+	}
 	uint F = p.F;
 	bool v4 = (F & 3u) == 0u;
 	float fF = float(F), invF = 1.0 / fF;
