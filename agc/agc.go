@@ -38,8 +38,9 @@ const (
 // maxElements bounds a single tensor so sizes cannot overflow.
 const maxElements = 1 << 40
 
-// numel returns the element count of shape (1 for a 0-d scalar).
-func numel(shape []int) (int, error) {
+// Numel returns the element count of shape (1 for a 0-d scalar), or an
+// error for a dimension below 1 or a count beyond 2^40.
+func Numel(shape []int) (int, error) {
 	n := 1
 	for _, d := range shape {
 		if d < 1 {
@@ -56,7 +57,7 @@ func numel(shape []int) (int, error) {
 // Units returns how many clipping units a tensor of the given shape has and
 // how many consecutive elements each holds.
 func Units(shape []int, rule UnitRule) (units, size int, err error) {
-	n, err := numel(shape)
+	n, err := Numel(shape)
 	if err != nil {
 		return 0, 0, fmt.Errorf("agc: %w", err)
 	}

@@ -6,6 +6,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"strconv"
+
+	"github.com/nfvk/nfvk/agc"
 )
 
 // Kind classifies a parameter tensor by role.
@@ -189,7 +191,7 @@ func Init(specs []ParamSpec, seed uint64) ([][]float32, error) {
 			return nil, fmt.Errorf("nfnet: init %s: duplicate name", s.Name)
 		}
 		seen[s.Name] = true
-		n, err := checkedNumel(s.Shape)
+		n, err := agc.Numel(s.Shape)
 		if err != nil {
 			return nil, fmt.Errorf("nfnet: init %s: %w", s.Name, err)
 		}
@@ -213,23 +215,6 @@ func Init(specs []ParamSpec, seed uint64) ([][]float32, error) {
 		out[i] = t
 	}
 	return out, nil
-}
-
-// maxElements bounds a single tensor so sizes cannot overflow.
-const maxElements = 1 << 40
-
-func checkedNumel(shape []int) (int, error) {
-	n := 1
-	for _, d := range shape {
-		if d < 1 {
-			return 0, fmt.Errorf("shape %v: dimension %d < 1", shape, d)
-		}
-		if n > maxElements/d {
-			return 0, fmt.Errorf("shape %v: more than %d elements", shape, maxElements)
-		}
-		n *= d
-	}
-	return n, nil
 }
 
 // namer produces parameter and module names in one convention.
