@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -111,6 +112,25 @@ func TestStagingPath(t *testing.T) {
 		if err := Upload(x, xs[:1]); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+func TestPipelineCacheDirNamesFilePerDevice(t *testing.T) {
+	dir := t.TempDir() + "/nfvk"
+	d, err := Open(Options{PipelineCacheDir: dir})
+	if err != nil {
+		t.Skipf("no device: %v", err)
+	}
+	if _, err := d.Pipeline(shader(t, "fill"), 64); err != nil {
+		t.Fatal(err)
+	}
+	uuid := d.Info().PipelineCacheUUID
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("%s/pipelines-%x.bin", dir, uuid)
+	if st, err := os.Stat(want); err != nil || st.Size() == 0 {
+		t.Fatalf("cache %s not written: %v", want, err)
 	}
 }
 

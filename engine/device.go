@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime/cgo"
 	"strings"
 	"sync"
@@ -41,6 +42,11 @@ type Options struct {
 	// not recompiled on every start. The driver ignores a cache made by
 	// another device or driver version.
 	PipelineCachePath string
+	// PipelineCacheDir, when set and PipelineCachePath is not, keeps one
+	// cache file per device and driver build in this directory
+	// (pipelines-<pipelineCacheUUID>.bin), so machines with several
+	// devices do not overwrite each other's cache.
+	PipelineCacheDir string
 	// DisableUnifiedMemory makes device buffers use staging copies even
 	// when memory is host-visible: it runs the discrete-GPU upload path on
 	// lavapipe (tests), at the cost of an extra copy.
@@ -224,6 +230,7 @@ func describe(inst C.VkInstance, pd vk.PhysicalDevice, index int) DeviceInfo {
 		DeviceID:                        p.DeviceID,
 		Vendor:                          vendorName(p.VendorID),
 		DriverVersion:                   p.DriverVersion,
+		PipelineCacheUUID:               p.PipelineCacheUUID,
 		APIVersion:                      p.ApiVersion,
 		SharedMemoryBytes:               l.MaxComputeSharedMemorySize,
 		MaxWorkgroupSize:                l.MaxComputeWorkGroupSize,
@@ -370,6 +377,9 @@ func (d *Device) init(validate bool) error {
 	d.arena = newArena(d, d.opts.BlockSize)
 	if err := d.createLayouts(); err != nil {
 		return err
+	}
+	if d.opts.PipelineCachePath == "" && d.opts.PipelineCacheDir != "" {
+		d.opts.PipelineCachePath = filepath.Join(d.opts.PipelineCacheDir, fmt.Sprintf("pipelines-%x.bin", d.info.PipelineCacheUUID))
 	}
 	if d.pipelines, err = newPipelineCache(d, d.opts.PipelineCachePath); err != nil {
 		return err

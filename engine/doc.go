@@ -17,7 +17,8 @@
 //   - Pipelines are built from SPIR-V (package shaders) with
 //     specialization constants (constant_id i = spec[i]) and cached per
 //     (shader, constants), backed by a VkPipelineCache that
-//     Options.PipelineCachePath persists. Every pipeline shares one
+//     Options.PipelineCachePath (or PipelineCacheDir, one file per
+//     device) persists. Every pipeline shares one
 //     layout: MaxBindings storage buffers and 128 bytes of push constants.
 //   - A Program is a list of dispatches, each declaring the buffer ranges
 //     it reads and writes. The recorder puts a barrier before a dispatch

@@ -47,7 +47,10 @@ type DeviceInfo struct {
 	Vendor        string
 	Driver        string // driver name and info (VK_KHR_driver_properties), or the raw version
 	DriverVersion uint32
-	APIVersion    uint32
+	// PipelineCacheUUID identifies the device and driver build whose
+	// pipeline caches are interchangeable.
+	PipelineCacheUUID [16]byte
+	APIVersion        uint32
 
 	Heaps []Heap
 	// UnifiedMemory is true when one memory type is both device-local and

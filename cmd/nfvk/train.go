@@ -258,9 +258,7 @@ func (s *dataSource) load() (splits, error) {
 func openDevice(name string) (*engine.Device, error) {
 	o := engine.Options{Device: name}
 	if dir, err := os.UserCacheDir(); err == nil {
-		if err := os.MkdirAll(filepath.Join(dir, "nfvk"), 0o755); err == nil {
-			o.PipelineCachePath = filepath.Join(dir, "nfvk", "pipelines.bin")
-		}
+		o.PipelineCacheDir = filepath.Join(dir, "nfvk") // created on save
 	}
 	dev, err := engine.Open(o)
 	if err != nil {
