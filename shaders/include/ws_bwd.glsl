@@ -11,24 +11,14 @@
 //
 // Bindings: 0 w, 1 gain, 2 dwhat, 3 dw, 4 dgain (written iff DGAIN == 1).
 #include "ws_reduce.glsl"
+#include "ws_row.glsl"
 layout(constant_id = 1) const uint TIMM = 0;
 layout(constant_id = 2) const uint DGAIN = 1;
-layout(set = 0, binding = 0) readonly buffer W { float w[]; };
-layout(set = 0, binding = 0) readonly buffer W4 { vec4 w4[]; };
-layout(set = 0, binding = 1) readonly buffer G { float gain[]; };
 layout(set = 0, binding = 2) readonly buffer DY { float dy[]; };
 layout(set = 0, binding = 2) readonly buffer DY4 { vec4 dy4[]; };
 layout(set = 0, binding = 3) writeonly buffer DW { float dw[]; };
 layout(set = 0, binding = 3) writeonly buffer DW4 { vec4 dw4[]; };
 layout(set = 0, binding = 4) buffer DG { float dgain[]; };
-layout(push_constant) uniform P {
-	uint rows;
-	uint F;
-	float gamma_rsqrt_n;
-	float eps;
-} p;
-
-const float DM_MIN_NVAR = 1e-4;
 
 void main() {
 	uint lid = gl_LocalInvocationID.x, L = gl_WorkGroupSize.x;
@@ -37,14 +27,7 @@ void main() {
 	float invF = 1.0 / float(F);
 	for (uint r = gl_WorkGroupID.x; r < p.rows; r += gl_NumWorkGroups.x) {
 		uint base = r * F;
-		vec4 acc = vec4(0.0);
-		if (v4) {
-			for (uint i = lid; i < F / 4u; i += L) acc += w4[base / 4u + i];
-		} else {
-			for (uint i = lid; i < F; i += L) acc.x += w[base + i];
-		}
-		vec4 t = wg_sum(acc, 0u);
-		float mu = (t.x + t.y + t.z + t.w) * invF;
+		float mu = ws_row_mean(base, F, v4, invF, lid, L);
 		// One pass for ss, sg, sdg: they only need mu.
 		vec4 ass = vec4(0.0), asg = vec4(0.0), asdg = vec4(0.0);
 		if (v4) {
@@ -65,7 +48,7 @@ void main() {
 			}
 		}
 		const vec4 one = vec4(1.0);
-		t = wg_sum(vec4(dot(ass, one), dot(asg, one), dot(asdg, one), 0.0), 1u);
+		vec4 t = wg_sum(vec4(dot(ass, one), dot(asg, one), dot(asdg, one), 0.0), 1u);
 		float ss = t.x, sg = t.y, sdg = t.z;
 		float k, cc; // dw = k * (G - sg/n - d*cc)
 		if (TIMM == 0u) {

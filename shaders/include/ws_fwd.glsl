@@ -8,20 +8,10 @@
 //
 // Bindings: 0 w [O*F], 1 gain [O], 2 what [O*F].
 #include "ws_reduce.glsl"
+#include "ws_row.glsl"
 layout(constant_id = 1) const uint TIMM = 0;
-layout(set = 0, binding = 0) readonly buffer W { float w[]; };
-layout(set = 0, binding = 0) readonly buffer W4 { vec4 w4[]; };
-layout(set = 0, binding = 1) readonly buffer G { float gain[]; };
 layout(set = 0, binding = 2) writeonly buffer Y { float y[]; };
 layout(set = 0, binding = 2) writeonly buffer Y4 { vec4 y4[]; };
-layout(push_constant) uniform P {
-	uint rows;
-	uint F;
-	float gamma_rsqrt_n; // timm: gamma / sqrt(F)
-	float eps;           // timm: added to the variance
-} p;
-
-const float DM_MIN_NVAR = 1e-4;
 
 void main() {
 	uint lid = gl_LocalInvocationID.x, L = gl_WorkGroupSize.x;
@@ -32,15 +22,8 @@ void main() {
 	float invF = 1.0 / float(F);
 	for (uint r = gl_WorkGroupID.x; r < p.rows; r += gl_NumWorkGroups.x) {
 		uint base = r * F;
+		float mu = ws_row_mean(base, F, v4, invF, lid, L);
 		vec4 acc = vec4(0.0);
-		if (v4) {
-			for (uint i = lid; i < F / 4u; i += L) acc += w4[base / 4u + i];
-		} else {
-			for (uint i = lid; i < F; i += L) acc.x += w[base + i];
-		}
-		vec4 t = wg_sum(acc, 0u);
-		float mu = (t.x + t.y + t.z + t.w) * invF;
-		acc = vec4(0.0);
 		if (v4) {
 			for (uint i = lid; i < F / 4u; i += L) {
 				vec4 d = w4[base / 4u + i] - mu;
@@ -52,7 +35,7 @@ void main() {
 				acc.x += d * d;
 			}
 		}
-		t = wg_sum(acc, 1u);
+		vec4 t = wg_sum(acc, 1u);
 		float ss = t.x + t.y + t.z + t.w; // n * var
 		float scale = TIMM == 0u ? gain[r] * inversesqrt(max(ss, DM_MIN_NVAR))
 		                         : gain[r] * p.gamma_rsqrt_n * inversesqrt(ss * invF + p.eps);
