@@ -23,93 +23,14 @@ import (
 // step is recorded once and replayed, and the host rewrites the hyper
 // buffer (WriteHyper) between runs, after the previous run has finished.
 
-// HyperBytes is the size of the hyper buffer. Its layout (std430,
-// little-endian, include/optim_hyper.glsl):
-//
-//	offset  type     field
-//	 0      float32  lr
-//	 4      float32  momentum (0: no momentum buffer update)
-//	 8      float32  weight decay (tensors with WeightDecay only)
-//	12      float32  AGC lambda (0: AGC off for every tensor)
-//	16      float32  AGC eps, the floor of the parameter norm
-//	20      float32  1 - EMA decay, computed in float64
-//	24      uint32   nesterov (1 or 0)
-//	28      uint32   step (for inspection; no kernel reads it)
-const HyperBytes = 32
-
-// Hyper is what WriteHyper puts in the hyper buffer.
-type Hyper struct {
-	LR          float64
-	Momentum    float64
-	Nesterov    bool
-	WeightDecay float64
-	// Lambda is AGC's clip factor; 0 turns AGC off for every tensor
-	// without re-recording (the kernels then skip the norms).
-	Lambda float64
-	// Eps floors the parameter norm; 0 means agc.DefaultEps, as in
-	// agc.Clipper.
-	Eps float64
-	// EMADecay is the weight-EMA decay d of this step; the host applies
-	// DeepMind's warm-up with agc.EMADecay(d, t). It is stored as 1-d,
-	// computed in float64: for d = 0.99999, 1-d taken in float32 would
-	// carry a 0.6% error.
-	EMADecay float64
-	// Step is stored for inspection of the buffer; no kernel reads it.
-	Step int
-}
-
-// SGDHyper returns the hyper values of an agc.SGD (the CPU reference's
-// settings), with no EMA decay and step 0.
-func SGDHyper(s agc.SGD) Hyper {
-	h := Hyper{LR: s.LR, Momentum: s.Momentum, Nesterov: s.Nesterov, WeightDecay: s.WeightDecay}
-	if s.Clip != nil {
-		h.Lambda, h.Eps = s.Clip.Lambda, s.Clip.Eps
-	}
-	return h
-}
-
-// Encode validates h and returns the HyperBytes bytes of the buffer.
-func (h Hyper) Encode() ([]byte, error) {
-	eps := h.Eps
-	if eps == 0 {
-		eps = agc.DefaultEps
-	}
-	// Ranges as in agc.SGD and agc.Clipper; upper bounds keep every value
-	// finite in float32.
-	for _, f := range []struct {
-		name   string
-		v      float64
-		ok     bool
-		domain string
-	}{
-		{"learning rate", h.LR, h.LR >= 0 && h.LR <= math.MaxFloat32, "[0, MaxFloat32]"},
-		{"momentum", h.Momentum, h.Momentum >= 0 && h.Momentum < 1, "[0, 1)"},
-		{"weight decay", h.WeightDecay, h.WeightDecay >= 0 && h.WeightDecay <= math.MaxFloat32, "[0, MaxFloat32]"},
-		{"AGC lambda", h.Lambda, h.Lambda >= 0 && h.Lambda <= math.MaxFloat32, "[0, MaxFloat32]"},
-		{"AGC eps", eps, eps >= math.SmallestNonzeroFloat32 && eps <= math.MaxFloat32, "(0, MaxFloat32]"},
-		{"EMA decay", h.EMADecay, h.EMADecay >= 0 && h.EMADecay <= 1, "[0, 1]"},
-	} {
-		if !f.ok { // NaN fails every comparison, so it lands here too
-			return nil, fmt.Errorf("hyper: %s %v outside %s", f.name, f.v, f.domain)
-		}
-	}
-	if h.Step < 0 || h.Step > math.MaxUint32 {
-		return nil, fmt.Errorf("hyper: step %d outside [0, 2^32)", h.Step)
-	}
-	b := make(pushBuf, 0, HyperBytes).
-		f(float32(h.LR)).f(float32(h.Momentum)).f(float32(h.WeightDecay)).
-		f(float32(h.Lambda)).f(float32(eps)).f(float32(1 - h.EMADecay))
-	nesterov := uint32(0)
-	if h.Nesterov {
-		nesterov = 1
-	}
-	return b.u(nesterov).u(uint32(h.Step)), nil
-}
+// HyperBytes is the size of the hyper buffer: agc.Hyper's encoding (its
+// layout is documented there and in include/optim_hyper.glsl).
+const HyperBytes = agc.HyperBytes
 
 // WriteHyper writes h into the first HyperBytes of dst, from the host.
 // Call it between runs of the programs that read dst, never while one is
 // in flight.
-func WriteHyper(dst engine.Span, h Hyper) error {
+func WriteHyper(dst engine.Span, h agc.Hyper) error {
 	b, err := h.Encode()
 	if err != nil {
 		return err

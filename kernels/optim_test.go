@@ -296,8 +296,8 @@ func runOptimConfig(t *testing.T, d *engine.Device, k *Kernels, c optConfig) {
 				t.Fatal(err)
 			}
 		}
-		h := SGDHyper(s)
-		h.Step = step
+		h := s.Hyper()
+		h.Step = int64(step)
 		if err := WriteHyper(hyper, h); err != nil {
 			t.Fatal(err)
 		}
@@ -438,7 +438,7 @@ func TestOptimStepsBatched(t *testing.T) {
 					gs[i] = optGrad(states[i].p, p.shape, c.rule, uint64(3000*step+i))
 					grads.write(t, i, gs[i])
 				}
-				if err := WriteHyper(hyper, SGDHyper(s)); err != nil {
+				if err := WriteHyper(hyper, s.Hyper()); err != nil {
 					t.Fatal(err)
 				}
 				if err := prog.Run(context.Background()); err != nil {
@@ -580,7 +580,7 @@ func TestOptimClipBoundary(t *testing.T) {
 	s := agc.SGD{LR: 0.1, Momentum: 0.9, Nesterov: true, Clip: &agc.Clipper{Lambda: optLam, Eps: optEpsW}}
 	t.Run("single", func(t *testing.T) {
 		hyper := newHyper(t, d)
-		if err := WriteHyper(hyper, SGDHyper(s)); err != nil {
+		if err := WriteHyper(hyper, s.Hyper()); err != nil {
 			t.Fatal(err)
 		}
 		for i, c := range cases {
@@ -604,7 +604,7 @@ func TestOptimClipBoundary(t *testing.T) {
 	})
 	t.Run("batched", func(t *testing.T) {
 		hyper := newHyper(t, d)
-		if err := WriteHyper(hyper, SGDHyper(s)); err != nil {
+		if err := WriteHyper(hyper, s.Hyper()); err != nil {
 			t.Fatal(err)
 		}
 		var sizes []int
@@ -644,7 +644,7 @@ func TestOptimGradNormFloor(t *testing.T) {
 	d, k := testDevice(t)
 	s := agc.SGD{LR: 0.1, Momentum: 0.9, Clip: &agc.Clipper{Lambda: optLam, Eps: 1e-8, Rule: agc.DeepMind}}
 	hyper := newHyper(t, d)
-	if err := WriteHyper(hyper, SGDHyper(s)); err != nil {
+	if err := WriteHyper(hyper, s.Hyper()); err != nil {
 		t.Fatal(err)
 	}
 	shape := []int{32}
@@ -691,7 +691,7 @@ func TestOptimEMA(t *testing.T) {
 		if err := agc.EMAUpdate(ref, p, decay); err != nil {
 			t.Fatal(err)
 		}
-		if err := WriteHyper(hyper, Hyper{EMADecay: decay, Step: step}); err != nil {
+		if err := WriteHyper(hyper, agc.Hyper{EMADecay: decay, Step: int64(step)}); err != nil {
 			t.Fatal(err)
 		}
 		if err := prog.Run(context.Background()); err != nil {
@@ -708,7 +708,7 @@ func TestOptimEMA(t *testing.T) {
 
 // TestHyperLayout pins the documented byte layout of the hyper buffer.
 func TestHyperLayout(t *testing.T) {
-	b, err := Hyper{LR: 0.5, Momentum: 0.9, Nesterov: true, WeightDecay: 2e-5, Lambda: 0.01, EMADecay: 0.99999, Step: 7}.Encode()
+	b, err := agc.Hyper{LR: 0.5, Momentum: 0.9, Nesterov: true, WeightDecay: 2e-5, Lambda: 0.01, EMADecay: 0.99999, Step: 7}.Encode()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -734,7 +734,7 @@ func TestHyperLayout(t *testing.T) {
 			t.Errorf("offset %d = %v, want %v", c.off, c.got, c.want)
 		}
 	}
-	for _, h := range []Hyper{{LR: -1}, {LR: math.NaN()}, {Momentum: 1}, {WeightDecay: math.Inf(1)}, {Lambda: -0.1},
+	for _, h := range []agc.Hyper{{LR: -1}, {LR: math.NaN()}, {Momentum: 1}, {WeightDecay: math.Inf(1)}, {Lambda: -0.1},
 		{Eps: -1}, {EMADecay: 1.5}, {Step: -1}, {LR: 1e39}} {
 		if _, err := h.Encode(); err == nil || !strings.HasPrefix(err.Error(), "hyper: ") {
 			t.Errorf("%+v: err = %v, want a hyper error", h, err)
