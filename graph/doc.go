@@ -1,9 +1,11 @@
 // Package graph is nfvk's static tensor graph: the model-level half of the
 // command-buffer scheduler. A training step is built once as a Graph of
-// typed nodes, differentiated (Gradients), planned (PlanMemory), lowered
-// into one engine.Program that is recorded once (Compile) and replayed
-// every step (GPU.Step): per step the host only uploads the batch and the
-// per-step scalars (seed, learning rate) and submits.
+// typed nodes, differentiated (Gradients), planned (PlanMemory) and
+// lowered onto a Backend (Lower); package graph/gpu implements the
+// Backend with Vulkan kernels, records the step once and replays it every
+// step: per step the host only uploads the batch and the step's values
+// (learning rate, EMA decay, seed) and submits. The graph core imports no
+// GPU API, so models built on it (package nfnet) compile without one.
 //
 // # Building
 //
@@ -13,8 +15,11 @@
 // Add, Mul, Scale, Residual, DropPath, Dropout, SoftmaxCE, Top1Correct,
 // Sum, Mean) that
 // infer and check shapes when the node is added and return errors naming
-// the op and the shapes; nothing is deferred to execution. SGD and
-// SGDRate append in-place parameter updates.
+// the op and the shapes; nothing is deferred to execution. Optimizer (the
+// fused AGC + weight decay + momentum SGD of NFNets), EMA (the weight
+// average), SGD and SGDRate append in-place updates; Optimizer and EMA
+// read the step's values from a small input tensor (agc.Hyper's
+// encoding), so a schedule never re-records the step.
 //
 // # Adding an op
 //
@@ -22,8 +27,9 @@
 // inference, a CPU forward in float32 and float64 built on kernels/ref,
 // its gradient rule as graph construction (reverse mode builds ordinary
 // backward nodes, so the backward pass is planned, lowered and checked like
-// the forward one), and its GPU lowering onto package kernels. An op whose
-// GPU kernel has not landed lowers to ErrNoKernel: Compile fails with
+// the forward one), and its lowering onto the Backend interface (one
+// method per kernel, operands as planned memory, Mem). An op whose GPU
+// kernel has not landed lowers to ErrNoKernel: Lower fails with
 // "graph: op X has no GPU kernel yet", never a silent CPU fallback.
 // Optional interfaces: scratcher (GPU scratch memory, planned like a
 // temporary) and inPlacer (the output may reuse a dying input).
@@ -40,9 +46,11 @@
 //
 // PlanMemory gives every activation and temporary an aligned offset in
 // one arena from the live ranges over the execution order (largest first,
-// lowest free offset); parameters, gradients, inputs, constants, optimizer
-// state and kept tensors have their own buffers. Nodes nothing persistent
-// depends on are dead and pruned.
+// lowest free offset); parameters, gradients, optimizer state and
+// averages share one pool buffer per role (so a multi-tensor kernel binds
+// a role as one range), and inputs, constants and kept tensors have their
+// own buffers (Plan.Buffers, Plan.Mem). Nodes nothing persistent depends
+// on are dead and pruned.
 //
 // # Fusion
 //
@@ -61,13 +69,12 @@
 // # Executors
 //
 // CPU[T] runs any graph with the references (float64 for finite-difference
-// gradient checks, float32 to compare against the GPU). GPU runs a
-// compiled graph; CompileOptions.After appends extra dispatches (an
-// optimizer written as kernels) that work on the persistent tensors'
-// memory. Neither is safe for concurrent use.
+// gradient checks, float32 to compare against the GPU); gpu.Executable
+// runs a compiled graph on a device. Neither is safe for concurrent use.
 //
 // # Arrows
 //
-// graph imports engine, kernels and kernels/ref; it never imports nfnet,
-// train or cmd (models are built on top of it, not inside it).
+// graph imports agc and kernels/ref (pure Go references) and no GPU API;
+// graph/gpu adds engine and kernels. Neither imports nfnet, train or cmd
+// (models are built on top of them, not inside them).
 package graph

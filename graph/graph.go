@@ -45,9 +45,12 @@ const (
 	Gradient
 	// OptimizerState is persistent optimizer memory (momentum buffers).
 	OptimizerState
+	// Average is a persistent average of a parameter (the weight EMA),
+	// laid out like the parameters so one pass updates all of them.
+	Average
 )
 
-var roleNames = [...]string{"activation", "input", "parameter", "constant", "gradient", "optimizer state"}
+var roleNames = [...]string{"activation", "input", "parameter", "constant", "gradient", "optimizer state", "average"}
 
 func (r Role) String() string {
 	if int(r) < len(roleNames) {
@@ -116,6 +119,9 @@ type Tensor struct {
 	init []float32
 }
 
+// Graph is the graph t belongs to.
+func (t *Tensor) Graph() *Graph { return t.g }
+
 // ID is the tensor's index in its graph.
 func (t *Tensor) ID() int { return t.id }
 
@@ -136,6 +142,9 @@ func (t *Tensor) Size() int { return t.shape.Size() }
 
 // Bytes is the tensor's size in bytes (4 per element for both dtypes).
 func (t *Tensor) Bytes() int64 { return 4 * int64(t.shape.Size()) }
+
+// Init is a constant's value (nil for other tensors); do not modify it.
+func (t *Tensor) Init() []float32 { return t.init }
 
 // Node is the node that computes t, nil for a leaf.
 func (t *Tensor) Node() *Node { return t.node }
@@ -247,6 +256,13 @@ func (g *Graph) Param(name string, shape Shape) (*Tensor, error) {
 // State adds a persistent optimizer-state tensor.
 func (g *Graph) State(name string, shape Shape) (*Tensor, error) {
 	return g.leaf("state", name, shape, Float32, OptimizerState)
+}
+
+// Average adds a persistent average of a parameter (the weight EMA).
+// Adding one per parameter, in the parameters' order, gives the averages
+// the parameters' memory layout.
+func (g *Graph) Average(name string, shape Shape) (*Tensor, error) {
+	return g.leaf("average", name, shape, Float32, Average)
 }
 
 // Constant adds a tensor with a fixed value (len(value) == shape.Size()).

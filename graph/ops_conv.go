@@ -4,8 +4,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/nfvk/nfvk/engine"
-	"github.com/nfvk/nfvk/kernels"
 	"github.com/nfvk/nfvk/kernels/ref"
 )
 
@@ -107,11 +105,11 @@ func (c *conv2d) grad(g *Graph, n *Node, d []*Tensor, need []bool) ([]*Tensor, e
 }
 
 func (c *conv2d) lower(l *lowering, n *Node) error {
-	var bias engine.Span
+	var bias Mem
 	if n.ins[2] != nil {
-		bias = l.span(n.ins[2])
+		bias = l.mem(n.ins[2])
 	}
-	return l.k.Conv2D(l.p, c.s, l.span(n.ins[0]), l.span(n.ins[1]), bias, l.span(n.outs[0]))
+	return l.b.Conv2D(c.s, l.mem(n.ins[0]), l.mem(n.ins[1]), bias, l.mem(n.outs[0]))
 }
 
 // firstOrder is embedded by backward ops: nfvk needs no second derivatives.
@@ -138,7 +136,7 @@ func (c *convData) cpu64(_ *cpuStep, in, out [][]float64) {
 	ref.Conv2DBackwardData(c.s, in[0], in[1], out[0])
 }
 func (c *convData) lower(l *lowering, n *Node) error {
-	return l.k.Conv2DBackwardData(l.p, c.s, l.span(n.ins[0]), l.span(n.ins[1]), l.span(n.outs[0]))
+	return l.b.Conv2DBackwardData(c.s, l.mem(n.ins[0]), l.mem(n.ins[1]), l.mem(n.outs[0]))
 }
 
 // convFilter is dw = conv2d backward-filter(x, dy).
@@ -158,7 +156,7 @@ func (c *convFilter) cpu64(_ *cpuStep, in, out [][]float64) {
 	ref.Conv2DBackwardFilter(c.s, in[0], in[1], out[0])
 }
 func (c *convFilter) lower(l *lowering, n *Node) error {
-	return l.k.Conv2DBackwardFilter(l.p, c.s, l.span(n.ins[0]), l.span(n.ins[1]), l.span(n.outs[0]))
+	return l.b.Conv2DBackwardFilter(c.s, l.mem(n.ins[0]), l.mem(n.ins[1]), l.mem(n.outs[0]))
 }
 
 // convBias is dbias = sum of dy over N, H, W.
@@ -172,7 +170,7 @@ func (c *convBias) infer(ins []*Tensor) ([]Shape, error)  { return []Shape{{c.s.
 func (c *convBias) cpu32(_ *cpuStep, in, out [][]float32) { ref.Conv2DBackwardBias(c.s, in[0], out[0]) }
 func (c *convBias) cpu64(_ *cpuStep, in, out [][]float64) { ref.Conv2DBackwardBias(c.s, in[0], out[0]) }
 func (c *convBias) lower(l *lowering, n *Node) error {
-	return l.k.Conv2DBackwardBias(l.p, c.s, l.span(n.ins[0]), l.span(n.outs[0]))
+	return l.b.Conv2DBackwardBias(c.s, l.mem(n.ins[0]), l.mem(n.outs[0]))
 }
 
 // WSFormula selects the scaled weight standardization formula.
@@ -192,7 +190,8 @@ type WSOpts struct {
 	Eps, Gamma float64
 }
 
-func (o WSOpts) timmParams() (gamma, eps float64) {
+// TimmParams are WSTimm's gamma and eps with the defaults applied.
+func (o WSOpts) TimmParams() (gamma, eps float64) {
 	gamma, eps = o.Gamma, o.Eps
 	if gamma == 0 {
 		gamma = 1
@@ -201,14 +200,6 @@ func (o WSOpts) timmParams() (gamma, eps float64) {
 		eps = ref.TimmWSEps
 	}
 	return gamma, eps
-}
-
-func (o WSOpts) kernel() kernels.WSFormula {
-	if o.Formula == WSTimm {
-		gamma, eps := o.timmParams()
-		return kernels.WSTimm(float32(gamma), float32(eps))
-	}
-	return kernels.WSDeepMind
 }
 
 // WS adds the standardized weights of w (OIHW or [O, In]) with one gain
@@ -241,7 +232,7 @@ func (o *ws) infer(ins []*Tensor) ([]Shape, error) {
 
 func wsCPU[T ref.Float](o *ws, in, out [][]T) {
 	if o.opts.Formula == WSTimm {
-		gamma, eps := o.opts.timmParams()
+		gamma, eps := o.opts.TimmParams()
 		ref.WSTimm(o.s, in[0], in[1], gamma, eps, out[0])
 		return
 	}
@@ -260,7 +251,7 @@ func (o *ws) grad(g *Graph, n *Node, d []*Tensor, need []bool) ([]*Tensor, error
 }
 
 func (o *ws) lower(l *lowering, n *Node) error {
-	return l.k.WS(l.p, o.s, o.opts.kernel(), l.span(n.ins[0]), l.span(n.ins[1]), l.span(n.outs[0]))
+	return l.b.WS(o.s, o.opts, l.mem(n.ins[0]), l.mem(n.ins[1]), l.mem(n.outs[0]))
 }
 
 // wsBackward computes (dw, dgain) from (w, gain, dwhat) in one pass.
@@ -277,7 +268,7 @@ func (o *wsBackward) infer(ins []*Tensor) ([]Shape, error) {
 
 func wsBackwardCPU[T ref.Float](o *wsBackward, in, out [][]T) {
 	if o.opts.Formula == WSTimm {
-		gamma, eps := o.opts.timmParams()
+		gamma, eps := o.opts.TimmParams()
 		ref.WSTimmBackward(o.s, in[0], in[1], gamma, eps, in[2], out[0], out[1])
 		return
 	}
@@ -287,6 +278,6 @@ func wsBackwardCPU[T ref.Float](o *wsBackward, in, out [][]T) {
 func (o *wsBackward) cpu32(_ *cpuStep, in, out [][]float32) { wsBackwardCPU(o, in, out) }
 func (o *wsBackward) cpu64(_ *cpuStep, in, out [][]float64) { wsBackwardCPU(o, in, out) }
 func (o *wsBackward) lower(l *lowering, n *Node) error {
-	return l.k.WSBackward(l.p, o.s, o.opts.kernel(), l.span(n.ins[0]), l.span(n.ins[1]), l.span(n.ins[2]),
-		l.span(n.outs[0]), l.span(n.outs[1]))
+	return l.b.WSBackward(o.s, o.opts, l.mem(n.ins[0]), l.mem(n.ins[1]), l.mem(n.ins[2]),
+		l.mem(n.outs[0]), l.mem(n.outs[1]))
 }

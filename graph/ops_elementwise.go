@@ -33,7 +33,7 @@ func (o *act) grad(g *Graph, n *Node, d []*Tensor, _ []bool) ([]*Tensor, error) 
 	return []*Tensor{dx}, err
 }
 func (o *act) lower(l *lowering, n *Node) error {
-	return l.k.Activation(l.p, o.a, float32(o.gamma), l.span(n.ins[0]), l.span(n.outs[0]))
+	return l.b.Activation(o.a, float32(o.gamma), l.mem(n.ins[0]), l.mem(n.outs[0]))
 }
 
 // actBackward is dx = gamma * act'(x) * dy.
@@ -57,7 +57,7 @@ func (o *actBackward) cpu64(_ *cpuStep, in, out [][]float64) {
 	ref.ActivateBackward(o.a, o.gamma, in[0], in[1], out[0])
 }
 func (o *actBackward) lower(l *lowering, n *Node) error {
-	return l.k.ActivationBackward(l.p, o.a, float32(o.gamma), l.span(n.ins[0]), l.span(n.ins[1]), l.span(n.outs[0]))
+	return l.b.ActivationBackward(o.a, float32(o.gamma), l.mem(n.ins[0]), l.mem(n.ins[1]), l.mem(n.outs[0]))
 }
 
 // Add adds a + b (same shapes).
@@ -92,17 +92,17 @@ func (add) inPlace() []int { return []int{0, 1} }
 func (add) lower(l *lowering, n *Node) error {
 	// out = 1*b + 1*out with out holding a: the same float32 sum as the
 	// CPU's a+b. In place that is one pass; otherwise copy a first.
-	a, b, y := l.span(n.ins[0]), l.span(n.ins[1]), l.span(n.outs[0])
+	a, b, y := l.mem(n.ins[0]), l.mem(n.ins[1]), l.mem(n.outs[0])
 	switch y {
 	case a:
 	case b:
 		a, b = b, a
 	default:
-		if err := l.k.Copy(l.p, y, a); err != nil {
+		if err := l.b.Copy(y, a); err != nil {
 			return err
 		}
 	}
-	return l.k.Axpby(l.p, 1, b, 1, y)
+	return l.b.Axpby(1, b, 1, y)
 }
 
 // Mul adds the elementwise product a * b (same shapes).
@@ -180,5 +180,5 @@ func (o *scale) grad(g *Graph, _ *Node, d []*Tensor, _ []bool) ([]*Tensor, error
 	return []*Tensor{dx}, err
 }
 func (o *scale) lower(l *lowering, n *Node) error {
-	return l.k.Scale(l.p, float32(o.c), l.span(n.ins[0]), l.span(n.outs[0]))
+	return l.b.Scale(float32(o.c), l.mem(n.ins[0]), l.mem(n.outs[0]))
 }

@@ -93,16 +93,16 @@ func (o *linear) grad(g *Graph, n *Node, d []*Tensor, need []bool) ([]*Tensor, e
 }
 
 func (o *linear) lower(l *lowering, n *Node) error {
-	x, w, y := l.span(n.ins[0]), l.span(n.ins[1]), l.span(n.outs[0])
+	x, w, y := l.mem(n.ins[0]), l.mem(n.ins[1]), l.mem(n.outs[0])
 	beta := float32(0)
 	if n.ins[2] != nil {
 		// y = ones[N x 1] b[1 x Out], then y += x w^T.
-		if err := l.k.GEMM(l.p, ref.GEMMShape{M: o.s.N, N: o.s.Out, K: 1}, 1, l.span(n.ins[3]), l.span(n.ins[2]), 0, y); err != nil {
+		if err := l.b.GEMM(ref.GEMMShape{M: o.s.N, N: o.s.Out, K: 1}, 1, l.mem(n.ins[3]), l.mem(n.ins[2]), 0, y); err != nil {
 			return err
 		}
 		beta = 1
 	}
-	return l.k.GEMM(l.p, ref.GEMMShape{M: o.s.N, N: o.s.Out, K: o.s.In, TransB: true}, 1, x, w, beta, y)
+	return l.b.GEMM(ref.GEMMShape{M: o.s.N, N: o.s.Out, K: o.s.In, TransB: true}, 1, x, w, beta, y)
 }
 
 type linearData struct {
@@ -122,7 +122,7 @@ func (o *linearData) cpu64(_ *cpuStep, in, out [][]float64) {
 
 // lower: dx[N, In] = dy[N, Out] w[Out, In].
 func (o *linearData) lower(l *lowering, n *Node) error {
-	return l.k.GEMM(l.p, ref.GEMMShape{M: o.s.N, N: o.s.In, K: o.s.Out}, 1, l.span(n.ins[0]), l.span(n.ins[1]), 0, l.span(n.outs[0]))
+	return l.b.GEMM(ref.GEMMShape{M: o.s.N, N: o.s.In, K: o.s.Out}, 1, l.mem(n.ins[0]), l.mem(n.ins[1]), 0, l.mem(n.outs[0]))
 }
 
 type linearWeight struct {
@@ -141,7 +141,7 @@ func (o *linearWeight) cpu64(_ *cpuStep, in, out [][]float64) {
 
 // lower: dw[Out, In] = dy^T x.
 func (o *linearWeight) lower(l *lowering, n *Node) error {
-	return l.k.GEMM(l.p, ref.GEMMShape{M: o.s.Out, N: o.s.In, K: o.s.N, TransA: true}, 1, l.span(n.ins[1]), l.span(n.ins[0]), 0, l.span(n.outs[0]))
+	return l.b.GEMM(ref.GEMMShape{M: o.s.Out, N: o.s.In, K: o.s.N, TransA: true}, 1, l.mem(n.ins[1]), l.mem(n.ins[0]), 0, l.mem(n.outs[0]))
 }
 
 type linearBias struct {
@@ -160,5 +160,5 @@ func (o *linearBias) cpu64(_ *cpuStep, in, out [][]float64) {
 
 // lower: db[Out x 1] = dy^T ones[N x 1].
 func (o *linearBias) lower(l *lowering, n *Node) error {
-	return l.k.GEMM(l.p, ref.GEMMShape{M: o.s.Out, N: 1, K: o.s.N, TransA: true}, 1, l.span(n.ins[0]), l.span(n.ins[1]), 0, l.span(n.outs[0]))
+	return l.b.GEMM(ref.GEMMShape{M: o.s.Out, N: 1, K: o.s.N, TransA: true}, 1, l.mem(n.ins[0]), l.mem(n.ins[1]), 0, l.mem(n.outs[0]))
 }

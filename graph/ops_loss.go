@@ -3,7 +3,6 @@ package graph
 import (
 	"fmt"
 
-	"github.com/nfvk/nfvk/kernels"
 	"github.com/nfvk/nfvk/kernels/ref"
 )
 
@@ -56,10 +55,10 @@ func (o *softmaxCE) grad(g *Graph, n *Node, d []*Tensor, _ []bool) ([]*Tensor, e
 	dx, err := g.add1(&softmaxCEBackward{eps: o.eps, s: o.s}, n.ins[0], n.ins[1], d[0])
 	return []*Tensor{dx, nil}, err
 }
-func (o *softmaxCE) scratch(*kernels.Kernels, *Node) int64 { return 4 * int64(kernels.CEScratch(o.s)) }
+func (o *softmaxCE) scratch(b Backend, _ *Node) int64 { return 4 * int64(b.CEScratch(o.s)) }
 func (o *softmaxCE) lower(l *lowering, n *Node) error {
-	return l.k.SoftmaxCrossEntropy(l.p, o.s, kernels.CE{Logits: l.span(n.ins[0]), Labels: l.span(n.ins[1]),
-		Smoothing: float32(o.eps), Loss: l.span(n.outs[0]), Scratch: l.scratch(n)})
+	return l.b.SoftmaxCrossEntropy(o.s, CE{Logits: l.mem(n.ins[0]), Labels: l.mem(n.ins[1]),
+		Smoothing: float32(o.eps), Loss: l.mem(n.outs[0]), Scratch: l.scratch(n)})
 }
 
 type softmaxCEBackward struct {
@@ -85,8 +84,8 @@ func (o *softmaxCEBackward) lower(l *lowering, n *Node) error {
 	if d.role != Constant {
 		return fmt.Errorf("graph: %v: the GPU kernel needs a constant loss gradient, %v is a %v", n, d, d.role)
 	}
-	return l.k.SoftmaxCrossEntropy(l.p, o.s, kernels.CE{Logits: l.span(n.ins[0]), Labels: l.span(n.ins[1]),
-		Smoothing: float32(o.eps), DLogits: l.span(n.outs[0]), DLoss: d.init[0]})
+	return l.b.SoftmaxCrossEntropy(o.s, CE{Logits: l.mem(n.ins[0]), Labels: l.mem(n.ins[1]),
+		Smoothing: float32(o.eps), DLogits: l.mem(n.outs[0]), DLoss: d.init[0]})
 }
 
 // Sum adds the sum of all elements of x: a scalar.
@@ -129,14 +128,14 @@ func (o *reduce) grad(g *Graph, n *Node, d []*Tensor, _ []bool) ([]*Tensor, erro
 	dx, err := g.add1(&broadcast{k: k, shape: n.ins[0].shape}, d[0])
 	return []*Tensor{dx}, err
 }
-func (o *reduce) scratch(_ *kernels.Kernels, n *Node) int64 {
-	return 4 * int64(kernels.SumScratch(n.ins[0].Size()))
+func (o *reduce) scratch(b Backend, n *Node) int64 {
+	return 4 * int64(b.SumScratch(n.ins[0].Size()))
 }
 func (o *reduce) lower(l *lowering, n *Node) error {
 	if o.mean {
-		return l.k.Mean(l.p, l.span(n.ins[0]), l.span(n.outs[0]), l.scratch(n))
+		return l.b.Mean(l.mem(n.ins[0]), l.mem(n.outs[0]), l.scratch(n))
 	}
-	return l.k.Sum(l.p, l.span(n.ins[0]), l.span(n.outs[0]), l.scratch(n))
+	return l.b.Sum(l.mem(n.ins[0]), l.mem(n.outs[0]), l.scratch(n))
 }
 
 // broadcast is dx[i] = k * dy[0]: the gradient of Sum and Mean.
@@ -162,14 +161,14 @@ func (o *broadcast) lower(l *lowering, n *Node) error {
 	// The global-mean backward over one plane of all elements is
 	// dx[i] = dy[0]/size: Mean's gradient; Sum's needs a rescale.
 	size := o.shape.Size()
-	dx := l.span(n.outs[0])
-	if err := l.k.GlobalAvgPoolBackward(l.p, ref.NCHWShape{N: 1, C: 1, H: 1, W: size}, l.span(n.ins[0]), dx); err != nil {
+	dx := l.mem(n.outs[0])
+	if err := l.b.GlobalAvgPoolBackward(ref.NCHWShape{N: 1, C: 1, H: 1, W: size}, l.mem(n.ins[0]), dx); err != nil {
 		return err
 	}
 	if o.k == 1/float64(size) {
 		return nil
 	}
-	return l.k.Scale(l.p, float32(o.k*float64(size)), dx, dx)
+	return l.b.Scale(float32(o.k*float64(size)), dx, dx)
 }
 
 // Top1Correct adds the number of samples whose largest logit (the first
@@ -199,8 +198,8 @@ func (o *top1) cpu32(_ *cpuStep, in, out [][]float32) {
 func (o *top1) cpu64(_ *cpuStep, in, out [][]float64) {
 	out[0][0] = float64(ref.Top1Correct(o.s, in[0], labelInts(in[1])))
 }
-func (o *top1) scratch(*kernels.Kernels, *Node) int64 { return 4 * int64(kernels.CEScratch(o.s)) }
+func (o *top1) scratch(b Backend, _ *Node) int64 { return 4 * int64(b.CEScratch(o.s)) }
 func (o *top1) lower(l *lowering, n *Node) error {
-	return l.k.SoftmaxCrossEntropy(l.p, o.s, kernels.CE{Logits: l.span(n.ins[0]), Labels: l.span(n.ins[1]),
-		Correct: l.span(n.outs[0]), Scratch: l.scratch(n)})
+	return l.b.SoftmaxCrossEntropy(o.s, CE{Logits: l.mem(n.ins[0]), Labels: l.mem(n.ins[1]),
+		Correct: l.mem(n.outs[0]), Scratch: l.scratch(n)})
 }

@@ -3,8 +3,6 @@ package graph
 import (
 	"fmt"
 
-	"github.com/nfvk/nfvk/engine"
-	"github.com/nfvk/nfvk/kernels"
 	"github.com/nfvk/nfvk/kernels/ref"
 )
 
@@ -52,7 +50,7 @@ func (o *seGate) grad(g *Graph, n *Node, d []*Tensor, _ []bool) ([]*Tensor, erro
 	return []*Tensor{b.outs[0], b.outs[1]}, nil
 }
 func (o *seGate) lower(l *lowering, n *Node) error {
-	return l.k.SEGate(l.p, o.s, float32(o.gain), l.span(n.ins[1]), l.span(n.ins[0]), l.span(n.outs[0]))
+	return l.b.SEGate(o.s, float32(o.gain), l.mem(n.ins[1]), l.mem(n.ins[0]), l.mem(n.outs[0]))
 }
 
 // seGateBackward computes (dh, dz) from (h, z, dy).
@@ -73,11 +71,11 @@ func (o *seGateBackward) cpu64(_ *cpuStep, in, out [][]float64) {
 	ref.SEGateBackward(o.s, o.gain, in[1], in[0], in[2], out[1], out[0])
 }
 func (o *seGateBackward) lower(l *lowering, n *Node) error {
-	h, z, dy := l.span(n.ins[0]), l.span(n.ins[1]), l.span(n.ins[2])
-	if err := l.k.SEGateDZ(l.p, o.s, float32(o.gain), z, h, dy, l.span(n.outs[1])); err != nil {
+	h, z, dy := l.mem(n.ins[0]), l.mem(n.ins[1]), l.mem(n.ins[2])
+	if err := l.b.SEGateDZ(o.s, float32(o.gain), z, h, dy, l.mem(n.outs[1])); err != nil {
 		return err
 	}
-	return l.k.SEGateBackward(l.p, o.s, float32(o.gain), z, dy, engine.Span{}, l.span(n.outs[0]))
+	return l.b.SEGateBackward(o.s, float32(o.gain), z, dy, Mem{}, l.mem(n.outs[0]))
 }
 
 // Residual adds out = shortcut + alpha * skipGain * h, the end of an NFNet
@@ -143,8 +141,8 @@ func (o *residual) grad(g *Graph, n *Node, d []*Tensor, need []bool) ([]*Tensor,
 	return res, nil
 }
 func (o *residual) lower(l *lowering, n *Node) error {
-	return l.k.Residual(l.p, o.s, float32(o.alpha), l.span(n.ins[0]), l.span(n.ins[1]), l.span(n.ins[2]),
-		l.optSpan(n.ins[3]), l.span(n.outs[0]))
+	return l.b.Residual(o.s, float32(o.alpha), l.mem(n.ins[0]), l.mem(n.ins[1]), l.mem(n.ins[2]),
+		l.optMem(n.ins[3]), l.mem(n.outs[0]))
 }
 
 // residualBackward computes (dh, dskipGain) from (h, skipGain, mask, dout).
@@ -164,12 +162,12 @@ func (o *residualBackward) cpu32(_ *cpuStep, in, out [][]float32) {
 func (o *residualBackward) cpu64(_ *cpuStep, in, out [][]float64) {
 	out[1][0] = ref.ResidualBackward(o.s, o.alpha, in[1][0], in[0], in[2], in[3], nil, out[0])
 }
-func (o *residualBackward) scratch(k *kernels.Kernels, _ *Node) int64 {
-	return 4 * int64(k.ResidualScratch(o.s))
+func (o *residualBackward) scratch(b Backend, _ *Node) int64 {
+	return 4 * int64(b.ResidualScratch(o.s))
 }
 func (o *residualBackward) lower(l *lowering, n *Node) error {
-	return l.k.ResidualBackward(l.p, o.s, float32(o.alpha), l.span(n.ins[0]), l.span(n.ins[1]), l.optSpan(n.ins[2]),
-		l.span(n.ins[3]), engine.Span{}, l.span(n.outs[0]), l.span(n.outs[1]), l.scratch(n))
+	return l.b.ResidualBackward(o.s, float32(o.alpha), l.mem(n.ins[0]), l.mem(n.ins[1]), l.optMem(n.ins[2]),
+		l.mem(n.ins[3]), Mem{}, l.mem(n.outs[0]), l.mem(n.outs[1]), l.scratch(n))
 }
 
 // DropPath adds stochastic depth: y[n, ...] = h[n, ...] * floor(keep + u_n)
@@ -211,7 +209,7 @@ func (o *dropPathMask) cpu64(s *cpuStep, _, out [][]float64) {
 }
 func (o *dropPathMask) grad(*Graph, *Node, []*Tensor, []bool) ([]*Tensor, error) { return nil, nil }
 func (o *dropPathMask) lower(l *lowering, n *Node) error {
-	return l.k.DropPathMask(l.p, l.seed, o.stream, o.keep, l.span(n.outs[0]))
+	return l.b.DropPathMask(l.seed(), o.stream, o.keep, l.mem(n.outs[0]))
 }
 
 // dropPathApply is y[n, ...] = h[n, ...] * mask[n].
@@ -272,5 +270,5 @@ func (o *dropout) grad(g *Graph, _ *Node, d []*Tensor, _ []bool) ([]*Tensor, err
 	return []*Tensor{dx}, err
 }
 func (o *dropout) lower(l *lowering, n *Node) error {
-	return l.k.Dropout(l.p, l.seed, o.stream, o.rate, l.span(n.ins[0]), l.span(n.outs[0]))
+	return l.b.Dropout(l.seed(), o.stream, o.rate, l.mem(n.ins[0]), l.mem(n.outs[0]))
 }

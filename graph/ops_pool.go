@@ -33,7 +33,7 @@ func (o *avgPool) grad(g *Graph, _ *Node, d []*Tensor, _ []bool) ([]*Tensor, err
 	return []*Tensor{dx}, err
 }
 func (o *avgPool) lower(l *lowering, n *Node) error {
-	return l.k.AvgPool2D(l.p, o.s, l.span(n.ins[0]), l.span(n.outs[0]))
+	return l.b.AvgPool2D(o.s, l.mem(n.ins[0]), l.mem(n.outs[0]))
 }
 
 type avgPoolBackward struct {
@@ -52,7 +52,7 @@ func (o *avgPoolBackward) cpu64(_ *cpuStep, in, out [][]float64) {
 	ref.AvgPool2DBackward(o.s, in[0], out[0])
 }
 func (o *avgPoolBackward) lower(l *lowering, n *Node) error {
-	return l.k.AvgPool2DBackward(l.p, o.s, l.span(n.ins[0]), l.span(n.outs[0]))
+	return l.b.AvgPool2DBackward(o.s, l.mem(n.ins[0]), l.mem(n.outs[0]))
 }
 
 // GlobalMean adds y[n, c] = mean over h, w of x[n, c, h, w].
@@ -76,7 +76,7 @@ func (o *globalMean) grad(g *Graph, _ *Node, d []*Tensor, _ []bool) ([]*Tensor, 
 	return []*Tensor{dx}, err
 }
 func (o *globalMean) lower(l *lowering, n *Node) error {
-	return l.k.GlobalAvgPool(l.p, o.s, l.span(n.ins[0]), l.span(n.outs[0]))
+	return l.b.GlobalAvgPool(o.s, l.mem(n.ins[0]), l.mem(n.outs[0]))
 }
 
 type globalMeanBackward struct {
@@ -95,5 +95,5 @@ func (o *globalMeanBackward) cpu64(_ *cpuStep, in, out [][]float64) {
 	ref.GlobalAvgPoolBackward(o.s, in[0], out[0])
 }
 func (o *globalMeanBackward) lower(l *lowering, n *Node) error {
-	return l.k.GlobalAvgPoolBackward(l.p, o.s, l.span(n.ins[0]), l.span(n.outs[0]))
+	return l.b.GlobalAvgPoolBackward(o.s, l.mem(n.ins[0]), l.mem(n.outs[0]))
 }

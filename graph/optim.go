@@ -3,16 +3,14 @@ package graph
 import (
 	"fmt"
 
-	"github.com/nfvk/nfvk/engine"
 	"github.com/nfvk/nfvk/kernels/ref"
 )
 
 // SGD adds plain stochastic gradient descent, p -= lr * grad, for each
 // parameter with a gradient (nil gradients are skipped). The update nodes
 // write the parameters in place and come last in the step, after every
-// read of the old values. lr is fixed when the step is recorded; richer
-// optimizers (momentum, AGC, per-step learning rates read from a buffer)
-// are supplied as extra dispatches through CompileOptions.After.
+// read of the old values. lr is fixed when the step is recorded; SGDRate
+// reads it every step, and Optimizer is NFNet's full update.
 func (g *Graph) SGD(params, grads []*Tensor, lr float64) error {
 	if len(params) != len(grads) {
 		return fmt.Errorf("graph: sgd: %d params, %d gradients", len(params), len(grads))
@@ -55,7 +53,7 @@ func sgdCPU[T ref.Float](lr float64, p, g []T) {
 func (o *sgd) cpu32(_ *cpuStep, in, _ [][]float32) { sgdCPU(o.lr, in[0], in[1]) }
 func (o *sgd) cpu64(_ *cpuStep, in, _ [][]float64) { sgdCPU(o.lr, in[0], in[1]) }
 func (o *sgd) lower(l *lowering, n *Node) error {
-	return l.k.Axpby(l.p, float32(-o.lr), l.span(n.ins[1]), 1, l.span(n.ins[0]))
+	return l.b.Axpby(float32(-o.lr), l.mem(n.ins[1]), 1, l.mem(n.ins[0]))
 }
 
 // SGDRate is SGD with the learning rate read from lr, a one-element
@@ -109,7 +107,7 @@ func (o *sgdRate) cpu64(_ *cpuStep, in, _ [][]float64) { sgdRateCPU(in[0], in[1]
 // with alpha = -1, s = lr, shortcut = out = p and h = grad it is the
 // update, in place.
 func (o *sgdRate) lower(l *lowering, n *Node) error {
-	p := l.span(n.ins[0])
+	p := l.mem(n.ins[0])
 	s := ref.NCHWShape{N: 1, C: 1, H: 1, W: n.ins[0].Size()}
-	return l.k.Residual(l.p, s, -1, p, l.span(n.ins[1]), l.span(n.ins[2]), engine.Span{}, p)
+	return l.b.Residual(s, -1, p, l.mem(n.ins[1]), l.mem(n.ins[2]), Mem{}, p)
 }

@@ -3,13 +3,11 @@ package graph
 import (
 	"fmt"
 	"slices"
-
-	"github.com/nfvk/nfvk/kernels"
 )
 
 // scratcher is implemented by ops whose GPU kernels need scratch memory.
 type scratcher interface {
-	scratch(k *kernels.Kernels, n *Node) int64 // bytes
+	scratch(b Backend, n *Node) int64 // bytes
 }
 
 // Memory planning: every activation and temporary gets an offset in one
@@ -23,9 +21,9 @@ type PlanOptions struct {
 	// minStorageBufferOffsetAlignment; at least 16 for vec4 access).
 	// Zero means 256, the largest any Vulkan device requires.
 	Align int64
-	// Kernels, when set, sizes the per-node GPU scratch (partial sums)
+	// Backend, when set, sizes the per-node GPU scratch (partial sums)
 	// some kernels need; the scratch lives in the arena during its node.
-	Kernels *kernels.Kernels
+	Backend Backend
 }
 
 // Plan places the arena tensors of a graph.
@@ -55,6 +53,15 @@ type Plan struct {
 	Run []bool
 	// Align is the alignment used.
 	Align int64
+	// Buffers are the device buffers the step needs: the arena, one pool
+	// per pooled role, one buffer per other persistent tensor, and the
+	// seed. Everything starts at zero except constants (Tensor.Init).
+	Buffers []BufferSpec
+	// Mem is every live tensor's memory, by tensor ID (the zero Mem for
+	// tensors of dead nodes); ScratchMem every node's scratch.
+	Mem, ScratchMem []Mem
+	// Seed is the step's random seed: two uint32, low word first.
+	Seed Mem
 	// alias maps each tensor to the tensor whose allocation it shares
 	// (itself unless it is an in-place output).
 	alias []int
@@ -160,8 +167,8 @@ func PlanMemory(g *Graph, o PlanOptions) (*Plan, error) {
 	p.Scratch, p.ScratchOffset = make([]int64, len(g.nodes)), make([]int64, len(g.nodes))
 	for _, n := range g.nodes {
 		p.ScratchOffset[n.id] = -1
-		if sc, ok := n.op.(scratcher); ok && o.Kernels != nil && p.Run[n.id] {
-			if b := sc.scratch(o.Kernels, n); b > 0 {
+		if sc, ok := n.op.(scratcher); ok && o.Backend != nil && p.Run[n.id] {
+			if b := sc.scratch(o.Backend, n); b > 0 {
 				p.Scratch[n.id] = b
 				p.NaiveBytes += alignUp(b, align)
 				items = append(items, item{alignUp(b, align), [2]int{n.id, n.id}, &p.ScratchOffset[n.id]})
@@ -212,6 +219,7 @@ func PlanMemory(g *Graph, o PlanOptions) (*Plan, error) {
 			p.Live[t.id] = p.Live[r]
 		}
 	}
+	p.placeBuffers(g)
 	return p, nil
 }
 
