@@ -167,16 +167,7 @@ func createInstance(validate bool) (C.VkInstance, error) {
 	if api > vk.MakeVersion(1, 3, 0) {
 		api = vk.MakeVersion(1, 3, 0)
 	}
-	var layers, exts []string
-	if validate {
-		layers = append(layers, validationLayer)
-		exts = append(exts, "VK_EXT_debug_utils")
-	}
-	var flags C.uint32_t
-	if instanceExtensions()["VK_KHR_portability_enumeration"] {
-		exts = append(exts, "VK_KHR_portability_enumeration")
-		flags |= 1 // VK_INSTANCE_CREATE_ENUMERATE_PORTABILITY_BIT_KHR
-	}
+	layers, exts, flags := instanceSetup(instanceExtensions(), api, validate)
 	cl, ce := cStrings(layers), cStrings(exts)
 	defer freeCStrings(cl)
 	defer freeCStrings(ce)
@@ -184,7 +175,7 @@ func createInstance(validate bool) (C.VkInstance, error) {
 	defer C.free(unsafe.Pointer(al))
 	defer C.free(unsafe.Pointer(ae))
 	var inst C.VkInstance
-	r := C.nfvk_create_instance(C.uint32_t(api), al, C.uint32_t(len(cl)), ae, C.uint32_t(len(ce)), flags, &inst)
+	r := C.nfvk_create_instance(C.uint32_t(api), al, C.uint32_t(len(cl)), ae, C.uint32_t(len(ce)), C.uint32_t(flags), &inst)
 	if err := check("vkCreateInstance", vk.Result(r)); err != nil {
 		return nil, err
 	}
@@ -359,7 +350,12 @@ func (d *Device) init(validate bool) error {
 		return fmt.Errorf("open device %q: no queue family supports compute", d.info.Name)
 	}
 
-	r := C.nfvk_create_device(inst, d.phys, C.uint32_t(d.qfamily), b2u(d.info.Float16), b2u(d.info.Storage16), &d.dev)
+	ce := cStrings(deviceExtensionsToEnable(deviceExtensions(vpd)))
+	defer freeCStrings(ce)
+	ae := cStringArray(ce)
+	defer C.free(unsafe.Pointer(ae))
+	r := C.nfvk_create_device(inst, d.phys, C.uint32_t(d.qfamily), b2u(d.info.Float16), b2u(d.info.Storage16),
+		ae, C.uint32_t(len(ce)), &d.dev)
 	if err := check("vkCreateDevice", vk.Result(r)); err != nil {
 		return fmt.Errorf("open device %q: %w", d.info.Name, err)
 	}

@@ -5,8 +5,9 @@
 //
 // A Device is one opened physical device with one compute queue:
 //
-//   - Open loads libvulkan.so.1 itself (users need only the runtime
-//     loader), lists devices (Devices) and picks one by Options.Device or
+//   - Open loads the runtime Vulkan loader itself (libvulkan.so.1,
+//     vulkan-1.dll, or on macOS libvulkan.1.dylib, else MoltenVK; users
+//     need no SDK), lists devices (Devices) and picks one by Options.Device or
 //     $NFVK_DEVICE (an index or a name substring), else discrete >
 //     integrated > virtual > CPU.
 //   - Memory comes from an arena: a few large VkDeviceMemory blocks, each

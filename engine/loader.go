@@ -1,7 +1,7 @@
 package engine
 
 /*
-#cgo LDFLAGS: -ldl
+#cgo linux LDFLAGS: -ldl
 #include <stdlib.h>
 #include "shim.h"
 */
@@ -9,6 +9,7 @@ import "C"
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 	"unsafe"
 
@@ -22,14 +23,13 @@ var loadOnce struct {
 	err error
 }
 
-// loadVulkan opens libvulkan.so.1 (the runtime loader, no -dev package
-// needed) and hands its vkGetInstanceProcAddr to the binding.
+// loadVulkan opens the runtime Vulkan loader of this OS (loaderLibraries:
+// no SDK or -dev package needed to run) and hands its
+// vkGetInstanceProcAddr to the binding.
 func loadVulkan() error {
 	loadOnce.Do(func() {
-		var buf [512]C.char
-		if C.nfvk_load(&buf[0], C.int(len(buf))) != 0 {
-			loadOnce.err = fmt.Errorf("%w: dlopen libvulkan.so.1: %s (install libvulkan1 and a driver, e.g. mesa-vulkan-drivers)",
-				ErrNoLoader, C.GoString(&buf[0]))
+		if err := openLoader(loaderLibraries); err != nil {
+			loadOnce.err = err
 			return
 		}
 		vk.SetGetInstanceProcAddr(C.nfvk_get_instance_proc_addr())
@@ -38,6 +38,26 @@ func loadVulkan() error {
 		}
 	})
 	return loadOnce.err
+}
+
+// openLoader tries each library in turn and keeps the first that exports
+// vkGetInstanceProcAddr. The error names every library tried and why it
+// failed, since which one is missing differs by OS and install.
+func openLoader(names []string) error {
+	var buf [512]C.char
+	tried := make([]string, 0, len(names))
+	for _, name := range names {
+		cname := C.CString(name)
+		rc := C.nfvk_load(cname, &buf[0], C.int(len(buf)))
+		C.free(unsafe.Pointer(cname))
+		if rc == 0 {
+			return nil
+		}
+		// dlerror already starts with the name; say it once.
+		why := strings.TrimPrefix(C.GoString(&buf[0]), name+": ")
+		tried = append(tried, fmt.Sprintf("%s: %s", name, why))
+	}
+	return fmt.Errorf("%w: tried %s (%s)", ErrNoLoader, strings.Join(tried, "; "), loaderHint)
 }
 
 // cStrings copies Go strings to C; free with freeCStrings.

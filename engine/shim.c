@@ -1,26 +1,63 @@
 #include "shim.h"
-#include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "_cgo_export.h"
 
+#if defined(_WIN32)
+#include <windows.h>
+#else
+#include <dlfcn.h>
+#endif
+
 static PFN_vkGetInstanceProcAddr gipa = NULL;
 
-int nfvk_load(char *err, int errlen) {
-	if (gipa) return 0;
-	const char *names[] = {"libvulkan.so.1", "libvulkan.so", NULL};
-	void *lib = NULL;
-	for (int i = 0; names[i] && !lib; i++) lib = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
+#if defined(_WIN32)
+// The application directory and System32 (where drivers install the
+// loader) but not the current directory, so a stray vulkan-1.dll there is
+// never loaded.
+static void *lib_open(const char *name) {
+	return (void *)LoadLibraryExA(name, NULL, LOAD_LIBRARY_SEARCH_DEFAULT_DIRS);
+}
+static void *lib_sym(void *lib, const char *sym) { return (void *)GetProcAddress((HMODULE)lib, sym); }
+static void lib_close(void *lib) { FreeLibrary((HMODULE)lib); }
+static void lib_error(char *err, int errlen) {
+	DWORD code = GetLastError();
+	int n = snprintf(err, errlen, "error %lu: ", (unsigned long)code);
+	if (n < 0 || n >= errlen) return;
+	DWORD m = FormatMessageA(FORMAT_MESSAGE_FROM_SYSTEM | FORMAT_MESSAGE_IGNORE_INSERTS, NULL, code, 0, err + n,
+	                         (DWORD)(errlen - n), NULL);
+	if (m == 0) err[n] = 0;
+	// FormatMessage ends its text with a line break.
+	while (m > 0 && (err[n + m - 1] == '\r' || err[n + m - 1] == '\n' || err[n + m - 1] == ' ')) err[n + --m] = 0;
+}
+#else
+static void *lib_open(const char *name) { return dlopen(name, RTLD_NOW | RTLD_LOCAL); }
+static void *lib_sym(void *lib, const char *sym) { return dlsym(lib, sym); }
+static void lib_close(void *lib) { dlclose(lib); }
+static void lib_error(char *err, int errlen) {
+	const char *msg = dlerror();
+	snprintf(err, errlen, "%s", msg ? msg : "unknown error");
+}
+#endif
+
+// nfvk_load opens one candidate loader library; the Go side walks the
+// list for this OS. On success the library stays loaded for the life of
+// the process (the binding keeps pointers into it); a failed try leaves
+// the loaded state as it was.
+int nfvk_load(const char *name, char *err, int errlen) {
+	void *lib = lib_open(name);
 	if (!lib) {
-		snprintf(err, errlen, "%s", dlerror());
+		lib_error(err, errlen);
 		return -1;
 	}
-	gipa = (PFN_vkGetInstanceProcAddr)dlsym(lib, "vkGetInstanceProcAddr");
-	if (!gipa) {
-		snprintf(err, errlen, "vkGetInstanceProcAddr not found in the Vulkan loader");
+	PFN_vkGetInstanceProcAddr f = (PFN_vkGetInstanceProcAddr)lib_sym(lib, "vkGetInstanceProcAddr");
+	if (!f) {
+		snprintf(err, errlen, "opened, but it does not export vkGetInstanceProcAddr");
+		lib_close(lib);
 		return -1;
 	}
+	gipa = f;
 	return 0;
 }
 
@@ -129,7 +166,8 @@ void nfvk_physical_extra(VkInstance inst, VkPhysicalDevice pd, uint32_t api_vers
 }
 
 VkResult nfvk_create_device(VkInstance inst, VkPhysicalDevice pd, uint32_t queue_family,
-                            uint32_t enable_f16, uint32_t enable_storage16, VkDevice *out) {
+                            uint32_t enable_f16, uint32_t enable_storage16, const char **exts, uint32_t nexts,
+                            VkDevice *out) {
 	PFN_vkCreateDevice create = (PFN_vkCreateDevice)gipa(inst, "vkCreateDevice");
 	if (!create) return VK_ERROR_INITIALIZATION_FAILED;
 	float prio = 1.0f;
@@ -148,6 +186,8 @@ VkResult nfvk_create_device(VkInstance inst, VkPhysicalDevice pd, uint32_t queue
 	ci.pNext = chain;
 	ci.queueCreateInfoCount = 1;
 	ci.pQueueCreateInfos = &q;
+	ci.enabledExtensionCount = nexts;
+	ci.ppEnabledExtensionNames = exts;
 	return create(pd, &ci, NULL, out);
 }
 

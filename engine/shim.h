@@ -9,7 +9,7 @@
 #include <vulkan/vulkan.h>
 #include <stdint.h>
 
-int nfvk_load(char *err, int errlen);
+int nfvk_load(const char *name, char *err, int errlen);
 void *nfvk_get_instance_proc_addr(void);
 uint32_t nfvk_instance_version(void);
 
@@ -35,7 +35,8 @@ typedef struct {
 void nfvk_physical_extra(VkInstance inst, VkPhysicalDevice pd, uint32_t api_version, nfvk_extra_info *out);
 
 VkResult nfvk_create_device(VkInstance inst, VkPhysicalDevice pd, uint32_t queue_family,
-                            uint32_t enable_f16, uint32_t enable_storage16, VkDevice *out);
+                            uint32_t enable_f16, uint32_t enable_storage16, const char **exts, uint32_t nexts,
+                            VkDevice *out);
 
 typedef struct nfvk_dev nfvk_dev;
 nfvk_dev *nfvk_device_fns(VkInstance inst, VkDevice dev);

@@ -1,0 +1,7 @@
+package engine
+
+// Windows: the loader ships with GPU drivers and the Vulkan runtime in
+// System32.
+var loaderLibraries = []string{"vulkan-1.dll"}
+
+const loaderHint = "install a GPU driver with Vulkan support, or the Vulkan Runtime from the LunarG SDK"
