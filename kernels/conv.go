@@ -160,8 +160,8 @@ func convChunks(total, perUnit, limit int) ([][2]int, error) {
 	return out, nil
 }
 
-// convPlan chooses the strategy, tile and grid of one pass of s. It is
-// the only place that decides how a convolution runs.
+// convPlan chooses the strategy, tile and grid of one pass of s. It and
+// convPlanDirect are the only place that decides how a convolution runs.
 func (k *Kernels) convPlan(s Conv2DShape, pass convPass, bias bool) ([]convStep, error) {
 	ct := convTuningFor(k.tune.Class)
 	loopLimit := convLoopLimit(k.dev.Info())
@@ -170,86 +170,7 @@ func (k *Kernels) convPlan(s Conv2DShape, pass convPass, bias bool) ([]convStep,
 	kk := s.KH * s.KW
 	switch pass {
 	case convForward, convBackwardData:
-		// Direct register-blocked conv. Backward-data is the same kernel
-		// over dy with input and output channels swapped.
-		n, cin, hin, win, cout, hout, wout := s.N, s.C, s.H, s.W, s.O, oh, ow
-		cgIn, cgOut, sIn, sOut := cg, og, kk, cg*kk
-		mode := uint32(0)
-		if pass == convBackwardData {
-			cin, hin, win, cout, hout, wout = s.O, oh, ow, s.C, s.H, s.W
-			cgIn, cgOut, sIn, sOut = og, cg, cg*kk, kk
-			mode = 1
-		}
-		// Where the src column steps by one per output column (stride 1
-		// along x) a lane takes TP consecutive pixels of a row and shares
-		// each src load between the kernel's taps (row segments, one
-		// lane each); otherwise TP pixels anywhere (one lane per TP).
-		window := s.StrideW == 1 && s.KW > 1 && s.KW <= convMaxWindowKW
-		tile := ct.Direct
-		if window {
-			tile = ct.Window
-		}
-		if cgOut < int(tile.TO) {
-			tile.TP = min(ct.MaxTP, max(tile.TP, tile.TO*tile.TP/uint32(cgOut)))
-			tile.TO = uint32(cgOut)
-		}
-		shuf, sg := k.convShuffle(ct, &tile)
-		blocks := ceilDiv(cgOut, int(tile.TO))
-		// Backward-data splits dx into StrideH*StrideW phase classes
-		// (grid z), each of which meets only its own taps: no work is
-		// spent on taps the stride skips. The grid covers the largest.
-		classes, ch, cw := 1, hout, wout
-		if pass == convBackwardData {
-			classes = s.StrideH * s.StrideW
-			ch, cw = ceilDiv(hout, s.StrideH), ceilDiv(wout, s.StrideW)
-		}
-		kwc := 0
-		lanes := ceilDiv(n*ch*cw, int(tile.TP))
-		if window {
-			kwc = s.KW
-			lanes = n * ch * ceilDiv(cw, int(tile.TP))
-		}
-		// x blocks beyond the grid's width wrap into rows along z.
-		gx, rows := ceilDiv(lanes, int(tile.WG)), 1
-		if maxX := int(k.dev.Info().MaxWorkgroupCount[0]); gx > maxX {
-			gx, rows = maxX, ceilDiv(gx, maxX)
-		}
-		gy := s.Groups * blocks
-		if err := k.checkGrid(pass, s, gx, gy, classes*rows); err != nil {
-			return nil, err
-		}
-		// Loop iterations of one invocation: per kernel row (window) or
-		// tap the reduction channels, plus those loops' own ends; chunks
-		// of reduction channels keep within the loop limit.
-		perC, fixed := kk, s.KH*(s.KW+1)
-		if window {
-			perC, fixed = s.KH, s.KH
-		}
-		limit := loopLimit
-		if limit > 0 {
-			limit -= fixed
-			if limit <= convLoopMargin {
-				return nil, fmt.Errorf("%s: %+v: a %dx%d kernel exceeds the device's limit of %d loop iterations per invocation", convPassName[pass], s, s.KH, s.KW, loopLimit)
-			}
-		}
-		chunks, err := convChunks(cgIn, perC, limit)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %+v: %w", convPassName[pass], s, err)
-		}
-		var steps []convStep
-		for i, c := range chunks {
-			push := pushBuf(nil).i(n).i(cin).i(hin).i(win).i(cout).i(hout).i(wout).
-				i(s.KH).i(s.KW).i(s.StrideH).i(s.StrideW).i(s.PadTop).i(s.PadLeft).
-				i(cgIn).i(cgOut).i(blocks).i(sIn).i(sOut).i(c[0]).i(c[1]).u(convFlag(i > 0))
-			step := convStep{shader: "conv2d_direct", spec: []uint32{tile.WG, tile.TO, tile.TP, mode, convFlag(bias), uint32(kwc)},
-				groups: [3]uint32{uint32(gx), uint32(gy), uint32(classes * rows)}, push: push, accumulate: i > 0}
-			if shuf {
-				step.shader += "_shuf"
-				step.spec = append(step.spec, sg)
-			}
-			steps = append(steps, step)
-		}
-		return steps, nil
+		return k.convPlanDirect(s, pass, bias, ct, loopLimit)
 	case convBackwardFilter:
 		// Each invocation owns TO output channels x TP filter entries and
 		// reduces over the whole batch: one writer per dw element. With
@@ -306,6 +227,93 @@ func (k *Kernels) convPlan(s Conv2DShape, pass convPass, bias bool) ([]convStep,
 		return steps, nil
 	}
 	return nil, fmt.Errorf("%s: no plan", convPassName[pass])
+}
+
+// convPlanDirect plans the forward and backward-data passes of s: the
+// direct register-blocked conv, run by backward-data over dy with input
+// and output channels swapped.
+func (k *Kernels) convPlanDirect(s Conv2DShape, pass convPass, bias bool, ct convTuning, loopLimit int) ([]convStep, error) {
+	oh, ow := s.OutH(), s.OutW()
+	cg, og := s.C/s.Groups, s.O/s.Groups
+	kk := s.KH * s.KW
+	n, cin, hin, win, cout, hout, wout := s.N, s.C, s.H, s.W, s.O, oh, ow
+	cgIn, cgOut, sIn, sOut := cg, og, kk, cg*kk
+	mode := uint32(0)
+	if pass == convBackwardData {
+		cin, hin, win, cout, hout, wout = s.O, oh, ow, s.C, s.H, s.W
+		cgIn, cgOut, sIn, sOut = og, cg, cg*kk, kk
+		mode = 1
+	}
+	// Where the src column steps by one per output column (stride 1
+	// along x) a lane takes TP consecutive pixels of a row and shares
+	// each src load between the kernel's taps (row segments, one
+	// lane each); otherwise TP pixels anywhere (one lane per TP).
+	window := s.StrideW == 1 && s.KW > 1 && s.KW <= convMaxWindowKW
+	tile := ct.Direct
+	if window {
+		tile = ct.Window
+	}
+	if cgOut < int(tile.TO) {
+		tile.TP = min(ct.MaxTP, max(tile.TP, tile.TO*tile.TP/uint32(cgOut)))
+		tile.TO = uint32(cgOut)
+	}
+	shuf, sg := k.convShuffle(ct, &tile)
+	blocks := ceilDiv(cgOut, int(tile.TO))
+	// Backward-data splits dx into StrideH*StrideW phase classes
+	// (grid z), each of which meets only its own taps: no work is
+	// spent on taps the stride skips. The grid covers the largest.
+	classes, ch, cw := 1, hout, wout
+	if pass == convBackwardData {
+		classes = s.StrideH * s.StrideW
+		ch, cw = ceilDiv(hout, s.StrideH), ceilDiv(wout, s.StrideW)
+	}
+	kwc := 0
+	lanes := ceilDiv(n*ch*cw, int(tile.TP))
+	if window {
+		kwc = s.KW
+		lanes = n * ch * ceilDiv(cw, int(tile.TP))
+	}
+	// x blocks beyond the grid's width wrap into rows along z.
+	gx, rows := ceilDiv(lanes, int(tile.WG)), 1
+	if maxX := int(k.dev.Info().MaxWorkgroupCount[0]); gx > maxX {
+		gx, rows = maxX, ceilDiv(gx, maxX)
+	}
+	gy := s.Groups * blocks
+	if err := k.checkGrid(pass, s, gx, gy, classes*rows); err != nil {
+		return nil, err
+	}
+	// Loop iterations of one invocation: per kernel row (window) or
+	// tap the reduction channels, plus those loops' own ends; chunks
+	// of reduction channels keep within the loop limit.
+	perC, fixed := kk, s.KH*(s.KW+1)
+	if window {
+		perC, fixed = s.KH, s.KH
+	}
+	limit := loopLimit
+	if limit > 0 {
+		limit -= fixed
+		if limit <= convLoopMargin {
+			return nil, fmt.Errorf("%s: %+v: a %dx%d kernel exceeds the device's limit of %d loop iterations per invocation", convPassName[pass], s, s.KH, s.KW, loopLimit)
+		}
+	}
+	chunks, err := convChunks(cgIn, perC, limit)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %+v: %w", convPassName[pass], s, err)
+	}
+	var steps []convStep
+	for i, c := range chunks {
+		push := pushBuf(nil).i(n).i(cin).i(hin).i(win).i(cout).i(hout).i(wout).
+			i(s.KH).i(s.KW).i(s.StrideH).i(s.StrideW).i(s.PadTop).i(s.PadLeft).
+			i(cgIn).i(cgOut).i(blocks).i(sIn).i(sOut).i(c[0]).i(c[1]).u(convFlag(i > 0))
+		step := convStep{shader: "conv2d_direct", spec: []uint32{tile.WG, tile.TO, tile.TP, mode, convFlag(bias), uint32(kwc)},
+			groups: [3]uint32{uint32(gx), uint32(gy), uint32(classes * rows)}, push: push, accumulate: i > 0}
+		if shuf {
+			step.shader += "_shuf"
+			step.spec = append(step.spec, sg)
+		}
+		steps = append(steps, step)
+	}
+	return steps, nil
 }
 
 // convShuffle reports whether the *_shuf shaders run (the tuning asks
