@@ -6,8 +6,11 @@ set -euo pipefail
 # Runtime: the Vulkan loader and lavapipe (the CPU driver, used when there
 # is no GPU). Build/test: headers for the cgo shim, the shader compiler
 # and validator, the validation layer the tests run under. Data: the
-# Fashion-MNIST files `make train` uses.
-PKGS=(mesa-vulkan-drivers libvulkan1 libvulkan-dev glslc spirv-tools vulkan-validationlayers gcc dataset-fashion-mnist)
+# Fashion-MNIST files `make train` uses. Cross build (make cross): the
+# MinGW-w64 C compiler for the Windows CLI; the win32-threads flavour
+# alone, since cgo needs no C++ and no POSIX threads from it.
+PKGS=(mesa-vulkan-drivers libvulkan1 libvulkan-dev glslc spirv-tools vulkan-validationlayers gcc dataset-fashion-mnist
+  gcc-mingw-w64-x86-64-win32)
 
 if ! command -v go >/dev/null 2>&1 && [ ! -x /usr/local/go/bin/go ]; then
   echo "deps: Go is not installed: get Go 1.26 or newer from https://go.dev/dl/" >&2
