@@ -4,24 +4,19 @@ import (
 	"bufio"
 	"math"
 	"os"
-	"path/filepath"
 	"reflect"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/nfvk/nfvk/internal/fixtures"
 )
 
-// fixtureDir holds timm's reference data, relative to this package.
-const fixtureDir = "../../shared/fixtures"
-
-// fixturePath returns the path of a fixture file or skips the test.
+// fixturePath returns the path of a timm reference file; a missing one
+// fails the test.
 func fixturePath(t *testing.T, name string) string {
 	t.Helper()
-	p := filepath.Join(fixtureDir, name)
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("fixture %s not available: %v", p, err)
-	}
-	return p
+	return fixtures.Path(t, name)
 }
 
 type namedShape struct {

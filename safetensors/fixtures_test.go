@@ -11,20 +11,15 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/nfvk/nfvk/internal/fixtures"
 )
 
-// fixtureDir holds the reference files made with timm (see its README.md).
-const fixtureDir = "../../shared/fixtures"
-
-// fixture returns the path of a reference file, skipping the test if the
-// fixtures are not checked out next to the repository.
+// fixture returns the path of a reference file made with timm; a missing
+// one fails the test.
 func fixture(t *testing.T, name string) string {
 	t.Helper()
-	path := filepath.Join(fixtureDir, name)
-	if _, err := os.Stat(path); err != nil {
-		t.Skipf("fixture %s not available (%v); the reference files live in %s", name, err, fixtureDir)
-	}
-	return path
+	return fixtures.Path(t, name)
 }
 
 func TestFixtureSmallIO(t *testing.T) {

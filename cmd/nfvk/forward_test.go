@@ -10,19 +10,15 @@ import (
 	"testing"
 
 	"github.com/nfvk/nfvk/engine"
+	"github.com/nfvk/nfvk/internal/fixtures"
 	"github.com/nfvk/nfvk/safetensors"
 )
 
-// fixtureDir holds timm's reference data (the repository's ../shared/fixtures), relative to this package.
-const fixtureDir = "../../../shared/fixtures"
-
+// fixtureFile returns the path of a timm reference file; a missing one
+// fails the test.
 func fixtureFile(t *testing.T, name string) string {
 	t.Helper()
-	p := filepath.Join(fixtureDir, name)
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("fixture %s not available: %v", p, err)
-	}
-	return p
+	return fixtures.Path(t, name)
 }
 
 func needDevice(t *testing.T) {
