@@ -1,13 +1,11 @@
 package nfnet
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"slices"
 
 	"github.com/nfvk/nfvk/graph"
-	"github.com/nfvk/nfvk/kernels"
 	"github.com/nfvk/nfvk/kernels/ref"
 	"github.com/nfvk/nfvk/safetensors"
 )
@@ -365,80 +363,6 @@ func (b *builder) se(s SE, r *graph.Tensor) (*graph.Tensor, error) {
 	return out, nil
 }
 
-// evalGraph builds the eval-mode network for a batch of xShape.
-func evalGraph(l *Layout, xShape []int) (g *graph.Graph, x, logits *graph.Tensor, params map[string]*graph.Tensor, err error) {
-	if len(xShape) != 4 {
-		return nil, nil, nil, nil, fmt.Errorf("nfnet: forward: input shape %v: want [N, C, H, W]", xShape)
-	}
-	g = graph.New()
-	if x, err = g.Input("input", graph.Shape(xShape)); err != nil {
-		return nil, nil, nil, nil, fmt.Errorf("nfnet: forward: %w", err)
-	}
-	if logits, params, err = Build(g, l, x, BuildOptions{}); err != nil {
-		return nil, nil, nil, nil, err
-	}
-	g.Keep(logits)
-	return g, x, logits, params, nil
-}
-
-// Forward returns the eval-mode logits [N, num_classes] of the batch x
-// (NCHW, shape xShape) at the given weights (by timm name), computed on
-// k's device.
-func Forward(ctx context.Context, k *kernels.Kernels, l *Layout, weights map[string][]float32, x []float32, xShape []int) ([]float32, error) {
-	if err := checkWeights(l.Params(), weights); err != nil {
-		return nil, err
-	}
-	g, in, logits, params, err := evalGraph(l, xShape)
-	if err != nil {
-		return nil, err
-	}
-	if len(x) != in.Size() {
-		return nil, fmt.Errorf("nfnet: forward: input has %d values, shape %v needs %d", len(x), xShape, in.Size())
-	}
-	exec, err := graph.Compile(ctx, k, g, graph.CompileOptions{})
-	if err != nil {
-		return nil, fmt.Errorf("nfnet: forward %s: %w", l.Config.Name, err)
-	}
-	defer exec.Close()
-	for name, t := range params {
-		if err := exec.Write(t, weights[name]); err != nil {
-			return nil, fmt.Errorf("nfnet: forward: set %s: %w", name, err)
-		}
-	}
-	if err := exec.Step(ctx, 0, map[*graph.Tensor][]float32{in: x}); err != nil {
-		return nil, fmt.Errorf("nfnet: forward: %w", err)
-	}
-	out, err := exec.Read(logits)
-	if err != nil {
-		return nil, fmt.Errorf("nfnet: forward: read logits: %w", err)
-	}
-	return out, nil
-}
-
-// ForwardCPU is Forward with the float32 CPU references.
-func ForwardCPU(ctx context.Context, l *Layout, weights map[string][]float32, x []float32, xShape []int) ([]float32, error) {
-	if err := checkWeights(l.Params(), weights); err != nil {
-		return nil, err
-	}
-	g, in, logits, params, err := evalGraph(l, xShape)
-	if err != nil {
-		return nil, err
-	}
-	if len(x) != in.Size() {
-		return nil, fmt.Errorf("nfnet: forward: input has %d values, shape %v needs %d", len(x), xShape, in.Size())
-	}
-	c := graph.NewCPU[float32](g)
-	for name, t := range params {
-		if err := c.Set(t, weights[name]); err != nil {
-			return nil, fmt.Errorf("nfnet: forward: set %s: %w", name, err)
-		}
-	}
-	if err := c.Run(ctx, 0, map[*graph.Tensor][]float32{in: x}); err != nil {
-		return nil, fmt.Errorf("nfnet: forward (cpu): %w", err)
-	}
-	return slices.Clone(c.Value(logits)), nil
-}
-
 // LoadWeights reads every parameter of l from a safetensors file by name,
 // checking each shape against the layout (timm's state_dict shapes).
 // Extra tensors in the file are ignored.
@@ -471,4 +395,21 @@ func LoadWeights(path string, l *Layout) (map[string][]float32, error) {
 		return nil, err
 	}
 	return out, nil
+}
+
+// CheckWeights checks that vals holds every parameter of specs with the
+// right element count, listing every problem.
+func CheckWeights(specs []ParamSpec, vals map[string][]float32) error {
+	var errs []error
+	for _, sp := range specs {
+		v, ok := vals[sp.Name]
+		if !ok {
+			errs = append(errs, fmt.Errorf("nfnet: weights: missing %s %v", sp.Name, sp.Shape))
+			continue
+		}
+		if len(v) != sp.Numel() {
+			errs = append(errs, fmt.Errorf("nfnet: weights: %s has %d values, shape %v needs %d", sp.Name, len(v), sp.Shape, sp.Numel()))
+		}
+	}
+	return errors.Join(errs...)
 }

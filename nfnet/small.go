@@ -26,7 +26,7 @@ const NanoName = "nano"
 //     classifier.
 //
 // About 100k parameters and 0.75 M multiply-adds per 28x28 image (the
-// small_config.json model: 4.1 M at 32x32). NanoRecipe trains it.
+// small_config.json model: 4.1 M at 32x32). train.NanoRecipe trains it.
 func Nano(inChans, numClasses int) Config {
 	c := DefaultConfig()
 	c.Name = NanoName
@@ -48,33 +48,4 @@ func Nano(inChans, numClasses int) Config {
 	c.GammaInAct = true
 	c.SamePadding = true
 	return c
-}
-
-// Recipe is a training recipe's numbers (train.Recipe holds the same
-// fields with the data's; this copy keeps a model and its recipe side by
-// side without nfnet importing the training loop).
-type Recipe struct {
-	Epochs, Batch         int
-	LR, WarmupEpochs      float64
-	Momentum, WeightDecay float64
-	AGCClip               float64
-	LabelSmoothing        float64
-	EMADecay              float64
-	CropPad               int
-	HFlip                 bool
-	Seed                  uint64
-}
-
-// NanoRecipe is how `make train` trains Nano on Fashion-MNIST: SGD with
-// Nesterov momentum 0.9 at batch 128, learning rate 0.1 after half an
-// epoch of linear warmup, cosine decay to 0, AGC with lambda 0.04 (the
-// classifier excluded), label smoothing 0.1, random 2-pixel crops and
-// horizontal flips, and test accuracy measured on a weight EMA of decay
-// 0.998 (a horizon of ~500 steps, about one epoch). The numbers are those
-// of the PyTorch calibration of the small_config.json model on this CPU
-// (lr 0.1 with AGC 0.04 at batch 128 learned; lr 0.4 with AGC 0.16
-// diverged).
-func NanoRecipe() Recipe {
-	return Recipe{Epochs: 6, Batch: 128, LR: 0.1, WarmupEpochs: 0.5, Momentum: 0.9, WeightDecay: 5e-5,
-		AGCClip: 0.04, LabelSmoothing: 0.1, EMADecay: 0.998, CropPad: 2, HFlip: true, Seed: 0}
 }

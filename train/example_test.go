@@ -1,6 +1,7 @@
 package train_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log"
@@ -116,24 +117,29 @@ func ExampleMetricsWriter() {
 	// {Epochs:3 TrainLoss:0.15000000000000002 TestAcc:0.85 BestTestAcc:0.85 BestEpoch:3 ElapsedS:120}
 }
 
-// A learning-rate schedule with the NFNet batch scaling: 0.1 per 256
-// images at batch 512, one warmup epoch of five.
-func ExampleSchedule() {
-	s, err := train.NewSchedule(train.ScheduleConfig{
-		BaseLR: 0.1, ScaleByBatch: true, BatchSize: 512,
-		WarmupEpochs: 1, Epochs: 5, StepsPerEpoch: 100, EMADecay: 0.9999,
-	})
+// Logits and gradients of a model at given weights with the CPU
+// references, as `nfvk forward --cpu` computes them: pass a
+// *kernels.Kernels instead of nil to use the Vulkan device.
+func ExampleParity() {
+	l, err := nfnet.NewLayout(nfnet.Nano(1, 10))
 	if err != nil {
 		log.Fatal(err)
 	}
-	for _, step := range []int64{0, 50, 100, 300, 499, 500} {
-		fmt.Printf("step %3d: lr %.6f ema decay %.4f\n", step, s.LR(step), s.EMADecay(step))
+	specs := l.Params()
+	vals, err := nfnet.Init(specs, 1)
+	if err != nil {
+		log.Fatal(err)
 	}
-	// Output:
-	// step   0: lr 0.000000 ema decay 0.1000
-	// step  50: lr 0.100000 ema decay 0.8500
-	// step 100: lr 0.200000 ema decay 0.9182
-	// step 300: lr 0.100000 ema decay 0.9710
-	// step 499: lr 0.000003 ema decay 0.9823
-	// step 500: lr 0.000000 ema decay 0.9824
+	w := map[string][]float32{}
+	for i, s := range specs {
+		w[s.Name] = vals[i]
+	}
+	x := make([]float32, 2*28*28) // two black 28x28 images
+	res, err := train.Parity(context.Background(), nil, l, w, x, []int{2, 1, 28, 28}, []int64{3, 7},
+		train.ParityOptions{Grad: true, LabelSmoothing: 0.1})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(len(res.Logits), len(res.Grads) == len(specs))
+	// Output: 20 true
 }

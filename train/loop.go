@@ -9,11 +9,10 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"syscall"
 	"time"
 
+	"github.com/nfvk/nfvk/agc"
 	"github.com/nfvk/nfvk/data"
-	"github.com/nfvk/nfvk/kernels"
 	"github.com/nfvk/nfvk/nfnet"
 )
 
@@ -66,10 +65,9 @@ type loop struct {
 	run      *Run
 	metrics  *MetricsWriter
 	history  []EpochMetrics
-	sched    *Schedule
+	sched    *agc.Schedule
 	spe      int // steps per epoch
-	step     *Step
-	eval     *Evaluator
+	sess     *Session
 	pos      data.Position // next batch
 	global   int64         // steps done
 	lastCkpt string
@@ -133,8 +131,8 @@ func newLoop(ctx context.Context, o Options) (_ *loop, err error) {
 		}
 		l.pos, l.global = ck.Position, ck.Step
 	}
-	if l.sched, err = NewSchedule(ScheduleConfig{BaseLR: r.LR, WarmupEpochs: r.WarmupEpochs, Epochs: r.Epochs, StepsPerEpoch: l.spe, EMADecay: r.EMADecay}); err != nil {
-		return nil, err
+	if l.sched, err = agc.NewSchedule(r.Recipe, l.spe); err != nil {
+		return nil, fmt.Errorf("train: run: %w", err)
 	}
 
 	// Run directory and metrics.
@@ -159,47 +157,44 @@ func newLoop(ctx context.Context, o Options) (_ *loop, err error) {
 		}
 	}
 
-	// Device state.
-	k := o.Kernels
-	headW, headB := l.layout.Head.Weight, l.layout.Head.Bias
-	excl := []string{headW, headB}
-	if !r.AGCSkipGains {
-		for _, b := range l.layout.Blocks {
-			if b.SkipGain != "" {
-				excl = append(excl, b.SkipGain)
-			}
-		}
-	}
-	if l.step, err = NewStep(ctx, k, l.layout, StepOptions{Batch: r.Batch, Height: r.Height, Width: r.Width,
-		LabelSmoothing: r.LabelSmoothing, AGCExclude: excl}); err != nil {
+	if err := l.openSession(ctx, ck); err != nil {
 		return nil, err
+	}
+	return l, nil
+}
+
+// openSession records the training step and the eval pass and sets the
+// state: the checkpoint's, or a fresh initialisation.
+func (l *loop) openSession(ctx context.Context, ck *Checkpoint) error {
+	r, o := l.rs.Recipe, l.o
+	so := SessionOptions{Kernels: o.Kernels, Train: nfnet.TrainOptions{Batch: r.Batch, Height: r.Height, Width: r.Width,
+		LabelSmoothing: r.LabelSmoothing, Recipe: r.optimizer(l.layout)}}
+	if o.Test != nil {
+		eb := o.EvalBatch
+		if eb <= 0 {
+			eb = r.Batch
+		}
+		so.EvalBatch, so.EvalHeight, so.EvalWidth = min(eb, o.Test.N), r.Height, r.Width
+	}
+	var err error
+	if l.sess, err = NewSession(ctx, l.layout, so); err != nil {
+		return err
 	}
 	var st State
 	if ck != nil {
 		st = State{Params: tensorData(ck.Params), EMA: tensorData(ck.EMA), Momentum: tensorData(ck.Momentum)}
 	} else {
+		specs := l.layout.Params()
 		vals, err := nfnet.Init(specs, r.Seed)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		st.Params = map[string][]float32{}
 		for i, sp := range specs {
 			st.Params[sp.Name] = vals[i]
 		}
 	}
-	if err := l.step.SetState(st); err != nil {
-		return nil, err
-	}
-	if o.Test != nil {
-		eb := o.EvalBatch
-		if eb <= 0 {
-			eb = r.Batch
-		}
-		if l.eval, err = NewEvaluator(ctx, k, l.layout, min(eb, o.Test.N), r.Height, r.Width); err != nil {
-			return nil, err
-		}
-	}
-	return l, nil
+	return l.sess.SetState(st)
 }
 
 // loadResume loads the checkpoint at path, or the latest in the run
@@ -239,11 +234,8 @@ func tensorData(m map[string]Tensor) map[string][]float32 {
 }
 
 func (l *loop) close() {
-	if l.step != nil {
-		l.step.Close()
-	}
-	if l.eval != nil {
-		l.eval.Close()
+	if l.sess != nil {
+		l.sess.Close()
 	}
 	if l.metrics != nil {
 		l.metrics.Close()
@@ -294,7 +286,6 @@ func (l *loop) train(ctx context.Context, progress Progress) (Result, error) {
 	epochStart := time.Now()
 	trainS0 := l.rs.EpochTrainS
 	classes := l.layout.Config.NumClasses
-	h := kernels.Hyper{Momentum: r.Momentum, Nesterov: r.Nesterov, WeightDecay: r.WeightDecay, Lambda: r.AGCClip}
 	for l.global < total {
 		if ctx.Err() != nil {
 			l.rs.ElapsedS = elapsed()
@@ -314,18 +305,17 @@ func (l *loop) train(ctx context.Context, progress Progress) (Result, error) {
 		if b.Pos != l.pos {
 			return res, fmt.Errorf("train: run: loader gave batch %+v, expected %+v", b.Pos, l.pos)
 		}
-		h.LR, h.EMADecay, h.Step = l.sched.LR(l.global), l.sched.EMADecay(l.global), int(l.global)
-		if err := l.step.Submit(b.Images, b.Labels, h, stepSeed(r.Seed, l.global)); err != nil {
+		if err := l.sess.Submit(b.Images, b.Labels, l.sched.At(l.global), stepSeed(r.Seed, l.global)); err != nil {
 			return res, err
 		}
 		// The device runs the step; the loader goroutine meanwhile
 		// prepares the next batch. Wait ignores ctx: a step in flight
 		// always finishes, so the state saved on Ctrl-C is consistent.
-		loss, err := l.step.Wait(context.Background())
+		loss, err := l.sess.Wait(context.Background())
 		if err != nil {
 			return res, err
 		}
-		logits, err := l.step.Logits()
+		logits, err := l.sess.Logits()
 		if err != nil {
 			return res, err
 		}
@@ -383,17 +373,10 @@ func (l *loop) endEpoch(ctx context.Context, epoch int, steps, trainS float64, e
 	m := EpochMetrics{Epoch: epoch, Step: l.global, TrainLoss: l.rs.EpochLoss / steps,
 		TrainAcc: float64(l.rs.EpochHits) / float64(l.rs.EpochImages), LR: l.sched.LR(l.global - 1),
 		ImagesPerS: float64(l.rs.EpochImages) / math.Max(trainS, 1e-9), TestAcc: math.NaN()}
-	if l.eval != nil {
-		ema, err := l.step.ReadEMA()
-		if err != nil {
-			return m, err
-		}
-		if err := l.eval.SetParams(ema); err != nil {
-			return m, err
-		}
+	if l.o.Test != nil {
 		// Evaluation runs to the end even when ctx ends meanwhile: the
 		// epoch's metrics and checkpoint come first.
-		er, err := l.eval.Evaluate(context.Background(), l.o.Test)
+		er, err := l.sess.Evaluate(context.Background(), l.o.Test, EMA)
 		if err != nil {
 			return m, err
 		}
@@ -435,7 +418,7 @@ func (l *loop) interrupt(res Result) (Result, error) {
 
 // checkpoint saves the complete state at the current step.
 func (l *loop) checkpoint() error {
-	st, err := l.step.ReadState()
+	st, err := l.sess.ReadState()
 	if err != nil {
 		return err
 	}
@@ -461,14 +444,4 @@ func (l *loop) checkpoint() error {
 	}
 	l.lastCkpt = path
 	return nil
-}
-
-// peakRSSMiB is the process's peak resident set (getrusage), or 0 where
-// unavailable.
-func peakRSSMiB() float64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return float64(ru.Maxrss) / 1024 // KiB on Linux
 }

@@ -3,6 +3,7 @@ package train
 import (
 	"context"
 	"errors"
+	"github.com/nfvk/nfvk/agc"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -66,8 +67,8 @@ func blobs(n int, seed uint64) *data.Dataset {
 
 func tinyOptions(t *testing.T, k *kernels.Kernels, train, test *data.Dataset, epochs, batch int) Options {
 	return Options{Kernels: k, Model: loopConfig(4), Train: train, Test: test, RunsDir: t.TempDir(), RunName: "r",
-		Recipe: Recipe{Epochs: epochs, Batch: batch, LR: 0.4, WarmupEpochs: 0.2, Momentum: 0.9, Nesterov: true,
-			WeightDecay: 5e-5, AGCClip: 0.04, LabelSmoothing: 0.1, EMADecay: 0.99, CropPad: 1, HFlip: false, Seed: 3, DataSeed: 4}}
+		Recipe: Recipe{Recipe: agc.Recipe{Epochs: epochs, LR: 0.4, WarmupEpochs: 0.2, Momentum: 0.9, Nesterov: true,
+			WeightDecay: 5e-5, AGCClip: 0.04, EMADecay: 0.99}, Batch: batch, LabelSmoothing: 0.1, CropPad: 1, HFlip: false, Seed: 3, DataSeed: 4}}
 }
 
 // TestTrainLearns trains the tiny model for a few seconds on the blobs and
@@ -115,7 +116,7 @@ func TestTrainLearns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := NewEvaluator(context.Background(), k, l, 64, 8, 8)
+	e, err := NewSession(context.Background(), l, SessionOptions{Kernels: k, EvalBatch: 64, EvalHeight: 8, EvalWidth: 8})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +124,7 @@ func TestTrainLearns(t *testing.T) {
 	if err := e.SetParams(tensorData(ck.EMA)); err != nil {
 		t.Fatal(err)
 	}
-	er, err := e.Evaluate(context.Background(), o.Test)
+	er, err := e.Evaluate(context.Background(), o.Test, Current)
 	if err != nil {
 		t.Fatal(err)
 	}

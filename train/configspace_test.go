@@ -1,20 +1,48 @@
-package nfnet
+package train
 
 import (
 	"context"
-	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
 	"time"
 
 	"github.com/nfvk/nfvk/agc"
+	"github.com/nfvk/nfvk/graph/gpu"
+	"github.com/nfvk/nfvk/nfnet"
 )
 
-// tinyConfig is a small timm-style NFNet that each config-space case
+// The model space on the device against the CPU references: the configs
+// of timm's NfCfg nfvk supports, and a full F0 step.
+
+// newParitySession records the training step of l for batches of shape
+// xs with the recipe's optimizer and sets the weights.
+func newParitySession(t *testing.T, ctx context.Context, l *nfnet.Layout, w map[string][]float32, xs []int, o agc.Recipe) (*Session, *gpu.Executable) {
+	t.Helper()
+	s, err := NewSession(ctx, l, SessionOptions{Kernels: loopKernels(t),
+		Train: nfnet.TrainOptions{Batch: xs[0], Height: xs[2], Width: xs[3], LabelSmoothing: 0.1, Recipe: o}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	if err := s.SetState(State{Params: w}); err != nil {
+		t.Fatal(err)
+	}
+	return s, s.train.(gpuExec).Executable
+}
+
+func int32Labels(labels []int64) []int32 {
+	out := make([]int32, len(labels))
+	for i, c := range labels {
+		out[i] = int32(c)
+	}
+	return out
+}
+
+// configSpaceBase is a small timm-style NFNet that each config-space case
 // varies.
-func tinyConfig() Config {
-	c := DefaultConfig()
+func configSpaceBase() nfnet.Config {
+	c := nfnet.DefaultConfig()
 	c.Name = "tiny"
 	c.InChans, c.NumClasses = 3, 5
 	c.Depths, c.Channels = []int{1, 1}, []int{16, 32}
@@ -32,38 +60,38 @@ func tinyConfig() Config {
 type configCase struct {
 	name string
 	hw   int
-	edit func(c *Config)
+	edit func(c *nfnet.Config)
 }
 
 var configCases = []configCase{
-	{"gelu_erf_timm_ws_28", 28, func(c *Config) {}},
-	{"gelu_tanh_deepmind_ws_36_1ch_7cls", 36, func(c *Config) {
+	{"gelu_erf_timm_ws_28", 28, func(c *nfnet.Config) {}},
+	{"gelu_tanh_deepmind_ws_36_1ch_7cls", 36, func(c *nfnet.Config) {
 		c.GeluApproximate = true
-		c.StdConv, c.StdConvEps = StdConvDeepMind, DefaultDeepMindStdConvEps
+		c.StdConv, c.StdConvEps = nfnet.StdConvDeepMind, nfnet.DefaultDeepMindStdConvEps
 		c.InChans, c.NumClasses = 1, 7
 	}},
-	{"relu_gamma_in_ws_3stages_28", 28, func(c *Config) {
+	{"relu_gamma_in_ws_3stages_28", 28, func(c *nfnet.Config) {
 		c.ActLayer, c.GammaInAct = "relu", false
 		c.Depths, c.Channels = []int{2, 1, 1}, []int{16, 24, 32}
 	}},
-	{"silu_deepmind_ws_gamma_folded_symmetric_deep_stem_28", 28, func(c *Config) {
+	{"silu_deepmind_ws_gamma_folded_symmetric_deep_stem_28", 28, func(c *nfnet.Config) {
 		c.ActLayer, c.GammaInAct = "silu", false
-		c.StdConv, c.StdConvEps = StdConvDeepMind, DefaultDeepMindStdConvEps
+		c.StdConv, c.StdConvEps = nfnet.StdConvDeepMind, nfnet.DefaultDeepMindStdConvEps
 		c.SamePadding = false
 		c.StemType = "deep"
 	}},
-	{"plain_blocks_3x3_stem_ungrouped_36", 36, func(c *Config) {
+	{"plain_blocks_3x3_stem_ungrouped_36", 36, func(c *nfnet.Config) {
 		c.AttnLayer, c.Skipinit, c.ExtraConv, c.NumFeatures = "", false, false, 0
 		c.StemType, c.GroupSize, c.NumClasses = "3x3", 0, 3
 	}},
-	{"reg_tiered_stem_width_1.5_drop_timm_36", 36, func(c *Config) {
+	{"reg_tiered_stem_width_1.5_drop_timm_36", 36, func(c *nfnet.Config) {
 		c.Reg, c.StemType, c.WidthFactor = true, "deep_tiered", 1.5
-		c.DropRate, c.DropPathRate, c.DropPathMode = 0.1, 0.2, DropPathTimm
+		c.DropRate, c.DropPathRate, c.DropPathMode = 0.1, 0.2, nfnet.DropPathTimm
 		c.Depths = []int{1, 2}
 	}},
-	{"7x7_stem_deepmind_names_droppath_28", 28, func(c *Config) {
-		c.StemType, c.ParamNames = "7x7", NamesDeepMind
-		c.DropPathRate, c.DropPathMode = 0.2, DropPathDeepMind
+	{"7x7_stem_deepmind_names_droppath_28", 28, func(c *nfnet.Config) {
+		c.StemType, c.ParamNames = "7x7", nfnet.NamesDeepMind
+		c.DropPathRate, c.DropPathMode = 0.2, nfnet.DropPathDeepMind
 		c.Depths, c.Channels, c.GroupSize = []int{1, 2}, []int{24, 32}, 8
 	}},
 }
@@ -71,9 +99,9 @@ var configCases = []configCase{
 // perturbedInit is nfnet's init with every skip gain 0.5, every WS gain
 // 1 + 0.1 randn and every bias 0.02 randn, as the timm fixture does, so
 // that every branch carries signal and gradient.
-func perturbedInit(t *testing.T, specs []ParamSpec, seed uint64) map[string][]float32 {
+func perturbedInit(t *testing.T, specs []nfnet.ParamSpec, seed uint64) map[string][]float32 {
 	t.Helper()
-	vals, err := Init(specs, seed)
+	vals, err := nfnet.Init(specs, seed)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,11 +111,11 @@ func perturbedInit(t *testing.T, specs []ParamSpec, seed uint64) map[string][]fl
 		v := vals[i]
 		for j := range v {
 			switch s.Kind {
-			case SkipGain:
+			case nfnet.SkipGain:
 				v[j] = 0.5
-			case Gain:
+			case nfnet.Gain:
 				v[j] = float32(1 + 0.1*r.NormFloat64())
-			case Bias:
+			case nfnet.Bias:
 				v[j] = float32(0.02 * r.NormFloat64())
 			}
 		}
@@ -113,9 +141,9 @@ func batch(seed uint64, n, c, hw, classes int) ([]float32, []int, []int64) {
 // recipe is the spec's optimizer with a learning rate for a tiny batch
 // and AGC loose enough to let a few steps make progress; the classifier
 // is excluded from AGC by its name in either naming convention.
-func recipe(l *Layout, units agc.UnitRule) Optim {
-	return Optim{LR: 0.05, Momentum: 0.9, Nesterov: true, WeightDecay: 1e-4, AGCClip: 0.1, AGCEps: 1e-3,
-		AGCExclude: []string{l.Head.Weight, l.Head.Bias}, AGCUnits: units}
+func recipe(l *nfnet.Layout, units agc.UnitRule) agc.Recipe {
+	return agc.Recipe{Epochs: 1, LR: 0.05, Momentum: 0.9, Nesterov: true, WeightDecay: 1e-4, AGCClip: 0.1, AGCEps: 1e-3,
+		AGCExclude: []string{l.Head.Weight, l.Head.Bias}, AGCUnits: units, AGCSkipGains: true}
 }
 
 // TestConfigSpace builds each config and checks, on the device against
@@ -125,14 +153,14 @@ func recipe(l *Layout, units agc.UnitRule) Optim {
 // recorded step for 8 replays on a fixed batch and requires the loss to
 // fall.
 func TestConfigSpace(t *testing.T) {
-	k := modelKernels(t)
+	k := loopKernels(t)
 	ctx := context.Background()
 	for i, cc := range configCases {
 		t.Run(cc.name, func(t *testing.T) {
 			start := time.Now()
-			cfg := tinyConfig()
+			cfg := configSpaceBase()
 			cc.edit(&cfg)
-			l, err := NewLayout(cfg)
+			l, err := nfnet.NewLayout(cfg)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -143,12 +171,11 @@ func TestConfigSpace(t *testing.T) {
 			if i%2 == 1 {
 				units = agc.DeepMind
 			}
-			o := ParityOptions{Grad: true, LabelSmoothing: 0.1, Steps: 1, Optim: recipe(l, units), Seed: 7}
+			o := ParityOptions{Grad: true, LabelSmoothing: 0.1, Steps: 1, Recipe: recipe(l, units), Seed: 7}
 			gpu, err := Parity(ctx, k, l, w, x, xs, labels, o)
 			if err != nil {
 				t.Fatal(err)
 			}
-			o.CPU = true
 			cpu, err := Parity(ctx, nil, l, w, x, xs, labels, o)
 			if err != nil {
 				t.Fatal(err)
@@ -174,7 +201,7 @@ func TestConfigSpace(t *testing.T) {
 				worstP = max(worstP, d)
 			}
 			t.Logf("%s at %dx%d, %d params: GPU vs CPU logits %.3g, loss %.3g, grads (relative) %.3g, params %.3g",
-				cfg.Name, cc.hw, cc.hw, CountParams(specs), d, math.Abs(float64(gpu.Loss-cpu.Loss)), worstG, worstP)
+				cfg.Name, cc.hw, cc.hw, nfnet.CountParams(specs), d, math.Abs(float64(gpu.Loss-cpu.Loss)), worstG, worstP)
 
 			losses := trainLosses(t, ctx, l, w, x, xs, labels, recipe(l, units), 8)
 			if !(losses[len(losses)-1] < losses[0]) {
@@ -186,20 +213,17 @@ func TestConfigSpace(t *testing.T) {
 }
 
 // trainLosses replays one recorded GPU step n times on a batch.
-func trainLosses(t *testing.T, ctx context.Context, l *Layout, w map[string][]float32, x []float32, xs []int, labels []int64, o Optim, n int) []float32 {
+func trainLosses(t *testing.T, ctx context.Context, l *nfnet.Layout, w map[string][]float32, x []float32, xs []int, labels []int64, o agc.Recipe, n int) []float32 {
 	t.Helper()
-	k := modelKernels(t)
-	s, err := NewTrainStep(ctx, k, l, TrainOptions{Batch: xs[0], Height: xs[2], Width: xs[3], LabelSmoothing: 0.1, Optim: o})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if err := s.SetParams(w); err != nil {
-		t.Fatal(err)
-	}
+	s, _ := newParitySession(t, ctx, l, w, xs, o)
+	lab := int32Labels(labels)
+	h := agc.Hyper{LR: o.LR, Momentum: o.Momentum, Nesterov: o.Nesterov, WeightDecay: o.WeightDecay, Lambda: o.AGCClip, Eps: o.AGCEps}
 	var losses []float32
 	for i := 0; i < n; i++ {
-		loss, err := s.Run(ctx, x, labels, o, uint64(100+i))
+		if err := s.Submit(x, lab, h, uint64(100+i)); err != nil {
+			t.Fatal(err)
+		}
+		loss, err := s.Wait(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -221,14 +245,16 @@ func TestF0TrainStep(t *testing.T) {
 		t.Skip("a full F0 step on lavapipe takes tens of seconds; -short skips it")
 	}
 	ctx := context.Background()
-	k := modelKernels(t)
-	cfg, err := Variant("f0")
+	cfg, err := nfnet.Variant("f0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := mustLayout(t, cfg)
+	l, err := nfnet.NewLayout(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
 	specs := l.Params()
-	vals, err := Init(specs, 1)
+	vals, err := nfnet.Init(specs, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -238,23 +264,21 @@ func TestF0TrainStep(t *testing.T) {
 	}
 	x, _, labels := batch(3, 2, 3, 64, cfg.NumClasses)
 	labels[1] = 999
-	o := Optim{LR: agc.ScaleLR(0.1, 2), Momentum: 0.9, Nesterov: true, WeightDecay: 2e-5, AGCClip: 0.01,
-		AGCExclude: []string{l.Head.Weight}, AGCUnits: agc.DeepMind}
+	o := agc.Recipe{Epochs: 1, LR: agc.ScaleLR(0.1, 2), Momentum: 0.9, Nesterov: true, WeightDecay: 2e-5, AGCClip: 0.01,
+		AGCExclude: []string{l.Head.Weight}, AGCUnits: agc.DeepMind, AGCSkipGains: true}
 	start := time.Now()
-	s, err := NewTrainStep(ctx, k, l, TrainOptions{Batch: 2, Height: 64, Width: 64, LabelSmoothing: 0.1, Optim: o})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if err := s.SetParams(w); err != nil {
-		t.Fatal(err)
-	}
+	s, x2 := newParitySession(t, ctx, l, w, []int{2, 3, 64, 64}, o)
 	t.Logf("F0: %d tensors, %d parameters; recorded in %v, arena %.1f MiB",
-		len(specs), CountParams(specs), time.Since(start).Round(time.Millisecond), float64(s.exec.Plan().PeakBytes)/(1<<20))
+		len(specs), nfnet.CountParams(specs), time.Since(start).Round(time.Millisecond), float64(x2.Plan().PeakBytes)/(1<<20))
+	lab := int32Labels(labels)
+	h := agc.Hyper{LR: o.LR, Momentum: o.Momentum, Nesterov: true, WeightDecay: o.WeightDecay, Lambda: o.AGCClip}
 	var losses []float32
 	for i := 0; i < 2; i++ {
 		start = time.Now()
-		loss, err := s.Run(ctx, x, labels, o, uint64(i))
+		if err := s.Submit(x, lab, h, uint64(i)); err != nil {
+			t.Fatal(err)
+		}
+		loss, err := s.Wait(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -268,16 +292,17 @@ func TestF0TrainStep(t *testing.T) {
 			t.Errorf("step %d loss %v, want near ln(1000) = %.3f", i+1, loss, math.Log(1000))
 		}
 	}
+	params, err := s.Params()
+	if err != nil {
+		t.Fatal(err)
+	}
+	grads, err := s.Grads()
+	if err != nil {
+		t.Fatal(err)
+	}
 	changed := 0
 	for _, sp := range specs {
-		p, err := s.Param(sp.Name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		g, err := s.Grad(sp.Name)
-		if err != nil {
-			t.Fatal(err)
-		}
+		p, g := params[sp.Name], grads[sp.Name]
 		for j := range p {
 			if math.IsNaN(float64(p[j])) || math.IsInf(float64(p[j]), 0) || math.IsNaN(float64(g[j])) || math.IsInf(float64(g[j]), 0) {
 				t.Fatalf("%s[%d]: param %v, grad %v after two steps", sp.Name, j, p[j], g[j])
@@ -304,36 +329,10 @@ func TestF0TrainStep(t *testing.T) {
 			gm = max(gm, math.Abs(float64(g[j])))
 			pm = min(pm, math.Abs(float64(p[j])))
 		}
-		if upd := o.LR * (1 + o.Momentum) * gm; !(upd < pm*0x1p-24) || sp.Kind == SkipGain {
+		if upd := o.LR * (1 + o.Momentum) * gm; !(upd < pm*0x1p-24) || sp.Kind == nfnet.SkipGain {
 			t.Errorf("%s %v unchanged after two steps, yet its update %.3g (max |grad| %.3g) exceeds half an ulp of min |value| %.3g",
 				sp.Name, sp.Shape, upd, gm, pm)
 		}
 	}
 	t.Logf("%d of %d tensors changed; the others' updates are below float32 resolution", changed, len(specs))
-}
-
-func ExampleParity() {
-	cfg := tinyConfig()
-	l, err := NewLayout(cfg)
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	specs := l.Params()
-	vals, _ := Init(specs, 1)
-	w := map[string][]float32{}
-	for i, s := range specs {
-		w[s.Name] = vals[i]
-	}
-	x, xs, labels := batch(1, 2, 3, 28, cfg.NumClasses)
-	// CPU: runs anywhere. Pass a *kernels.Kernels and leave CPU false to
-	// use the Vulkan device.
-	res, err := Parity(context.Background(), nil, l, w, x, xs, labels,
-		ParityOptions{Grad: true, LabelSmoothing: 0.1, CPU: true})
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	fmt.Println(len(res.Logits), len(res.Grads) == len(specs))
-	// Output: 10 true
 }
