@@ -44,6 +44,9 @@ type Pipeline struct {
 
 func (p *Pipeline) String() string { return fmt.Sprintf("%s%v", p.shader, p.spec) }
 
+// Shader is the name of the pipeline's shader.
+func (p *Pipeline) Shader() string { return p.shader }
+
 type pipelineKey struct {
 	name string
 	spec string

@@ -14,4 +14,10 @@
 // Tile sizes and workgroup sizes are specialization constants chosen per
 // device class (see Tuning), so the same shader serves lavapipe's 8-wide
 // subgroups and a discrete GPU's 32/64-wide ones.
+//
+// Every shader's bindings (with their readonly/writeonly access) and
+// push-constant block are declared once, in contract_table.go. A shader's
+// SPIR-V is checked against its declaration when it is first loaded (and
+// for every embedded shader in the tests), and every dispatch against it
+// when it is recorded (contract.go).
 package kernels

@@ -36,6 +36,10 @@ func (k *Kernels) pipeline(name string, spec ...uint32) (*engine.Pipeline, error
 	s, ok := k.shaders[name]
 	if !ok {
 		code, err := shaders.SPIRV(name)
+		if err == nil {
+			// Once per shader: its SPIR-V must still match its contract.
+			err = verifySPIRV(name, code)
+		}
 		if err != nil {
 			k.mu.Unlock()
 			return nil, err

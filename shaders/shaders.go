@@ -6,6 +6,10 @@
 // order the dispatch passes them; shapes and scalars in a push-constant
 // block of at most 128 bytes; tile and workgroup sizes as specialization
 // constants with constant_id 0, 1, ... (local_size_x_id = 0 etc.).
+// Each shader's bindings, their readonly/writeonly qualifiers and its
+// push-constant members are declared once more, on the host side, in
+// kernels/contract_table.go; a kernels test reads every embedded module
+// and fails when the two differ, so change both together.
 // Shared GLSL lives in include/. `make shaders` (go generate) rebuilds
 // the SPIR-V; a test fails when a committed .spv is stale.
 package shaders
