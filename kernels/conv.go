@@ -386,28 +386,33 @@ type convSpan = struct {
 }
 
 // convRecord dispatches the planned steps, in order. Pipelines are made
-// first, so that a failure records nothing. An accumulating step reads
-// its output too (declared, so the scheduler orders the chain).
+// and every step is checked against its shader's contract first, so that
+// a failure records nothing. An accumulating step reads its output too
+// (declared, so the scheduler orders the chain).
 func (k *Kernels) convRecord(p *engine.Program, pass convPass, s Conv2DShape, steps []convStep, args ...engine.Arg) error {
 	pipes := make([]*engine.Pipeline, len(steps))
+	stepArgs := make([][]engine.Arg, len(steps))
 	for i, st := range steps {
 		pipe, err := k.pipeline(st.shader, st.spec...)
 		if err != nil {
 			return fmt.Errorf("%s: %w", convPassName[pass], err)
 		}
-		pipes[i] = pipe
+		a := append([]engine.Arg(nil), args...)
+		if st.accumulate {
+			a[len(a)-1].Access = engine.ReadWrite
+		}
+		if err := checkDispatch(st.shader, st.push, a); err != nil {
+			return fmt.Errorf("%s: %w", convPassName[pass], err)
+		}
+		pipes[i], stepArgs[i] = pipe, a
 	}
 	label := fmt.Sprintf("%s %dx%dx%dx%d->%d k%dx%d s%d g%d", convPassName[pass], s.N, s.C, s.H, s.W, s.O, s.KH, s.KW, s.StrideH, s.Groups)
 	for i, st := range steps {
-		a := append([]engine.Arg(nil), args...)
 		l := label
 		if len(steps) > 1 {
 			l = fmt.Sprintf("%s [%d/%d]", label, i+1, len(steps))
 		}
-		if st.accumulate {
-			a[len(a)-1].Access = engine.ReadWrite
-		}
-		if err := p.Dispatch(l, pipes[i], st.groups, st.push, a...); err != nil {
+		if err := k.dispatch(p, l, pipes[i], st.groups, st.push, stepArgs[i]...); err != nil {
 			return err
 		}
 	}

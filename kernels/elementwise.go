@@ -49,7 +49,7 @@ func (k *Kernels) elementwise(p *engine.Program, op string, pipe *engine.Pipelin
 		if n > chunk {
 			label = fmt.Sprintf("%s[%d:%d]", op, start, start+m)
 		}
-		if err := p.Dispatch(label, pipe, [3]uint32{uint32(groups), 1, 1}, push, args...); err != nil {
+		if err := k.dispatch(p, label, pipe, [3]uint32{uint32(groups), 1, 1}, push, args...); err != nil {
 			return err
 		}
 	}

@@ -362,18 +362,22 @@ func (k *Kernels) gemm(p *engine.Program, s GEMMShape, alpha float32, a, b engin
 				if split {
 					label += fmt.Sprintf(" [%d:%d,%d:%d,%d:%d]", m0, m0+sub.M, n0, n0+sub.N, k0, k0+sub.K)
 				}
-				plan = append(plan, dispatch{
+				d := dispatch{
 					label:  label,
 					pipe:   pipe,
 					groups: [3]uint32{uint32(ceilDiv(sub.N, cfg.bn)), uint32(ceilDiv(sub.M, cfg.bm)), 1},
 					push:   pushBuf(nil).i(sub.M).i(sub.N).i(sub.K).i(lda).i(ldb).i(ldc).u(ab.off).u(bb.off).u(cb.off).f(alpha).f(cbeta),
 					args:   [3]engine.Arg{ab.arg, bb.arg, cb.arg},
-				})
+				}
+				if err := checkDispatch(name, d.push, d.args[:]); err != nil {
+					return fmt.Errorf("%s: %w", op, err)
+				}
+				plan = append(plan, d)
 			}
 		}
 	}
 	for _, d := range plan {
-		if err := p.Dispatch(d.label, d.pipe, d.groups, d.push, d.args[:]...); err != nil {
+		if err := k.dispatch(p, d.label, d.pipe, d.groups, d.push, d.args[:]...); err != nil {
 			return fmt.Errorf("%s: %w", op, err)
 		}
 	}

@@ -127,7 +127,7 @@ func (k *Kernels) SoftmaxCrossEntropy(p *engine.Program, s ref.LossShape, a CE) 
 	if k.lossLanePerRow() {
 		args = args[:5] // loss_lane has no stage-1 bindings
 	}
-	if err := p.Dispatch(name, pipe, [3]uint32{uint32(groups), 1, 1}, push, args...); err != nil {
+	if err := k.dispatch(p, name, pipe, [3]uint32{uint32(groups), 1, 1}, push, args...); err != nil {
 		return err
 	}
 	if !fwd {
@@ -152,5 +152,5 @@ func (k *Kernels) SoftmaxCrossEntropy(p *engine.Program, s ref.LossShape, a CE) 
 		correct = loss
 	}
 	// Bindings 0-3 are unread by the summing stage.
-	return p.Dispatch(name+" sum", fin, [3]uint32{1, 1, 1}, push, sc, sc, sc, loss, sc, loss, correct)
+	return k.dispatch(p, name+" sum", fin, [3]uint32{1, 1, 1}, push, sc, sc, sc, loss, sc, loss, correct)
 }

@@ -268,7 +268,7 @@ func (k *Kernels) OptimizerStep(p *engine.Program, t OptimTensor, hyper engine.S
 		return err
 	}
 	push := pushBuf(nil).u(e.units).u(e.size).u(e.n).u(e.flags).u(e.pOff).u(e.gOff).u(e.mOff)
-	return p.Dispatch(op, pipe, [3]uint32{k.optGroups(e.units), 1, 1}, push,
+	return k.dispatch(p, op, pipe, [3]uint32{k.optGroups(e.units), 1, 1}, push,
 		hyper.Read(), bound[0].ReadWrite(), bound[1].Read(), bound[2].ReadWrite())
 }
 
@@ -361,7 +361,7 @@ func (k *Kernels) OptimizerSteps(p *engine.Program, ts []OptimTensor, hyper, tab
 		return err
 	}
 	push := pushBuf(nil).i(len(ts)).u(uint32(total))
-	return p.Dispatch(op, pipe, [3]uint32{k.optGroups(uint32(total)), 1, 1}, push,
+	return k.dispatch(p, op, pipe, [3]uint32{k.optGroups(uint32(total)), 1, 1}, push,
 		hyper.Read(), bound[0].ReadWrite(), bound[1].Read(), bound[2].ReadWrite(), table.Read())
 }
 
@@ -396,7 +396,7 @@ func (k *Kernels) EMAUpdate(p *engine.Program, ema, param, hyper engine.Span) er
 			label = fmt.Sprintf("%s[%d:%d]", op, start, start+m)
 		}
 		groups := min(ceilDiv(ceilDiv(m, 4), int(k.tune.ElementwiseLocal)), int(k.tune.ElementwiseMaxGroups))
-		if err := p.Dispatch(label, pipe, [3]uint32{uint32(groups), 1, 1}, pushBuf(nil).i(m), hyper.Read(),
+		if err := k.dispatch(p, label, pipe, [3]uint32{uint32(groups), 1, 1}, pushBuf(nil).i(m), hyper.Read(),
 			ema.Sub(int64(4*start), int64(4*m)).ReadWrite(), param.Sub(int64(4*start), int64(4*m)).Read()); err != nil {
 			return err
 		}

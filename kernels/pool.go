@@ -111,7 +111,7 @@ func (k *Kernels) avgPool(p *engine.Program, s ref.PoolShape, src, dst engine.Sp
 		if len(chunks) > 1 {
 			label = fmt.Sprintf("%s planes [%d:%d]", name, c[0], c[1])
 		}
-		if err := p.Dispatch(label, pipe, [3]uint32{uint32(groups), 1, 1}, push,
+		if err := k.dispatch(p, label, pipe, [3]uint32{uint32(groups), 1, 1}, push,
 			src.Sub(int64(4*c[0]*srcPer), int64(4*np*srcPer)).Read(), dst.Sub(int64(4*c[0]*dstPer), int64(4*total)).Write()); err != nil {
 			return err
 		}
@@ -142,7 +142,7 @@ func (k *Kernels) pool2x2(p *engine.Program, name string, s ref.PoolShape, chunk
 		if len(chunks) > 1 {
 			label = fmt.Sprintf("%s planes [%d:%d]", name, c[0], c[1])
 		}
-		if err := p.Dispatch(label, pipe, [3]uint32{uint32(groups), 1, 1}, pushBuf(nil).i(pairs).i(s.H).i(w4).i(oh).u(mw).u(sw).u(mo).u(so),
+		if err := k.dispatch(p, label, pipe, [3]uint32{uint32(groups), 1, 1}, pushBuf(nil).i(pairs).i(s.H).i(w4).i(oh).u(mw).u(sw).u(mo).u(so),
 			src.Sub(int64(4*c[0]*srcPer), int64(4*np*srcPer)).Read(), dst.Sub(int64(4*c[0]*dstPer), int64(4*np*dstPer)).Write()); err != nil {
 			return err
 		}
@@ -192,7 +192,7 @@ func (k *Kernels) planeReduce(p *engine.Program, op string, s ref.NCHWShape, mod
 		if len(chunks) > 1 {
 			label = fmt.Sprintf("%s planes [%d:%d]", name, c[0], c[1])
 		}
-		if err := p.Dispatch(label, pipe, [3]uint32{uint32(groups), 1, 1}, pushBuf(nil).i(np).i(hw).f(gain),
+		if err := k.dispatch(p, label, pipe, [3]uint32{uint32(groups), 1, 1}, pushBuf(nil).i(np).i(hw).f(gain),
 			xs, dys, zs, out.Sub(int64(4*c[0]), int64(4*np)).Write()); err != nil {
 			return err
 		}

@@ -46,7 +46,7 @@ func (k *Kernels) ReduceRows(p *engine.Program, op Reduce, x engine.Span, rows, 
 	if err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
-	return p.Dispatch(name, pipe, [3]uint32{uint32(groups), 1, 1}, pushBuf(nil).i(rows).i(cols).i(rows*cols),
+	return k.dispatch(p, name, pipe, [3]uint32{uint32(groups), 1, 1}, pushBuf(nil).i(rows).i(cols).i(rows*cols),
 		x.Sub(0, int64(4*rows*cols)).Read(), out.Sub(0, int64(4*rows)).Write())
 }
 
@@ -79,7 +79,7 @@ func (k *Kernels) partialSums(p *engine.Program, x engine.Span, n int, scratch e
 	if err != nil {
 		return err
 	}
-	return p.Dispatch(fmt.Sprintf("partial sums [%d]", n), pipe, [3]uint32{uint32(groups), 1, 1},
+	return k.dispatch(p, fmt.Sprintf("partial sums [%d]", n), pipe, [3]uint32{uint32(groups), 1, 1},
 		pushBuf(nil).i(rows).i(sumRow).i(n), x.Sub(0, int64(4*n)).Read(), scratch.Sub(0, int64(4*rows)).Write())
 }
 

@@ -120,7 +120,7 @@ func (k *Kernels) rngElementwise(p *engine.Program, op string, pipe *engine.Pipe
 		if n > chunk {
 			label = fmt.Sprintf("%s[%d:%d]", op, start, start+m)
 		}
-		if err := p.Dispatch(label, pipe, [3]uint32{uint32(groups), 1, 1}, push, sa, xa, ya); err != nil {
+		if err := k.dispatch(p, label, pipe, [3]uint32{uint32(groups), 1, 1}, push, sa, xa, ya); err != nil {
 			return err
 		}
 	}
@@ -250,7 +250,7 @@ func (k *Kernels) Residual(p *engine.Program, s ref.NCHWShape, alpha float32, sh
 		groups := k.residualGroups(c[1]-c[0], false)
 		label := fmt.Sprintf("%s %v [%d:%d]", op, s, c[0], c[1])
 		// Bindings 5 and 6 are backward-only: bind out, which is written anyway.
-		if err := p.Dispatch(label, pipe, [3]uint32{uint32(groups), 1, 1}, pushBuf(nil).i(c[1]-c[0]).i(c[0]).u(mp).u(sp).f(alpha).i(0),
+		if err := k.dispatch(p, label, pipe, [3]uint32{uint32(groups), 1, 1}, pushBuf(nil).i(c[1]-c[0]).i(c[0]).u(mp).u(sp).f(alpha).i(0),
 			a, hh, sk, m, o, o, o); err != nil {
 			return err
 		}
@@ -312,7 +312,7 @@ func (k *Kernels) ResidualBackward(p *engine.Program, s ref.NCHWShape, alpha flo
 			ds = dshortcut.Sub(off, size).Write()
 		}
 		label := fmt.Sprintf("%s [%d:%d]", name, c[0], c[1])
-		if err := p.Dispatch(label, pipe, [3]uint32{uint32(groups), 1, 1}, pushBuf(nil).i(c[1]-c[0]).i(c[0]).u(mp).u(sp).f(alpha).i(at),
+		if err := k.dispatch(p, label, pipe, [3]uint32{uint32(groups), 1, 1}, pushBuf(nil).i(c[1]-c[0]).i(c[0]).u(mp).u(sp).f(alpha).i(at),
 			dout.Sub(off, size).Read(), h.Sub(off, size).Read(), sk, m, d, ds, scratch.Sub(0, int64(4*parts)).Write()); err != nil {
 			return err
 		}

@@ -106,7 +106,7 @@ func (k *Kernels) seBroadcast(p *engine.Program, op string, s ref.NCHWShape, gat
 		if len(chunks) > 1 {
 			label = fmt.Sprintf("%s planes [%d:%d]", name, c[0], c[1])
 		}
-		if err := p.Dispatch(label, pipe, [3]uint32{uint32(groups), 1, 1}, pushBuf(nil).i(n).u(m).u(sh).f(gain).f(1/float32(hw)).i(hw),
+		if err := k.dispatch(p, label, pipe, [3]uint32{uint32(groups), 1, 1}, pushBuf(nil).i(n).u(m).u(sh).f(gain).f(1/float32(hw)).i(hw),
 			xs, zs, dms, d); err != nil {
 			return err
 		}

@@ -155,13 +155,13 @@ func (k *Kernels) WS(p *engine.Program, s ref.WSShape, f WSFormula, w, gain, wha
 			return err
 		}
 		// Forward writes binding 3; 2 and 4 are the backward's (unused).
-		return p.Dispatch(label, pipe, k.wsGrid(s), wsPush(s, f), wa, ga, wa, ya, ya)
+		return k.dispatch(p, label, pipe, k.wsGrid(s), wsPush(s, f), wa, ga, wa, ya, ya)
 	}
 	pipe, err := k.pipeline("ws", k.rowLocal(), flagU32(f.Timm))
 	if err != nil {
 		return err
 	}
-	return p.Dispatch(label, pipe, k.wsGrid(s), wsPush(s, f), wa, ga, ya)
+	return k.dispatch(p, label, pipe, k.wsGrid(s), wsPush(s, f), wa, ga, ya)
 }
 
 // WSBackward records dw (and dgain, unless dgain.Buf is nil) from
@@ -194,6 +194,6 @@ func (k *Kernels) WSBackward(p *engine.Program, s ref.WSShape, f WSFormula, w, g
 	if dgain.Buf != nil {
 		dg = dgain.Sub(0, int64(4*s.O)).Write()
 	}
-	return p.Dispatch(fmt.Sprintf("ws backward %v %dx%d", f, s.O, s.FanIn), pipe, k.wsGrid(s), wsPush(s, f),
+	return k.dispatch(p, fmt.Sprintf("ws backward %v %dx%d", f, s.O, s.FanIn), pipe, k.wsGrid(s), wsPush(s, f),
 		w.Sub(0, n).Read(), g, dwhat.Sub(0, n).Read(), dw.Sub(0, n).Write(), dg)
 }
