@@ -26,13 +26,13 @@ func runEval(ctx context.Context, args []string, stdout io.Writer) (retErr error
 	)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprint(stdout, "usage: nfvk eval [flags] CHECKPOINT\n\nTest accuracy and loss of a checkpoint (a file, or a run directory: its latest).\n\nflags:\n", flagUsage(fs))
+			fmt.Fprint(stdout, evalHelp, flagUsage(fs, evalUsage))
 			return nil
 		}
-		return fmt.Errorf("eval: %w\n%s", err, flagUsage(fs))
+		return fmt.Errorf("eval: %w\n%s", err, flagUsage(fs, evalUsage))
 	}
 	if fs.NArg() != 1 {
-		return fmt.Errorf("eval: want one checkpoint, got %d arguments\n%s", fs.NArg(), flagUsage(fs))
+		return fmt.Errorf("eval: want one checkpoint, got %d arguments\n%s", fs.NArg(), flagUsage(fs, evalUsage))
 	}
 	ck, l, rec, err := openCheckpoint(fs.Arg(0))
 	if err != nil {
@@ -58,7 +58,8 @@ func runEval(ctx context.Context, args []string, stdout io.Writer) (retErr error
 		return fmt.Errorf("eval: %w", err)
 	}
 	defer closeDevice(dev, &retErr)
-	e, err := train.NewEvaluator(ctx, kernels.New(dev), l, min(*batch, ds.test.N), ds.test.H, ds.test.W)
+	e, err := train.NewSession(ctx, l, train.SessionOptions{Kernels: kernels.New(dev),
+		EvalBatch: min(*batch, ds.test.N), EvalHeight: ds.test.H, EvalWidth: ds.test.W})
 	if err != nil {
 		return fmt.Errorf("eval: %w", err)
 	}
@@ -70,7 +71,7 @@ func runEval(ctx context.Context, args []string, stdout io.Writer) (retErr error
 	if err := e.SetParams(tensorMap(w)); err != nil {
 		return fmt.Errorf("eval: checkpoint %s: %w", ck.Path, err)
 	}
-	r, err := e.Evaluate(ctx, ds.test)
+	r, err := e.Evaluate(ctx, ds.test, train.Current)
 	if err != nil {
 		return fmt.Errorf("eval: %w", err)
 	}
@@ -78,6 +79,11 @@ func runEval(ctx context.Context, args []string, stdout io.Writer) (retErr error
 		ck.Path, ck.Step, ck.Epoch, which, 100*r.Acc, r.Loss, r.N, src.name)
 	return nil
 }
+
+const (
+	evalUsage = "usage: nfvk eval [flags] CHECKPOINT"
+	evalHelp  = "Test accuracy and loss of a checkpoint (a file, or a run directory: its latest).\n\n"
+)
 
 // openCheckpoint loads and checks a checkpoint: a loadable file whose
 // tensors fit its config, and the recipe the loop stored in it.

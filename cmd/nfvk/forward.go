@@ -14,13 +14,26 @@ import (
 	"github.com/nfvk/nfvk/kernels"
 	"github.com/nfvk/nfvk/nfnet"
 	"github.com/nfvk/nfvk/safetensors"
+	"github.com/nfvk/nfvk/train"
 )
 
+const forwardUsage = "usage: nfvk forward --config C.json | --variant V --weights W.safetensors --input IN.safetensors --out OUT.safetensors [flags]"
+
+const forwardHelp = `Writes the logits of a model at given weights (eval mode); with --grad or
+--steps also the loss; with --grad grad/<name>; with --steps N the losses
+[N] and param/<name> after N training steps at a constant learning rate.
+It is the parity check against a PyTorch model (timm's NFNets).
+`
+
 // runForward is `nfvk forward`: the parity command people use to check
-// nfvk against their PyTorch model. It is a thin layer over nfnet.Parity.
+// nfvk against their PyTorch model. It is a thin layer over train.Parity.
 func runForward(ctx context.Context, args []string, stdout io.Writer) (retErr error) {
 	fs := flag.NewFlagSet("forward", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
+	// The optimizer of --steps: plain momentum SGD unless flags say more;
+	// AGC (when on) clips the skip gains too, as timm does.
+	rec := agc.Recipe{Epochs: 1, LR: 0.1, Momentum: 0.9, AGCEps: agc.DefaultEps, AGCSkipGains: true}
+	bindOptimizer(fs, &rec, false)
 	var (
 		configPath = fs.String("config", "", "model config (JSON, timm NfCfg field names) `file`")
 		variant    = fs.String("variant", "", "named variant (f0..f7, f0+..f7+, dm_nfnet_f0..f6) instead of --config")
@@ -30,23 +43,15 @@ func runForward(ctx context.Context, args []string, stdout io.Writer) (retErr er
 		grad       = fs.Bool("grad", false, "also write loss and grad/<name> at the given weights")
 		smoothing  = fs.Float64("label-smoothing", 0, "label smoothing of the cross-entropy")
 		steps      = fs.Int("steps", 0, "run N training steps on the batch, then write param/<name>")
-		lr         = fs.Float64("lr", 0.1, "learning rate")
-		momentum   = fs.Float64("momentum", 0.9, "momentum")
-		nesterov   = fs.Bool("nesterov", false, "Nesterov momentum")
-		wd         = fs.Float64("weight-decay", 0, "weight decay (not on gains, biases, skip gains)")
-		clip       = fs.Float64("agc-clip", 0, "AGC clipping factor lambda (0: no AGC)")
-		eps        = fs.Float64("agc-eps", agc.DefaultEps, "AGC parameter-norm floor")
-		exclude    = fs.String("agc-exclude", "", "comma-separated parameter names or module paths AGC leaves out (e.g. head.fc)")
-		units      = fs.String("agc-units", "deepmind", "AGC unit rule: timm (ndim<=1 one unit, else per dim 0) or deepmind")
 		useCPU     = fs.Bool("cpu", false, "compute with the CPU references instead of the Vulkan device")
 		seed       = fs.Uint64("seed", 0, "random seed of the first step (stochastic depth, dropout)")
 	)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprint(stdout, flagUsage(fs))
+			fmt.Fprint(stdout, usageText(fs, forwardUsage, forwardHelp))
 			return nil
 		}
-		return fmt.Errorf("forward: %w\n%s", err, flagUsage(fs))
+		return fmt.Errorf("forward: %w\n%s", err, flagUsage(fs, forwardUsage))
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("forward: unexpected arguments %q", fs.Args())
@@ -61,21 +66,7 @@ func runForward(ctx context.Context, args []string, stdout io.Writer) (retErr er
 		missing = append(missing, "exactly one of --config, --variant")
 	}
 	if len(missing) > 0 {
-		return fmt.Errorf("forward: missing %s\n%s", strings.Join(missing, ", "), flagUsage(fs))
-	}
-	opt := nfnet.Optim{LR: *lr, Momentum: *momentum, Nesterov: *nesterov, WeightDecay: *wd, AGCClip: *clip, AGCEps: *eps}
-	switch *units {
-	case "timm":
-		opt.AGCUnits = agc.Timm
-	case "deepmind":
-		opt.AGCUnits = agc.DeepMind
-	default:
-		return fmt.Errorf("forward: --agc-units %q: want timm or deepmind", *units)
-	}
-	for _, n := range strings.Split(*exclude, ",") {
-		if n = strings.TrimSpace(n); n != "" {
-			opt.AGCExclude = append(opt.AGCExclude, n)
-		}
+		return fmt.Errorf("forward: missing %s\n%s", strings.Join(missing, ", "), flagUsage(fs, forwardUsage))
 	}
 	if *steps < 0 {
 		return fmt.Errorf("forward: --steps %d: must be >= 0", *steps)
@@ -104,7 +95,7 @@ func runForward(ctx context.Context, args []string, stdout io.Writer) (retErr er
 		return fmt.Errorf("forward: %w", err)
 	}
 
-	var k *kernels.Kernels
+	var k *kernels.Kernels // nil: the CPU references
 	if !*useCPU {
 		dev, err := engine.Open(engine.Options{})
 		if err != nil {
@@ -113,8 +104,8 @@ func runForward(ctx context.Context, args []string, stdout io.Writer) (retErr er
 		defer closeDevice(dev, &retErr)
 		k = kernels.New(dev)
 	}
-	res, err := nfnet.Parity(ctx, k, l, w, x, xShape, labels, nfnet.ParityOptions{
-		Grad: *grad, LabelSmoothing: *smoothing, Steps: *steps, Optim: opt, CPU: *useCPU, Seed: *seed})
+	res, err := train.Parity(ctx, k, l, w, x, xShape, labels, train.ParityOptions{
+		Grad: *grad, LabelSmoothing: *smoothing, Steps: *steps, Recipe: rec, Seed: *seed})
 	if err != nil {
 		return fmt.Errorf("forward: %w", err)
 	}
@@ -192,15 +183,4 @@ func names(f *safetensors.File) string {
 		return "no tensors"
 	}
 	return strings.Join(n, ", ")
-}
-
-// flagUsage renders a flag set's defaults for an error message.
-func flagUsage(fs *flag.FlagSet) string {
-	var b strings.Builder
-	fs.SetOutput(&b)
-	fs.PrintDefaults()
-	fs.SetOutput(io.Discard)
-	return "usage: nfvk forward --config C.json --weights W.safetensors --input IN.safetensors --out OUT.safetensors [flags]\n" +
-		"writes logits (eval mode); with --grad or --steps also loss; with --grad grad/<name>; with --steps N losses [N] and param/<name>\n" +
-		b.String()
 }

@@ -83,7 +83,7 @@ func forward(t *testing.T, input string, extra ...string) *safetensors.File {
 
 // timmStepFlags are the fixture's training settings (README: small_step1).
 var timmStepFlags = []string{"--lr", "0.1", "--momentum", "0.9", "--nesterov", "--weight-decay", "0",
-	"--agc-clip", "0.01", "--agc-eps", "1e-3", "--agc-exclude", "head.fc", "--agc-units", "timm",
+	"--agc", "0.01", "--agc-eps", "1e-3", "--agc-exclude", "head.fc", "--agc-units", "timm",
 	"--label-smoothing", "0.1"}
 
 // checkLogitsLoss compares logits and loss with small_io at 1e-5.
@@ -228,7 +228,7 @@ func TestForwardErrors(t *testing.T) {
 		{"label range", []string{"--config", cfg, "--weights", params, "--input", badLabel, "--out", out, "--grad", "--cpu"}, "labels[0] = 10"},
 		{"missing weights", []string{"--config", cfg, "--weights", wrongWeights, "--input", io, "--out", out}, "missing tensor stem.conv1.bias"},
 		{"impossible config", []string{"--config", badCfg, "--weights", params, "--input", io, "--out", out}, "group_size"},
-		{"units", []string{"--config", cfg, "--weights", params, "--input", io, "--out", out, "--agc-units", "per-row"}, "--agc-units"},
+		{"units", []string{"--config", cfg, "--weights", params, "--input", io, "--out", out, "--agc-units", "per-row"}, `unit rule "per-row"`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer

@@ -31,13 +31,13 @@ func runPredict(ctx context.Context, args []string, stdout io.Writer) (retErr er
 	)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprint(stdout, predictHelp, flagUsage(fs))
+			fmt.Fprint(stdout, predictHelp, flagUsage(fs, predictUsage))
 			return nil
 		}
-		return fmt.Errorf("predict: %w\n%s", err, flagUsage(fs))
+		return fmt.Errorf("predict: %w\n%s", err, flagUsage(fs, predictUsage))
 	}
 	if fs.NArg() < 2 {
-		return fmt.Errorf("predict: want a checkpoint and at least one image\n%s", flagUsage(fs))
+		return fmt.Errorf("predict: want a checkpoint and at least one image\n%s", flagUsage(fs, predictUsage))
 	}
 	if *topK < 1 {
 		return fmt.Errorf("predict: -k %d: want >= 1", *topK)
@@ -65,7 +65,7 @@ func runPredict(ctx context.Context, args []string, stdout io.Writer) (retErr er
 		return fmt.Errorf("predict: %w", err)
 	}
 	defer closeDevice(dev, &retErr)
-	e, err := train.NewEvaluator(ctx, kernels.New(dev), l, len(files), h, w)
+	e, err := train.NewSession(ctx, l, train.SessionOptions{Kernels: kernels.New(dev), EvalBatch: len(files), EvalHeight: h, EvalWidth: w})
 	if err != nil {
 		return fmt.Errorf("predict: %w", err)
 	}
@@ -77,7 +77,7 @@ func runPredict(ctx context.Context, args []string, stdout io.Writer) (retErr er
 	if err := e.SetParams(tensorMap(weights)); err != nil {
 		return fmt.Errorf("predict: checkpoint %s: %w", ck.Path, err)
 	}
-	logits, err := e.Logits(ctx, x)
+	logits, err := e.Forward(ctx, x, train.Current)
 	if err != nil {
 		return fmt.Errorf("predict: %w", err)
 	}
@@ -110,9 +110,9 @@ func runPredict(ctx context.Context, args []string, stdout io.Writer) (retErr er
 	return nil
 }
 
-const predictHelp = `usage: nfvk predict [flags] CHECKPOINT IMAGE...
+const predictUsage = "usage: nfvk predict [flags] CHECKPOINT IMAGE..."
 
-Prints the top-k classes of each PNG or JPEG image under a checkpoint (a
+const predictHelp = `Prints the top-k classes of each PNG or JPEG image under a checkpoint (a
 file, or a run directory: its latest). Images are resized to the training
 size, converted to gray for 1-channel models (Fashion-MNIST images are
 light garments on black) and normalised as in training.

@@ -17,116 +17,87 @@ import (
 	"github.com/nfvk/nfvk/train"
 )
 
-// runTrain is `nfvk train`: a thin layer over train.Train.
-func runTrain(ctx context.Context, args []string, stdout io.Writer) (retErr error) {
-	fs := flag.NewFlagSet("train", flag.ContinueOnError)
+// trainFlags are train's flags: the recipe's (bound to its fields) and
+// the run's.
+type trainFlags struct {
+	fs                                                          *flag.FlagSet
+	set                                                         map[string]bool
+	rec                                                         train.Recipe
+	variant, configPath, dataName, dataDir, device, resume, run string
+	runsDir                                                     string
+	size, workers, keep                                         int
+	quiet                                                       bool
+}
+
+const trainUsage = "usage: nfvk train [flags]"
+
+// parseTrainFlags parses args; help is true when --help was asked for
+// (and printed).
+func parseTrainFlags(args []string, stdout io.Writer) (f *trainFlags, help bool, err error) {
+	f = &trainFlags{fs: flag.NewFlagSet("train", flag.ContinueOnError), rec: train.NanoRecipe(), set: map[string]bool{}}
+	fs := f.fs
 	fs.SetOutput(io.Discard)
-	r := nfnet.NanoRecipe()
-	var rec train.Recipe
-	var (
-		variant    = fs.String("variant", nfnet.NanoName, "model: "+nfnet.NanoName+" (the small default for 28-32 px images; see nfnet/small.go) or a named NFNet (f0..f7, f0+..f7+, dm_nfnet_f0..f6)")
-		configPath = fs.String("config", "", "model config `file` (JSON, timm NfCfg field names) instead of --variant; in_chans and num_classes are set from the data")
-		dataName   = fs.String("data", "fashion-mnist", "dataset: fashion-mnist, mnist (idx files), cifar10 (binary batches) or folder (DIR/train/<class>/*.png|jpg and DIR/test/<class>/...)")
-		dataDir    = fs.String("data-dir", "", "dataset `directory` (default for fashion-mnist: "+defaultFashionDir+")")
-		size       = fs.Int("size", 32, "image side in pixels for --data folder (images are resized)")
-		epochs     = fs.Int("epochs", r.Epochs, "training epochs (the cosine schedule ends with the last)")
-		batch      = fs.Int("batch", r.Batch, "batch size")
-		lr         = fs.Float64("lr", r.LR, "peak learning rate, reached after the warmup")
-		warmup     = fs.Float64("warmup", r.WarmupEpochs, "linear learning-rate warmup in epochs (fractions allowed)")
-		momentum   = fs.Float64("momentum", r.Momentum, "SGD momentum (Nesterov)")
-		wd         = fs.Float64("weight-decay", r.WeightDecay, "weight decay on conv and linear weights (not gains, biases, skip gains)")
-		clip       = fs.Float64("agc", r.AGCClip, "adaptive gradient clipping lambda (0: off); scale it with lr")
-		clipSkip   = fs.Bool("agc-skip-gains", false, "let AGC clip the zero-initialised skip gains too (DeepMind, timm); by default they are exempt, which lets residual branches open in short runs")
-		smoothing  = fs.Float64("label-smoothing", r.LabelSmoothing, "label smoothing of the training loss")
-		ema        = fs.Float64("ema", r.EMADecay, "weight EMA decay; test accuracy is measured with the EMA weights")
-		cropPad    = fs.Int("crop-pad", r.CropPad, "random-crop augmentation: pad by N pixels, crop back (0: off)")
-		hflip      = fs.Bool("hflip", r.HFlip, "random horizontal flips (on by default for fashion-mnist, cifar10, folder; off for mnist)")
-		seed       = fs.Uint64("seed", r.Seed, "seed of the initial weights and of shuffling and augmentation")
-		device     = fs.String("device", "", "Vulkan device: index or name substring (default: $NFVK_DEVICE, else the best: discrete GPU, integrated, virtual, CPU)")
-		resume     = fs.String("resume", "", "continue a run: its `directory` (latest checkpoint) or a checkpoint file; model and recipe come from the checkpoint")
-		runName    = fs.String("run", "", "run `name`: the run directory is RUNS/NAME (default: the UTC start time)")
-		runsDir    = fs.String("runs", "runs", "`directory` holding run directories")
-		workers    = fs.Int("workers", 1, "goroutines preparing each batch (on a CPU device the device needs the cores)")
-		keep       = fs.Int("keep", 2, "checkpoints kept per run")
-		quiet      = fs.Bool("quiet", false, "no progress output, only the summary")
-	)
+	bindRecipe(fs, &f.rec)
+	fs.StringVar(&f.variant, "variant", nfnet.NanoName, "model: "+nfnet.NanoName+" (the small default for 28-32 px images; see nfnet/small.go) or a named NFNet (f0..f7, f0+..f7+, dm_nfnet_f0..f6)")
+	fs.StringVar(&f.configPath, "config", "", "model config `file` (JSON, timm NfCfg field names) instead of --variant; in_chans and num_classes are set from the data")
+	fs.StringVar(&f.dataName, "data", "fashion-mnist", "dataset: fashion-mnist, mnist (idx files), cifar10 (binary batches) or folder (DIR/train/<class>/*.png|jpg and DIR/test/<class>/...)")
+	fs.StringVar(&f.dataDir, "data-dir", "", "dataset `directory` (default for fashion-mnist: "+defaultFashionDir+")")
+	fs.IntVar(&f.size, "size", 32, "image side in pixels for --data folder (images are resized)")
+	fs.StringVar(&f.device, "device", "", "Vulkan device: index or name substring (default: $NFVK_DEVICE, else the best: discrete GPU, integrated, virtual, CPU)")
+	fs.StringVar(&f.resume, "resume", "", "continue a run: its `directory` (latest checkpoint) or a checkpoint file; model, recipe and image size come from the checkpoint")
+	fs.StringVar(&f.run, "run", "", "run `name`: the run directory is RUNS/NAME (default: the UTC start time)")
+	fs.StringVar(&f.runsDir, "runs", "runs", "`directory` holding run directories")
+	fs.IntVar(&f.workers, "workers", 1, "goroutines preparing each batch (on a CPU device the device needs the cores)")
+	fs.IntVar(&f.keep, "keep", 2, "checkpoints kept per run")
+	fs.BoolVar(&f.quiet, "quiet", false, "no progress output, only the summary")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprint(stdout, trainHelp, flagUsage(fs))
-			return nil
+			fmt.Fprint(stdout, usageText(fs, trainUsage, trainHelp))
+			return nil, true, nil
 		}
-		return fmt.Errorf("train: %w\n%s", err, flagUsage(fs))
+		return nil, false, fmt.Errorf("train: %w\n%s", err, flagUsage(fs, trainUsage))
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("train: unexpected arguments %q", fs.Args())
+		return nil, false, fmt.Errorf("train: unexpected arguments %q\n%s", fs.Args(), flagUsage(fs, trainUsage))
 	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	if set["config"] && set["variant"] {
-		return errors.New("train: give --config or --variant, not both")
+	fs.Visit(func(fl *flag.Flag) { f.set[fl.Name] = true })
+	if f.set["config"] && f.set["variant"] {
+		return nil, false, errors.New("train: give --config or --variant, not both")
 	}
+	f.rec.DataSeed = f.rec.Seed + 1
+	return f, false, nil
+}
 
-	o := train.Options{RunsDir: *runsDir, RunName: *runName, KeepCheckpoints: *keep, Workers: *workers}
-	src := dataSource{name: *dataName, dir: *dataDir, size: *size}
-	if *resume != "" {
-		// The checkpoint decides the model, recipe and data.
-		ck, err := loadCheckpointFor(*resume)
-		if err != nil {
+// runTrain is `nfvk train`: a thin layer over train.Train.
+func runTrain(ctx context.Context, args []string, stdout io.Writer) (retErr error) {
+	f, help, err := parseTrainFlags(args, stdout)
+	if err != nil || help {
+		return err
+	}
+	o := train.Options{RunsDir: f.runsDir, RunName: f.run, KeepCheckpoints: f.keep, Workers: f.workers}
+	src := dataSource{name: f.dataName, dir: f.dataDir, size: f.size}
+	rec := f.rec
+	if f.resume != "" {
+		if rec, err = f.resumeRecipe(&o, &src); err != nil {
 			return fmt.Errorf("train: %w", err)
 		}
-		rec, err = train.LoadRecipe(ck)
-		if err != nil {
-			return fmt.Errorf("train: %w", err)
-		}
-		for _, f := range []string{"variant", "config", "epochs", "batch", "lr", "warmup", "momentum", "weight-decay", "agc", "agc-skip-gains", "label-smoothing", "ema", "crop-pad", "hflip", "seed", "run"} {
-			if set[f] {
-				return fmt.Errorf("train: --%s cannot change a resumed run (the checkpoint %s holds its recipe)", f, ck.Path)
-			}
-		}
-		if !set["data"] {
-			src.name = rec.Data
-		}
-		if !set["data-dir"] {
-			src.dir = rec.DataDir
-		}
-		if rec.Height > 0 {
-			src.size = rec.Height
-		}
-		o.Resume = ck.Path
-		o.Model = ck.Config
 	}
 	ds, err := src.load()
 	if err != nil {
 		return fmt.Errorf("train: %w", err)
 	}
-	if *resume == "" {
-		if !set["hflip"] {
-			*hflip = src.name != "mnist"
+	if f.resume == "" {
+		if !f.set["hflip"] {
+			rec.HFlip = src.name != "mnist"
 		}
-		rec = train.Recipe{Epochs: *epochs, Batch: *batch, LR: *lr, WarmupEpochs: *warmup, Momentum: *momentum, Nesterov: true,
-			WeightDecay: *wd, AGCClip: *clip, AGCSkipGains: *clipSkip, LabelSmoothing: *smoothing, EMADecay: *ema, CropPad: *cropPad, HFlip: *hflip,
-			Seed: *seed, DataSeed: *seed + 1}
-		var cfg nfnet.Config
-		switch {
-		case *configPath != "":
-			if cfg, err = nfnet.LoadConfig(*configPath); err != nil {
-				return fmt.Errorf("train: %w", err)
-			}
-		case *variant == nfnet.NanoName:
-			cfg = nfnet.Nano(ds.train.C, ds.train.NumClasses())
-		default:
-			if cfg, err = nfnet.Variant(*variant); err != nil {
-				return fmt.Errorf("train: %w", err)
-			}
+		if o.Model, err = f.model(ds); err != nil {
+			return fmt.Errorf("train: %w", err)
 		}
-		// The data decides the input channels and classes.
-		cfg.InChans, cfg.NumClasses = ds.train.C, ds.train.NumClasses()
-		o.Model = cfg
 	}
 	rec.Data, rec.DataDir, rec.Mean, rec.Std, rec.Classes = src.name, src.dir, ds.stats.Mean, ds.stats.Std, ds.train.Classes
 	o.Recipe, o.Train, o.Test = rec, ds.train, ds.test
 
-	dev, err := openDevice(*device)
+	dev, err := openDevice(f.device)
 	if err != nil {
 		return fmt.Errorf("train: %w", err)
 	}
@@ -136,12 +107,12 @@ func runTrain(ctx context.Context, args []string, stdout io.Writer) (retErr erro
 	fmt.Fprintf(stdout, "device: %s (%s)\n", in.Name, in.Type)
 	fmt.Fprintf(stdout, "model: %s, %d parameters; data: %s, %d train / %d test images of %dx%dx%d\n",
 		o.Model.Name, countParams(o.Model), src.name, ds.train.N, ds.test.N, ds.train.C, ds.train.H, ds.train.W)
-	if *resume == "" {
+	if f.resume == "" {
 		fmt.Fprintf(stdout, "recipe: %d epochs, batch %d, lr %g (warmup %g epochs, cosine), AGC %g, label smoothing %g, EMA %g, crop-pad %d, hflip %v\n",
 			rec.Epochs, rec.Batch, rec.LR, rec.WarmupEpochs, rec.AGCClip, rec.LabelSmoothing, rec.EMADecay, rec.CropPad, rec.HFlip)
 	}
 	var progress train.Progress
-	if *quiet {
+	if f.quiet {
 		progress = train.ProgressFunc(func(train.ProgressUpdate) {})
 	} else {
 		progress = train.NewTerminalProgress(stdout, train.TerminalOptions{})
@@ -153,6 +124,63 @@ func runTrain(ctx context.Context, args []string, stdout io.Writer) (retErr erro
 	if err != nil {
 		return fmt.Errorf("train: %w", err)
 	}
+	return reportTrain(stdout, res)
+}
+
+// resumeRecipe takes the model, recipe, data and image size from the
+// checkpoint to resume; a flag that would change them is an error naming
+// it, never silently dropped.
+func (f *trainFlags) resumeRecipe(o *train.Options, src *dataSource) (train.Recipe, error) {
+	ck, err := loadCheckpointFor(f.resume)
+	if err != nil {
+		return train.Recipe{}, err
+	}
+	rec, err := train.LoadRecipe(ck)
+	if err != nil {
+		return train.Recipe{}, err
+	}
+	ignored := append(recipeFlags(), "variant", "config", "run", "runs", "size")
+	for _, name := range ignored {
+		if f.set[name] {
+			return train.Recipe{}, fmt.Errorf("--%s cannot change a resumed run (the checkpoint %s holds its model, recipe, image size and run directory)", name, ck.Path)
+		}
+	}
+	if !f.set["data"] {
+		src.name = rec.Data
+	}
+	if !f.set["data-dir"] {
+		src.dir = rec.DataDir
+	}
+	if rec.Height > 0 {
+		src.size = rec.Height
+	}
+	o.Resume, o.Model = ck.Path, ck.Config
+	return rec, nil
+}
+
+// model is the network to train: --config, nano or a named variant, with
+// the data's input channels and classes.
+func (f *trainFlags) model(ds splits) (nfnet.Config, error) {
+	var cfg nfnet.Config
+	var err error
+	switch {
+	case f.configPath != "":
+		cfg, err = nfnet.LoadConfig(f.configPath)
+	case f.variant == nfnet.NanoName:
+		cfg = nfnet.Nano(ds.train.C, ds.train.NumClasses())
+	default:
+		cfg, err = nfnet.Variant(f.variant)
+	}
+	if err != nil {
+		return cfg, err
+	}
+	// The data decides the input channels and classes.
+	cfg.InChans, cfg.NumClasses = ds.train.C, ds.train.NumClasses()
+	return cfg, nil
+}
+
+// reportTrain prints where the run's results are and its final accuracy.
+func reportTrain(stdout io.Writer, res train.Result) error {
 	if res.Interrupted {
 		fmt.Fprintf(stdout, "interrupted after step %d; checkpoint %s\nresume with: nfvk train --resume %s\n", res.Step, res.Checkpoint, res.Dir)
 		return nil
@@ -166,16 +194,13 @@ func runTrain(ctx context.Context, args []string, stdout io.Writer) (retErr erro
 	return nil
 }
 
-const trainHelp = `usage: nfvk train [flags]
-
-Trains an NFNet on the best Vulkan device (or --device) and keeps the
+const trainHelp = `Trains an NFNet on the best Vulkan device (or --device) and keeps the
 result in runs/<run>/: metrics.jsonl (one line per epoch), metrics.png,
 and checkpoints (safetensors). Each epoch ends with an evaluation of the
 weight EMA on the test split. Ctrl-C saves a checkpoint and stops; --resume
-continues exactly where it stopped. The defaults are the nano recipe for
-Fashion-MNIST (see README, Training).
-
-flags:
+continues exactly where it stopped (it takes the model, recipe and image
+size from the checkpoint and refuses flags that would change them). The
+defaults are the nano recipe for Fashion-MNIST (see README, Training).
 `
 
 const defaultFashionDir = "/usr/share/datasets/fashion-mnist"

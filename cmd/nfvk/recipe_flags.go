@@ -1,0 +1,79 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"strings"
+
+	"github.com/nfvk/nfvk/agc"
+	"github.com/nfvk/nfvk/train"
+)
+
+// The one place the CLI names the recipe's settings: every flag is bound
+// to its field, with the field's current value as the default, so train
+// and forward cannot disagree on a name or copy a value by hand.
+
+// bindOptimizer binds the optimizer flags to r; with schedule also the
+// schedule's (epochs, warmup, EMA decay).
+func bindOptimizer(fs *flag.FlagSet, r *agc.Recipe, schedule bool) {
+	if schedule {
+		fs.IntVar(&r.Epochs, "epochs", r.Epochs, "training epochs (the cosine schedule ends with the last)")
+		fs.Float64Var(&r.WarmupEpochs, "warmup", r.WarmupEpochs, "linear learning-rate warmup in epochs (fractions allowed)")
+		fs.Float64Var(&r.EMADecay, "ema", r.EMADecay, "weight EMA decay; test accuracy is measured with the EMA weights")
+		fs.Float64Var(&r.LR, "lr", r.LR, "peak learning rate, reached after the warmup")
+	} else {
+		fs.Float64Var(&r.LR, "lr", r.LR, "learning rate")
+	}
+	fs.Float64Var(&r.Momentum, "momentum", r.Momentum, "SGD momentum")
+	fs.BoolVar(&r.Nesterov, "nesterov", r.Nesterov, "Nesterov momentum")
+	fs.Float64Var(&r.WeightDecay, "weight-decay", r.WeightDecay, "weight decay on conv and linear weights (not gains, biases, skip gains)")
+	fs.Float64Var(&r.AGCClip, "agc", r.AGCClip, "adaptive gradient clipping lambda (0: off); scale it with lr")
+	fs.Float64Var(&r.AGCEps, "agc-eps", r.AGCEps, fmt.Sprintf("AGC parameter-norm floor (0: %v)", agc.DefaultEps))
+	if r.AGCUnits == 0 {
+		r.AGCUnits = agc.DeepMind
+	}
+	fs.TextVar(&r.AGCUnits, "agc-units", r.AGCUnits, "AGC unit rule: deepmind (vectors and (O,1,1,1) gains one unit) or timm (ndim<=1 one unit, else per dim 0)")
+	fs.Var((*nameList)(&r.AGCExclude), "agc-exclude", "comma-separated parameter names or module paths AGC leaves out (e.g. head.fc)")
+	fs.BoolVar(&r.AGCSkipGains, "agc-skip-gains", r.AGCSkipGains, "let AGC clip the zero-initialised skip gains too (DeepMind, timm); without it they are exempt, which lets residual branches open in short runs")
+}
+
+// bindRecipe binds every flag of a training recipe to r.
+func bindRecipe(fs *flag.FlagSet, r *train.Recipe) {
+	bindOptimizer(fs, &r.Recipe, true)
+	fs.IntVar(&r.Batch, "batch", r.Batch, "batch size")
+	fs.Float64Var(&r.LabelSmoothing, "label-smoothing", r.LabelSmoothing, "label smoothing of the training loss")
+	fs.IntVar(&r.CropPad, "crop-pad", r.CropPad, "random-crop augmentation: pad by N pixels, crop back (0: off)")
+	fs.BoolVar(&r.HFlip, "hflip", r.HFlip, "random horizontal flips (on by default for fashion-mnist, cifar10, folder; off for mnist)")
+	fs.Uint64Var(&r.Seed, "seed", r.Seed, "seed of the initial weights and the device's random streams (shuffling and augmentation use seed+1)")
+}
+
+// recipeFlags lists the flags bindRecipe binds: what a resumed run takes
+// from its checkpoint instead.
+func recipeFlags() []string {
+	fs := flag.NewFlagSet("", flag.ContinueOnError)
+	r := train.NanoRecipe()
+	bindRecipe(fs, &r)
+	var names []string
+	fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
+	return names
+}
+
+// nameList is a comma-separated list flag.
+type nameList []string
+
+func (n *nameList) String() string {
+	if n == nil {
+		return ""
+	}
+	return strings.Join(*n, ",")
+}
+
+func (n *nameList) Set(s string) error {
+	*n = nil
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			*n = append(*n, v)
+		}
+	}
+	return nil
+}
