@@ -1,6 +1,7 @@
 package kernels
 
 import (
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -141,10 +142,7 @@ func reflectSPIRV(code []byte) (spvInterface, error) {
 		}
 	}
 	slices.SortFunc(out.Bindings, func(a, b spvBinding) int {
-		if a.Set != b.Set {
-			return int(a.Set) - int(b.Set)
-		}
-		return int(a.Binding) - int(b.Binding)
+		return cmp.Or(cmp.Compare(a.Set, b.Set), cmp.Compare(a.Binding, b.Binding))
 	})
 	return out, nil
 }
@@ -181,8 +179,7 @@ func (m spvModule) addVariable(out *spvInterface, ptr, id, class uint32) error {
 		return nil
 	case scStorageBuffer, scUniform:
 	default:
-		_, bound := m.decor[id][decBinding]
-		if !bound {
+		if !hasDecor(m.decor[id], decBinding) {
 			return nil // inputs, workgroup memory, private variables
 		}
 	}
@@ -192,8 +189,7 @@ func (m spvModule) addVariable(out *spvInterface, ptr, id, class uint32) error {
 	}
 	b := spvBinding{Set: d[decDescriptorSet], Binding: d[decBinding], Access: engine.ReadWrite}
 	st := m.types[pointee]
-	_, bufferBlock := m.decor[pointee][decBufferBlock]
-	b.Storage = len(st) > 0 && st[0] == opTypeStruct && (class == scStorageBuffer || bufferBlock)
+	b.Storage = len(st) > 0 && st[0] == opTypeStruct && (class == scStorageBuffer || hasDecor(m.decor[pointee], decBufferBlock))
 	if b.Storage {
 		// readonly and writeonly land on the variable or on every member.
 		noWrite, noRead := hasDecor(d, decNonWritable), hasDecor(d, decNonReadable)
