@@ -59,6 +59,7 @@ func TestOpenLoaderNamesEveryLibrary(t *testing.T) {
 	if !errors.Is(err, ErrNoLoader) {
 		t.Fatalf("openLoader(%v) = %v, want ErrNoLoader", names, err)
 	}
+	t.Log(err)
 	for _, n := range names {
 		if !strings.Contains(err.Error(), n+": ") {
 			t.Errorf("error does not name %s: %v", n, err)
