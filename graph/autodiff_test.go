@@ -1,10 +1,13 @@
-package graph
+package graph_test
 
 import (
 	"context"
 	"math"
 	"slices"
 	"testing"
+
+	"github.com/nfvk/nfvk/graph"
+	"github.com/nfvk/nfvk/graph/graphtest"
 )
 
 // TestGradientsFiniteDifferences checks reverse-mode gradients against
@@ -19,45 +22,45 @@ import (
 func TestGradientsFiniteDifferences(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
-		build func(t *testing.T) (b *builder, loss *Tensor, wrt []*Tensor, feeds map[*Tensor][]float64)
+		build func(t *testing.T) (b *graphtest.Builder, loss *graph.Tensor, wrt []*graph.Tensor, feeds map[*graph.Tensor][]float64)
 	}{
-		{"small-nfnet-ce", func(t *testing.T) (*builder, *Tensor, []*Tensor, map[*Tensor][]float64) {
-			b, x, labels, loss := smallNet(2, 8, 4, 0.3, 0.2)
-			must(t, b.err)
-			return b, loss, b.params, map[*Tensor][]float64{x: to64(randn(99, x.Size(), 1)), labels: {1, 3}}
+		{"small-nfnet-ce", func(t *testing.T) (*graphtest.Builder, *graph.Tensor, []*graph.Tensor, map[*graph.Tensor][]float64) {
+			b, x, labels, loss := graphtest.SmallNet(2, 8, 4, 0.3, 0.2)
+			graphtest.Must(t, b.Err)
+			return b, loss, b.Params, map[*graph.Tensor][]float64{x: graphtest.To64(graphtest.Randn(99, x.Size(), 1)), labels: {1, 3}}
 		}},
-		{"conv-net", func(t *testing.T) (*builder, *Tensor, []*Tensor, map[*Tensor][]float64) {
-			c := newConvNet(t, 2)
-			g := c.b.g
-			r, err := g.Constant("r", c.out.Shape(), randn(5, c.out.Size(), 1))
-			must(t, err)
-			loss := c.b.t(g.Sum(c.b.t(g.Mul(c.out, r))))
-			must(t, c.b.err)
+		{"conv-net", func(t *testing.T) (*graphtest.Builder, *graph.Tensor, []*graph.Tensor, map[*graph.Tensor][]float64) {
+			c := graphtest.NewConvNet(t, 2)
+			g := c.B.G
+			r, err := g.Constant("r", c.Out.Shape(), graphtest.Randn(5, c.Out.Size(), 1))
+			graphtest.Must(t, err)
+			loss := c.B.T(g.Sum(c.B.T(g.Mul(c.Out, r))))
+			graphtest.Must(t, c.B.Err)
 			g.Keep(loss)
-			return c.b, loss, c.xs, map[*Tensor][]float64{c.x: to64(randn(98, c.x.Size(), 1))}
+			return c.B, loss, c.Xs, map[*graph.Tensor][]float64{c.X: graphtest.To64(graphtest.Randn(98, c.X.Size(), 1))}
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b, loss, wrt, feeds := tc.build(t)
-			grads, err := b.g.Gradients(loss, wrt)
-			must(t, err)
+			grads, err := b.G.Gradients(loss, wrt)
+			graphtest.Must(t, err)
 			for i, d := range grads {
 				if d == nil {
 					t.Fatalf("no gradient for %v", wrt[i])
 				}
 			}
-			c := NewCPU[float64](b.g)
-			for p, v := range b.init {
-				must(t, c.Set(p, to64(v)))
+			c := graph.NewCPU[float64](b.G)
+			for p, v := range b.Init {
+				graphtest.Must(t, c.Set(p, graphtest.To64(v)))
 			}
 			ctx := context.Background()
 			// The seed fixes the drop-path and dropout masks: take the
 			// first that keeps some samples and drops others.
 			var seed uint64
 			for seed = 1; ; seed++ {
-				must(t, c.Run(ctx, seed, feeds))
+				graphtest.Must(t, c.Run(ctx, seed, feeds))
 				var masks []float64
-				for _, n := range b.g.Nodes() {
+				for _, n := range b.G.Nodes() {
 					if n.Op() == "drop path mask" {
 						masks = append(masks, c.Value(n.Outputs()[0])...)
 					}
@@ -74,14 +77,14 @@ func TestGradientsFiniteDifferences(t *testing.T) {
 				analytic[i] = append([]float64(nil), c.Value(d)...)
 			}
 			lossAt := func() float64 {
-				must(t, c.Run(ctx, seed, feeds))
+				graphtest.Must(t, c.Run(ctx, seed, feeds))
 				return c.Value(loss)[0]
 			}
 			const h = 1e-5
 			checked := 0
 			for i, p := range wrt {
 				v := c.Value(p)
-				if p.Role() == Input {
+				if p.Role() == graph.Input {
 					v = feeds[p] // Run copies the feed in each time
 				}
 				// A few elements per tensor: first, last and a middle one.
@@ -100,7 +103,7 @@ func TestGradientsFiniteDifferences(t *testing.T) {
 					checked++
 				}
 			}
-			t.Logf("%d tensors, %d elements checked, %d nodes (%d backward)", len(wrt), checked, len(b.g.Nodes()), len(b.g.Nodes())-loss.Node().ID()-1)
+			t.Logf("%d tensors, %d elements checked, %d nodes (%d backward)", len(wrt), checked, len(b.G.Nodes()), len(b.G.Nodes())-loss.Node().ID()-1)
 		})
 	}
 }
@@ -118,24 +121,24 @@ func uniq(v ...int) []int {
 // TestGradientAccumulates checks that a tensor used several times gets
 // the sum of its gradients: y = x*x + 3x + x, so dy/dx = 2x + 4.
 func TestGradientAccumulates(t *testing.T) {
-	g := New()
-	x, err := g.Param("x", Shape{3})
-	must(t, err)
+	g := graph.New()
+	x, err := g.Param("x", graph.Shape{3})
+	graphtest.Must(t, err)
 	sq, err := g.Mul(x, x)
-	must(t, err)
+	graphtest.Must(t, err)
 	x3, err := g.Scale(x, 3)
-	must(t, err)
+	graphtest.Must(t, err)
 	s, err := g.Add(sq, x3)
-	must(t, err)
+	graphtest.Must(t, err)
 	s, err = g.Add(s, x)
-	must(t, err)
+	graphtest.Must(t, err)
 	y, err := g.Sum(s)
-	must(t, err)
-	d, err := g.Gradients(y, []*Tensor{x})
-	must(t, err)
-	c := NewCPU[float64](g)
-	must(t, c.Set(x, []float64{1, -2, 0.5}))
-	must(t, c.Run(context.Background(), 0, nil))
+	graphtest.Must(t, err)
+	d, err := g.Gradients(y, []*graph.Tensor{x})
+	graphtest.Must(t, err)
+	c := graph.NewCPU[float64](g)
+	graphtest.Must(t, c.Set(x, []float64{1, -2, 0.5}))
+	graphtest.Must(t, c.Run(context.Background(), 0, nil))
 	for i, want := range []float64{6, 0, 5} {
 		if got := c.Value(d[0])[i]; got != want {
 			t.Errorf("dy/dx[%d] = %v, want %v", i, got, want)

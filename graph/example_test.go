@@ -9,8 +9,9 @@ import (
 )
 
 // Build a tiny model, differentiate its loss, add SGD and train it with
-// the CPU executor. On a device the same graph runs with graph.Compile
-// and GPU.Step (recorded once, replayed every step).
+// the CPU executor. On a device the same graph runs with gpu.Compile
+// and Executable.Step of package graph/gpu (recorded once, replayed
+// every step).
 func Example() {
 	g := graph.New()
 	x, _ := g.Input("x", graph.Shape{4, 2})

@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 
@@ -210,8 +211,11 @@ func (e *ema) cpu64(s *cpuStep, in, _ [][]float64) {
 }
 
 // lower updates every pair in one pass when the averages mirror the
-// parameters' layout (Average tensors added in the parameters' order),
-// otherwise pair by pair.
+// parameters' layout (Average tensors added in the parameters' order)
+// and the pairs tile their extent of both pools, otherwise pair by pair:
+// a pass over an extent with a gap would also average the parameters
+// the EMA leaves out into their averages, and a pair given twice would
+// be averaged once.
 func (*ema) lower(l *lowering, n *Node) error {
 	hyper := l.mem(n.ins[0])
 	a0, p0 := l.mem(n.ins[1]), l.mem(n.ins[2])
@@ -225,13 +229,21 @@ func (*ema) lower(l *lowering, n *Node) error {
 		}
 	}
 	mirrored := true
-	end := int64(0)
+	var slots []Mem // each pair's place relative to the extents' start
 	for i := 1; i < len(n.ins); i += 2 {
 		a, p := l.mem(n.ins[i]), l.mem(n.ins[i+1])
 		if a.Buf != a0.Buf || p.Buf != p0.Buf || a.Off-a0.Off != p.Off-p0.Off {
 			mirrored = false
 		}
-		end = max(end, p.Off+p.Size-p0.Off)
+		slots = append(slots, Mem{Off: p.Off - p0.Off, Size: p.Size})
+	}
+	slices.SortFunc(slots, func(x, y Mem) int { return cmp.Compare(x.Off, y.Off) })
+	end := int64(0)
+	for _, s := range slots {
+		if s.Off != alignUp(end, l.plan.Align) {
+			mirrored = false // a gap, or a pair given twice
+		}
+		end = s.Off + s.Size
 	}
 	if mirrored {
 		return l.b.EMAUpdate(Mem{Buf: a0.Buf, Off: a0.Off, Size: end}, Mem{Buf: p0.Buf, Off: p0.Off, Size: end}, hyper)

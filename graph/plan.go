@@ -115,33 +115,7 @@ func PlanMemory(g *Graph, o PlanOptions) (*Plan, error) {
 			}
 		}
 	}
-	// In-place outputs share their input's allocation: the group's live
-	// range is the union of its members'.
-	p.alias = make([]int, nt)
-	for i := range p.alias {
-		p.alias[i] = i
-	}
-	arena := func(t *Tensor) bool { return t != nil && !t.Persistent() && p.Run[t.node.id] }
-	for _, n := range g.nodes {
-		ip, ok := n.op.(inPlacer)
-		if !ok || !p.Run[n.id] || len(n.outs) == 0 || !arena(n.outs[0]) {
-			continue
-		}
-		out := n.outs[0]
-		for _, i := range ip.inPlace() {
-			in := n.ins[i]
-			if !arena(in) || in.Bytes() != out.Bytes() {
-				continue
-			}
-			root := p.alias[in.id]
-			if p.Live[root][1] != n.id {
-				continue // read later: its memory is not free to reuse
-			}
-			p.alias[out.id] = root
-			p.Live[root][1] = max(p.Live[root][1], p.Live[out.id][1])
-			break
-		}
-	}
+	p.aliasInPlace(g)
 	// item is one arena allocation: a tensor or a node's scratch.
 	type item struct {
 		size int64
@@ -223,6 +197,37 @@ func PlanMemory(g *Graph, o PlanOptions) (*Plan, error) {
 	return p, nil
 }
 
+// aliasInPlace lets the output of each in-place op share the allocation
+// of a same-sized arena input the op reads last: the group's live range
+// is the union of its members'.
+func (p *Plan) aliasInPlace(g *Graph) {
+	p.alias = make([]int, len(g.tensors))
+	for i := range p.alias {
+		p.alias[i] = i
+	}
+	arena := func(t *Tensor) bool { return t != nil && !t.Persistent() && p.Run[t.node.id] }
+	for _, n := range g.nodes {
+		ip, ok := n.op.(inPlacer)
+		if !ok || !p.Run[n.id] || len(n.outs) == 0 || !arena(n.outs[0]) {
+			continue
+		}
+		out := n.outs[0]
+		for _, i := range ip.inPlace() {
+			in := n.ins[i]
+			if !arena(in) || in.Bytes() != out.Bytes() {
+				continue
+			}
+			root := p.alias[in.id]
+			if p.Live[root][1] != n.id {
+				continue // read later: its memory is not free to reuse
+			}
+			p.alias[out.id] = root
+			p.Live[root][1] = max(p.Live[root][1], p.Live[out.id][1])
+			break
+		}
+	}
+}
+
 // liveNodes marks the nodes whose work is observable: nodes without
 // outputs (in-place updates), nodes with a persistent output, and nodes
 // feeding a live node.
@@ -248,9 +253,11 @@ func liveNodes(g *Graph) []bool {
 	return live
 }
 
-// check verifies that no two arena tensors with overlapping live ranges
-// overlap in memory (used by tests; O(n^2)).
-func (p *Plan) check(g *Graph) error {
+// Check verifies that every arena tensor is aligned and inside the arena
+// and that no two arena tensors with overlapping live ranges overlap in
+// memory, unless one reuses the other's allocation in place. It is
+// O(tensors^2): tests run it, the executors trust the plan.
+func (p *Plan) Check(g *Graph) error {
 	for _, a := range g.tensors {
 		if p.Offset[a.id] < 0 {
 			continue

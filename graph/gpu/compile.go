@@ -104,15 +104,24 @@ func (x *Executable) Program() *engine.Program { return x.prog }
 
 // Span is the device memory of a persistent tensor.
 func (x *Executable) Span(t *graph.Tensor) (engine.Span, error) {
+	s, err := x.span(t)
+	if err != nil {
+		return engine.Span{}, fmt.Errorf("graph: %w", err)
+	}
+	return s, nil
+}
+
+// span is Span with errors for Span, Write and Read to prefix.
+func (x *Executable) span(t *graph.Tensor) (engine.Span, error) {
 	if t == nil || t.Graph() != x.g || t.ID() >= len(x.plan.Mem) {
-		return engine.Span{}, fmt.Errorf("graph: %v is not a tensor of the compiled graph", t)
+		return engine.Span{}, fmt.Errorf("%v is not a tensor of the compiled graph", t)
 	}
 	if !t.Persistent() {
-		return engine.Span{}, fmt.Errorf("graph: %v lives in the arena (Keep it to read it after a step)", t)
+		return engine.Span{}, fmt.Errorf("%v lives in the arena (Keep it to read it after a step)", t)
 	}
 	m := x.plan.Mem[t.ID()]
 	if m.Absent() {
-		return engine.Span{}, fmt.Errorf("graph: %v is not computed by the step", t)
+		return engine.Span{}, fmt.Errorf("%v is not computed by the step", t)
 	}
 	return x.be.span(m), nil
 }
@@ -120,7 +129,7 @@ func (x *Executable) Span(t *graph.Tensor) (engine.Span, error) {
 // Write sets a persistent tensor (a parameter, input or state). Labels
 // (Int32 tensors) are given as float32 class indices.
 func (x *Executable) Write(t *graph.Tensor, v []float32) error {
-	s, err := x.Span(t)
+	s, err := x.span(t)
 	if err != nil {
 		return fmt.Errorf("graph: write: %w", err)
 	}
@@ -147,7 +156,7 @@ func (x *Executable) Read(t *graph.Tensor) ([]float32, error) {
 // ReadInto reads a persistent tensor into dst (len(dst) == t.Size()),
 // allocating nothing for float32 tensors.
 func (x *Executable) ReadInto(t *graph.Tensor, dst []float32) error {
-	s, err := x.Span(t)
+	s, err := x.span(t)
 	if err != nil {
 		return fmt.Errorf("graph: read: %w", err)
 	}
