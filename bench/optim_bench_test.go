@@ -18,7 +18,7 @@ func optimHyper(b *testing.B) engine.Span {
 	b.Helper()
 	h := buffer(b, "hyper", kernels.HyperBytes/4)
 	s := agc.SGD{LR: 0.1, Momentum: 0.9, Nesterov: true, WeightDecay: 2e-5, Clip: &agc.Clipper{Lambda: 0.01, Rule: agc.DeepMind}}
-	if err := kernels.WriteHyper(h.Span(), kernels.SGDHyper(s)); err != nil {
+	if err := kernels.WriteHyper(h.Span(), s.Hyper()); err != nil {
 		b.Fatal(err)
 	}
 	return h.Span()

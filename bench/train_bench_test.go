@@ -2,26 +2,23 @@ package bench
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/nfvk/nfvk/engine"
-	"github.com/nfvk/nfvk/graph"
-	"github.com/nfvk/nfvk/kernels"
+	"github.com/nfvk/nfvk/agc"
+	"github.com/nfvk/nfvk/internal/fixtures"
 	"github.com/nfvk/nfvk/nfnet"
 	"github.com/nfvk/nfvk/train"
 )
 
-// BenchmarkTrainStep times the training loop's compiled step (train.Step:
+// BenchmarkTrainStep times the training loop's compiled step (train.Session:
 // forward, loss, backward, fused AGC+SGD of all tensors, weight EMA) as
-// the loop runs it: upload a batch and the hyper buffer, submit, wait,
+// the loop runs it: upload a batch and the step values, submit, wait,
 // read the loss. images/s is from wall time, which is what training sees
 // (on lavapipe the "GPU" is the same CPU); gpu_ms is the GPU timestamps'
 // total; peak_MiB is the device arena's high-water mark (engine
@@ -54,16 +51,12 @@ func BenchmarkTrainStep(b *testing.B) {
 	}
 }
 
-// fixtureConfig is the small_config.json model of the shared fixtures
+// fixtureConfig is the small_config.json model of the timm fixtures
 // (the PyTorch calibration model).
 func fixtureConfig(b *testing.B) nfnet.Config {
-	dir := os.Getenv("NFVK_FIXTURES")
-	if dir == "" {
-		dir = "../../shared/fixtures"
-	}
-	cfg, err := nfnet.LoadConfig(filepath.Join(dir, "small_config.json"))
+	cfg, err := nfnet.LoadConfig(fixtures.Path(b, "small_config.json"))
 	if err != nil {
-		b.Skip("fixture config:", err)
+		b.Fatal(err)
 	}
 	return cfg
 }
@@ -72,13 +65,12 @@ func benchStep(b *testing.B, l *nfnet.Layout, n, h, w int) {
 	ctx := context.Background()
 	dev.ResetPeak()
 	base := dev.MemoryStats().LiveBytes
-	s, err := train.NewStep(ctx, lib, l, train.StepOptions{Batch: n, Height: h, Width: w, LabelSmoothing: 0.1,
-		AGCExclude: []string{"head.fc"}, Profile: true})
-	if errors.Is(err, graph.ErrNoKernel) {
-		b.Skip(err)
-	}
+	r := train.NanoRecipe()
+	r.AGCExclude = []string{"head.fc"}
+	s, err := train.NewSession(ctx, l, train.SessionOptions{Kernels: lib, Profile: true,
+		Train: nfnet.TrainOptions{Batch: n, Height: h, Width: w, LabelSmoothing: 0.1, Recipe: r.Recipe}})
 	if err != nil {
-		b.Fatal(err)
+		b.Fatal(err) // a missing kernel fails the benchmark, never skips it
 	}
 	defer s.Close()
 	vals, err := nfnet.Init(s.Specs, 1)
@@ -100,7 +92,7 @@ func benchStep(b *testing.B, l *nfnet.Layout, n, h, w int) {
 	for i := range labels {
 		labels[i] = int32(i % l.Config.NumClasses)
 	}
-	hy := kernels.Hyper{LR: 0.01, Momentum: 0.9, Nesterov: true, WeightDecay: 5e-5, Lambda: 0.04, EMADecay: 0.999}
+	hy := agc.Hyper{LR: 0.01, Momentum: 0.9, Nesterov: true, WeightDecay: 5e-5, Lambda: 0.04, EMADecay: 0.999}
 	step := func(i int) time.Duration {
 		t0 := time.Now()
 		if err := s.Submit(x, labels, hy, uint64(i)); err != nil {
@@ -116,22 +108,22 @@ func benchStep(b *testing.B, l *nfnet.Layout, n, h, w int) {
 	b.ResetTimer()
 	for i := 0; i < max(b.N, 3); i++ {
 		walls = append(walls, step(i+1))
-		_, gpu, err := s.Program().Timings()
+		_, gpu, err := s.TrainProgram().Timings()
 		if err != nil {
 			b.Fatal(err)
 		}
 		gpus = append(gpus, gpu)
 	}
 	b.StopTimer()
-	logBreakdown(b, s.Program())
-	logSlowest(b, s.Program(), 12)
+	logBreakdown(b, s.TrainProgram())
+	logSlowest(b, s.TrainProgram(), 12)
 	slices.Sort(walls)
 	slices.Sort(gpus)
 	wall := walls[len(walls)/2]
 	b.ReportMetric(float64(n)/wall.Seconds(), "images/s")
 	b.ReportMetric(float64(gpus[len(gpus)/2].Microseconds())/1e3, "gpu_ms")
 	b.ReportMetric(float64(dev.MemoryStats().PeakBytes-base)/(1<<20), "peak_MiB")
-	b.ReportMetric(float64(s.Program().Len()), "dispatches")
+	b.ReportMetric(float64(s.TrainProgram().Len()), "dispatches")
 }
 
 // logSlowest logs the k slowest dispatches of the last run with their

@@ -107,7 +107,7 @@ func NewSession(ctx context.Context, l *nfnet.Layout, o SessionOptions) (_ *Sess
 // TrainProgram is the recorded training step (Timings when profiled); nil
 // on the CPU or without a training step.
 func (s *Session) TrainProgram() *engine.Program {
-	if g, ok := s.train.(*gpuExec); ok {
+	if g, ok := s.train.(gpuExec); ok {
 		return g.Program()
 	}
 	return nil

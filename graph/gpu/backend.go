@@ -169,3 +169,8 @@ func (b *backend) OptimizerStep(ts []graph.OptimTensor, hyper graph.Mem) error {
 	}
 	return nil
 }
+
+// PlanBackend is k's Backend for graph.PlanMemory alone (how a plan's
+// scratch is sized on k's device, as Compile plans it): it has no program,
+// so it records nothing.
+func PlanBackend(k *kernels.Kernels) graph.Backend { return &backend{k: k} }
