@@ -3,10 +3,9 @@
 GO ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
 export PATH := $(dir $(GO)):$(PATH)
 
-# Packages with no Vulkan (run under the race detector), and the pure-Go
-# tests of packages that also drive the GPU.
-PURE_PKGS := ./safetensors/ ./data/ ./agc/ ./kernels/ref/
-NFNET_PURE := 'Config|Layout|Param|Variant|MAC|Pad|Init|Gamma|Beta|DropPath|F0Blocks|Stem|Validate|Spatial|Spec|Names|RegBlocks|NoFinal|MakeDivisible|StdConv'
+# Packages with no Vulkan (run under the race detector): the model layer
+# and the graph core build without a GPU.
+PURE_PKGS := ./safetensors/ ./data/ ./agc/ ./kernels/ref/ ./nfnet/ ./graph/ ./internal/...
 
 .PHONY: all deps shaders build test test-race fuzz bench vet train
 
@@ -70,7 +69,6 @@ test: deps
 
 test-race:
 	$(GO) test -count=1 -race $(PURE_PKGS)
-	$(GO) test -count=1 -race -run $(NFNET_PURE) ./nfnet/
 	$(GO) test -count=1 -race -run 'FreeList|SelectDevice|Errors' ./engine/
 
 # A short fuzz run of the parsers that read user files.
