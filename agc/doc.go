@@ -15,4 +15,9 @@
 //     per element.
 //
 // The GPU implementation elsewhere in nfvk is tested against these.
+//
+// Recipe is the one place every optimizer and schedule setting lives (the
+// CLI binds its flags to it, checkpoints store it, the training graph
+// reads AGC's rule and exclusions from it); NewSchedule turns it into the
+// per-step values (Hyper) whose encoding the recorded GPU step reads.
 package agc

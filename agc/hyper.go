@@ -40,7 +40,7 @@ type Hyper struct {
 	Eps float64
 	// EMADecay is the weight-EMA decay of this step (after the warm-up
 	// of EMADecay(d, t)). It is stored as 1-d, computed in float64: for
-	// d = 0.99999, 1-d taken in float32 would carry a 0.6% error.
+	// d = 0.99999, 1-d taken in float32 would be off by about 0.1%.
 	EMADecay float64
 	// Step is stored for inspection; no kernel reads it.
 	Step int64

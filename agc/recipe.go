@@ -155,8 +155,9 @@ func NewSchedule(r Recipe, stepsPerEpoch int) (*Schedule, error) {
 	s := &Schedule{r: r, total: r.Epochs * stepsPerEpoch,
 		warmup: int(math.Round(r.WarmupEpochs * float64(stepsPerEpoch)))}
 	// Rounding can only bring a fractional warmup up to total when the
-	// run is shorter than one step past it; keep a cosine phase of at
-	// least one step, so the last step's rate is below the peak.
+	// run is shorter than one step past it; the warmup then ends at the
+	// last step, which runs at the peak (WarmupCosine needs warmup <
+	// total).
 	s.warmup = min(s.warmup, s.total-1)
 	return s, nil
 }
@@ -179,8 +180,9 @@ func (s *Schedule) At(step int64) Hyper {
 }
 
 // clampStep keeps a step count within int32, where the int arithmetic of
-// WarmupCosine and EMADecay is exact on every platform; beyond it both
-// schedules are constant anyway.
+// WarmupCosine and EMADecay is exact on every platform; beyond it the rate
+// is 0 and the EMA decay (1+t)/(10+t) is within 5e-9 of 1, the decay
+// itself for any d below 0.999999995.
 func clampStep(step int64) int {
 	return int(max(min(step, math.MaxInt32), -1))
 }

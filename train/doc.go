@@ -1,8 +1,19 @@
-// Package train holds the pieces of an nfvk training run that do not need
-// the model or a GPU: checkpoints, the metrics log and its plot, progress
-// reporting, the learning-rate and EMA schedules, and run directories. The
-// training loop (issue 6: build the graph, step, evaluate with the EMA
-// weights each epoch) is built on them; cmd/nfvk is a thin layer over both.
+// Package train runs NFNets: the Session that owns a model's compiled
+// graphs on a device (the training step with its optimizer and EMA, and
+// the eval pass), the training loop (Train: step, evaluate the EMA weights
+// each epoch, checkpoint), Parity against a PyTorch reference, and the
+// pieces of a run: checkpoints, the metrics log and its plot, progress
+// reporting and run directories. cmd/nfvk is a thin layer over it.
+//
+// # Session
+//
+// NewSession builds the graphs of nfnet (BuildTrain, BuildEval), compiles
+// them with graph/gpu (or, without a device, runs them on the float32 CPU
+// references) and records them once. Per step the host writes the batch
+// and the step's values (agc.Schedule.At: learning rate, EMA decay, ...)
+// and submits (Submit, Wait); SetState and ReadState move parameters,
+// momentum and EMA; Evaluate and Forward run the eval pass on the current
+// or the EMA weights.
 //
 // Everything here is a library: no globals, no os.Exit or log.Fatal, errors
 // wrapped with the file and field concerned, and time passed in where a
@@ -42,8 +53,8 @@
 //  1. NewRun or OpenRun; on resume LoadCheckpoint(LatestCheckpoint(dir)),
 //     CheckCompatible with the model, ResumeMetrics(path, ckpt.Epoch), and
 //     data.Config.Start = ckpt.Position; else CreateMetrics.
-//  2. NewSchedule; per step Schedule.LR(step) for the optimizer and
-//     Schedule.EMADecay(step) for the EMA update.
+//  2. agc.NewSchedule of the recipe; per step Schedule.At(step) gives the
+//     step's values the recorded step reads.
 //  3. Per step, Meter.Observe and Progress.Update; per epoch, evaluate,
 //     MetricsWriter.Append, Progress.EpochDone, Run.SaveCheckpoint with
 //     Summarize(metrics), WritePlot. On cancellation (Ctrl-C), save a
