@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nfvk/nfvk/agc"
 	"github.com/nfvk/nfvk/data"
 	"github.com/nfvk/nfvk/nfnet"
 	"github.com/nfvk/nfvk/train"
@@ -142,4 +143,56 @@ func ExampleParity() {
 	}
 	fmt.Println(len(res.Logits), len(res.Grads) == len(specs))
 	// Output: 20 true
+}
+
+// A Session records a model's training step once and replays it: here on
+// the float32 CPU references (Kernels nil); pass a *kernels.Kernels to
+// run it on a Vulkan device. Per step the host gives the batch and the
+// step's values from the recipe's schedule.
+func ExampleSession() {
+	l, err := nfnet.NewLayout(nfnet.Nano(1, 10))
+	if err != nil {
+		log.Fatal(err)
+	}
+	r := train.NanoRecipe()
+	ctx := context.Background()
+	s, err := train.NewSession(ctx, l, train.SessionOptions{
+		Train: nfnet.TrainOptions{Batch: 4, Height: 28, Width: 28, LabelSmoothing: r.LabelSmoothing, Recipe: r.Recipe}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer s.Close()
+	vals, err := nfnet.Init(s.Specs, r.Seed)
+	if err != nil {
+		log.Fatal(err)
+	}
+	params := map[string][]float32{}
+	for i, sp := range s.Specs {
+		params[sp.Name] = vals[i]
+	}
+	if err := s.SetState(train.State{Params: params}); err != nil {
+		log.Fatal(err)
+	}
+	sched, err := agc.NewSchedule(r.Recipe, 10)
+	if err != nil {
+		log.Fatal(err)
+	}
+	x := make([]float32, 4*28*28)
+	for i := range x {
+		x[i] = float32(i%28) / 28
+	}
+	labels := []int32{0, 1, 2, 3}
+	var losses []float32
+	for step := range int64(8) {
+		if err := s.Submit(x, labels, sched.At(step+5), uint64(step)); err != nil {
+			log.Fatal(err)
+		}
+		loss, err := s.Wait(ctx)
+		if err != nil {
+			log.Fatal(err)
+		}
+		losses = append(losses, loss)
+	}
+	fmt.Println("the loss fell:", losses[len(losses)-1] < losses[0])
+	// Output: the loss fell: true
 }
