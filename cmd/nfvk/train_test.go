@@ -95,6 +95,14 @@ func TestTrainEvalPredict(t *testing.T) {
 			t.Error(err)
 		}
 	}
+	// A resume takes the model, recipe, size and run directory from the
+	// checkpoint: a flag that would change them is refused by name.
+	for _, f := range [][]string{{"--size", "16"}, {"--lr", "0.1"}, {"--runs", dir}, {"--agc-units", "timm"}} {
+		err := run(ctx, append([]string{"train", "--resume", runDir, "--data-dir", dir}, f...), &out, &out)
+		if err == nil || !strings.Contains(err.Error(), f[0]+" cannot change a resumed run") {
+			t.Errorf("resume with %v: error %v, want one refusing %s", f, err, f[0])
+		}
+	}
 	out.Reset()
 	if err := run(ctx, []string{"eval", runDir}, &out, &out); err != nil {
 		t.Fatalf("eval: %v\n%s", err, out.String())
@@ -129,6 +137,45 @@ func TestEvalRejectsBadCheckpoint(t *testing.T) {
 		err := run(context.Background(), args, &out, &out)
 		if err == nil || !strings.Contains(err.Error(), bad) {
 			t.Errorf("%s on a bad checkpoint: error %v, want one naming %s", cmd, err, bad)
+		}
+	}
+}
+
+// TestUsageLines: each command's --help, and its argument errors, print
+// that command's own usage line.
+func TestUsageLines(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		help bool
+	}{
+		{[]string{"train", "--help"}, true},
+		{[]string{"eval", "--help"}, true},
+		{[]string{"predict", "--help"}, true},
+		{[]string{"forward", "--help"}, true},
+		{[]string{"train", "--no-such-flag"}, false},
+		{[]string{"eval"}, false},
+		{[]string{"eval", "--batch", "x", "ck"}, false},
+		{[]string{"predict", "ck"}, false},
+		{[]string{"forward", "--steps", "x"}, false},
+	} {
+		var out bytes.Buffer
+		err := run(context.Background(), c.args, &out, &out)
+		want := "usage: nfvk " + c.args[0]
+		got := out.String()
+		if !c.help {
+			if err == nil {
+				t.Errorf("%v: no error", c.args)
+				continue
+			}
+			got = err.Error()
+		}
+		if !strings.Contains(got, want) {
+			t.Errorf("%v: output %q lacks %q", c.args, got, want)
+		}
+		for _, other := range []string{"train", "eval", "predict", "forward"} {
+			if other != c.args[0] && strings.Contains(got, "usage: nfvk "+other) {
+				t.Errorf("%v prints the usage of %s", c.args, other)
+			}
 		}
 	}
 }
