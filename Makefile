@@ -32,7 +32,7 @@ vet:
 # system headers (-idirafter): glibc's headers never mix in, and vulkan-go
 # keeps its bundled ones (its -I comes first). Outputs go to a temp dir.
 VULKAN_INCLUDE ?= /usr/include
-CROSS_PURE := ./safetensors/ ./data/ ./agc/ ./kernels/ref/
+CROSS_PURE := ./safetensors/ ./data/ ./agc/ ./kernels/ref/ ./graph/ ./nfnet/
 .PHONY: cross
 cross:
 	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
