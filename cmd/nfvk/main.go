@@ -27,6 +27,7 @@ func commands() []command {
 		{"train", "train a model on a dataset (default: nano on Fashion-MNIST); --help lists the recipe", runTrain},
 		{"eval", "test accuracy of a checkpoint's EMA weights", runEval},
 		{"predict", "top-k classes of image files with a checkpoint", runPredict},
+		{"export", "a checkpoint's weights as a timm state_dict (safetensors) for PyTorch", runExport},
 	}
 }
 
