@@ -43,6 +43,48 @@ type Recipe struct {
 	AGCSkipGains bool `json:"agc_skip_gains,omitempty"`
 	// EMADecay is the weight EMA's decay, ramped up by EMADecay(d, t).
 	EMADecay float64 `json:"ema_decay"`
+	// LRScaleBatch makes LR the rate per 256 images, DeepMind's rule: the
+	// peak is LR * batch/256 for the run's (global) batch (Scaled).
+	LRScaleBatch bool `json:"lr_scale_batch,omitempty"`
+	// HeadLRMult multiplies the classifier's learning rate (0 means 1):
+	// a new head on a pretrained body learns faster.
+	HeadLRMult float64 `json:"head_lr_mult,omitempty"`
+	// Freeze names parameters (or module prefixes, as AGCExclude) the
+	// step neither updates nor clips; their gradients are not computed
+	// where the graph can prune them.
+	Freeze []string `json:"freeze,omitempty"`
+}
+
+// matches reports whether name is one of patterns or lies under one of
+// them as a module path ("head.fc" matches "head.fc.weight").
+func matches(patterns []string, name string) bool {
+	for _, e := range patterns {
+		if name == e || (strings.HasPrefix(name, e) && (name[len(e)] == '.' || name[len(e)] == '/')) {
+			return true
+		}
+	}
+	return false
+}
+
+// Frozen reports whether the step leaves the named parameter alone.
+func (r Recipe) Frozen(name string) bool { return matches(r.Freeze, name) }
+
+// HeadMult is the classifier's learning-rate multiplier (1 by default).
+func (r Recipe) HeadMult() float64 {
+	if r.HeadLRMult == 0 {
+		return 1
+	}
+	return r.HeadLRMult
+}
+
+// Scaled returns r with LR scaled to a run of the given (global) batch
+// when LRScaleBatch is set (ScaleLR), and r unchanged otherwise.
+func (r Recipe) Scaled(batch int) Recipe {
+	if r.LRScaleBatch {
+		r.LR = ScaleLR(r.LR, batch)
+		r.LRScaleBatch = false
+	}
+	return r
 }
 
 // Units is the unit rule with the default applied.
@@ -56,15 +98,10 @@ func (r Recipe) Units() UnitRule {
 // Clips reports whether AGC clips the named parameter (skipGain: the
 // parameter is an NFNet block's skip gain).
 func (r Recipe) Clips(name string, skipGain bool) bool {
-	if r.AGCClip == 0 || (skipGain && !r.AGCSkipGains) {
+	if r.AGCClip == 0 || (skipGain && !r.AGCSkipGains) || r.Frozen(name) {
 		return false
 	}
-	for _, e := range r.AGCExclude {
-		if name == e || (strings.HasPrefix(name, e) && (name[len(e)] == '.' || name[len(e)] == '/')) {
-			return false
-		}
-	}
-	return true
+	return !matches(r.AGCExclude, name)
 }
 
 // Validate checks every field, naming the bad ones.
@@ -99,6 +136,9 @@ func (r Recipe) Validate() error {
 	}
 	if !(r.EMADecay >= 0 && r.EMADecay < 1) {
 		bad("ema_decay", "%v, want in [0, 1)", r.EMADecay)
+	}
+	if !(r.HeadLRMult >= 0) || math.IsInf(r.HeadLRMult, 0) {
+		bad("head_lr_mult", "%v, want >= 0 (0: 1)", r.HeadLRMult)
 	}
 	return errors.Join(errs...)
 }

@@ -128,12 +128,15 @@ func unitsOf(shape []int, rule agc.UnitRule) (int, error) {
 // Lower records every node the plan runs onto b, in execution order. It
 // fails, naming the ops, when some op has no GPU kernel yet: never a
 // silent CPU fallback.
-func Lower(g *Graph, p *Plan, b Backend) error {
+func Lower(g *Graph, p *Plan, b Backend) error { return LowerPhase(g, p, b, -1) }
+
+// LowerPhase is Lower for the nodes of one phase (-1: all).
+func LowerPhase(g *Graph, p *Plan, b Backend, phase int) error {
 	l := &lowering{b: b, plan: p}
 	var missing []string
 	for _, n := range g.nodes {
-		if !p.Run[n.id] {
-			continue // dead: nothing the step keeps depends on it
+		if !p.Run[n.id] || (phase >= 0 && n.phase != phase) {
+			continue // dead (nothing the step keeps depends on it), or another phase
 		}
 		if err := n.op.lower(l, n); err != nil {
 			if errors.Is(err, ErrNoKernel) {

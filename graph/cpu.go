@@ -61,7 +61,13 @@ func (c *CPU[T]) Value(t *Tensor) []T {
 
 // Run feeds the inputs, then executes every node in order (forward,
 // backward, updates) with the given seed for random ops.
-func (c *CPU[T]) Run(ctx context.Context, seed uint64, feeds map[*Tensor][]T) (err error) {
+func (c *CPU[T]) Run(ctx context.Context, seed uint64, feeds map[*Tensor][]T) error {
+	return c.RunPhase(ctx, -1, seed, feeds)
+}
+
+// RunPhase is Run for the nodes of one phase (Graph.SetPhase); -1 runs
+// them all.
+func (c *CPU[T]) RunPhase(ctx context.Context, phase int, seed uint64, feeds map[*Tensor][]T) (err error) {
 	c.grow()
 	for t, v := range feeds {
 		if err := c.Set(t, v); err != nil {
@@ -82,6 +88,9 @@ func (c *CPU[T]) Run(ctx context.Context, seed uint64, feeds map[*Tensor][]T) (e
 	for _, n := range c.g.nodes {
 		if err := ctx.Err(); err != nil {
 			return err
+		}
+		if phase >= 0 && n.phase != phase {
+			continue
 		}
 		cur, st.node = n, n
 		switch vals := any(c.vals).(type) {

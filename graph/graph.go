@@ -161,11 +161,15 @@ func (t *Tensor) String() string {
 // Nodes execute in the order they were added (a valid topological order:
 // a node's inputs exist before it is added).
 type Node struct {
-	id   int
-	op   op
-	ins  []*Tensor
-	outs []*Tensor
+	id    int
+	phase int
+	op    op
+	ins   []*Tensor
+	outs  []*Tensor
 }
+
+// Phase is the part of the step the node runs in (SetPhase).
+func (n *Node) Phase() int { return n.phase }
 
 // ID is the node's position in the execution order.
 func (n *Node) ID() int { return n.id }
@@ -204,7 +208,26 @@ type Graph struct {
 	keepWS bool
 	// onesOf caches the constant vectors of ones Linear uses, by length.
 	onesOf map[int]*Tensor
+	// phase is the phase of the nodes added now; phases the count.
+	phase, phases int
 }
+
+// SetPhase makes the nodes added from now on part of phase p (0 first).
+// A step of several phases is recorded as one program per phase over the
+// same memory, so the host can run them a different number of times:
+// gradient accumulation runs the forward-backward phase per micro-batch
+// and the update phase once. Phases must not go back: p >= the current.
+func (g *Graph) SetPhase(p int) error {
+	if p < g.phase {
+		return fmt.Errorf("graph: phase %d after phase %d", p, g.phase)
+	}
+	g.phase = p
+	return nil
+}
+
+// Phases is the number of phases: one more than the last node's phase (1
+// for a graph that never called SetPhase).
+func (g *Graph) Phases() int { return max(g.phases, 1) }
 
 // New returns an empty graph.
 func New() *Graph { return &Graph{} }
@@ -332,7 +355,8 @@ func (g *Graph) add(o op, ins ...*Tensor) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("graph: %s(%s): %w", o.name(), describe(ins), err)
 	}
-	n := &Node{id: len(g.nodes), op: o, ins: ins}
+	n := &Node{id: len(g.nodes), phase: g.phase, op: o, ins: ins}
+	g.phases = max(g.phases, g.phase+1)
 	for i, s := range shapes {
 		if !s.valid() {
 			return nil, fmt.Errorf("graph: %s(%s): output %d has shape %v", o.name(), describe(ins), i, s)

@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/nfvk/nfvk/agc"
+	"github.com/nfvk/nfvk/kernels/ref"
 )
 
 // The NFNet update as ops of the graph: the fused AGC + weight decay +
@@ -254,4 +255,67 @@ func (*ema) lower(l *lowering, n *Node) error {
 		}
 	}
 	return nil
+}
+
+// Accumulate adds acc += scale*x in place (acc persistent, of x's shape):
+// gradient accumulation over micro-batches sums scale = 1/K of each
+// micro-batch's gradient into a State the optimizer then reads.
+func (g *Graph) Accumulate(acc, x *Tensor, scale float64) error {
+	if acc == nil || acc.g != g || !acc.Persistent() || acc.role == Input || acc.role == Constant {
+		return fmt.Errorf("graph: accumulate: %v must be persistent state of this graph", acc)
+	}
+	_, err := g.add(&accumulate{scale: scale}, acc, x)
+	return err
+}
+
+type accumulate struct {
+	firstOrder
+	scale float64
+}
+
+func (*accumulate) name() string { return "accumulate" }
+func (*accumulate) infer(ins []*Tensor) ([]Shape, error) {
+	return nil, sameShape(ins[0], ins[1])
+}
+
+// accumulateCPU rounds as the GPU's axpby: float32(scale)*x + 1*acc.
+func accumulateCPU[T ref.Float](scale float64, acc, x []T) {
+	k := T(float32(scale))
+	for i := range acc {
+		acc[i] = k*x[i] + acc[i]
+	}
+}
+
+func (o *accumulate) cpu32(_ *cpuStep, in, _ [][]float32) { accumulateCPU(o.scale, in[0], in[1]) }
+func (o *accumulate) cpu64(_ *cpuStep, in, _ [][]float64) { accumulateCPU(o.scale, in[0], in[1]) }
+func (o *accumulate) lower(l *lowering, n *Node) error {
+	return l.b.Axpby(float32(o.scale), l.mem(n.ins[1]), 1, l.mem(n.ins[0]))
+}
+
+// Zero sets each persistent tensor to 0 in place (the accumulators, after
+// the update that read them).
+func (g *Graph) Zero(ts ...*Tensor) error {
+	for _, t := range ts {
+		if t == nil || t.g != g || !t.Persistent() || t.role == Input || t.role == Constant {
+			return fmt.Errorf("graph: zero: %v must be persistent state of this graph", t)
+		}
+		if _, err := g.add(&zero{}, t); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+type zero struct{ firstOrder }
+
+func (*zero) name() string                        { return "zero" }
+func (*zero) infer([]*Tensor) ([]Shape, error)    { return nil, nil }
+func (*zero) cpu32(_ *cpuStep, in, _ [][]float32) { clear(in[0]) }
+func (*zero) cpu64(_ *cpuStep, in, _ [][]float64) { clear(in[0]) }
+
+// lower scales by 0: the values are finite gradient sums (a NaN would
+// stay, as it should: the run has diverged).
+func (*zero) lower(l *lowering, n *Node) error {
+	x := l.mem(n.ins[0])
+	return l.b.Scale(0, x, x)
 }

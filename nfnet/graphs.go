@@ -1,6 +1,7 @@
 package nfnet
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 
@@ -57,6 +58,12 @@ type TrainOptions struct {
 	// GradientsOnly ends the graph at the gradients: no optimizer,
 	// momentum, EMA or step values (what a gradient check needs).
 	GradientsOnly bool
+	// AccumSteps > 1 sums the gradients of that many micro-batches of
+	// Batch images (each scaled by 1/AccumSteps, so the sum is the
+	// gradient of the mean loss over all of them) before one update: the
+	// step then has two phases, the forward-backward-accumulate phase run
+	// per micro-batch and the update phase run once (graph.SetPhase).
+	AccumSteps int
 }
 
 // TrainGraph is the training step of a layout as a graph.
@@ -66,15 +73,25 @@ type TrainGraph struct {
 	// Specs are the parameters in timm's order.
 	Specs []ParamSpec
 	// Input [N, in_chans, H, W] and Labels [N] are fed every step; Hyper
-	// (agc.HyperWords values, agc.Hyper.Values) too, unless GradientsOnly.
-	Input, Labels, Hyper *graph.Tensor
+	// (agc.HyperWords values, agc.Hyper.Values) too, unless GradientsOnly,
+	// and HeadHyper (the same values with the classifier's learning rate)
+	// when the recipe has a head learning-rate multiplier.
+	Input, Labels, Hyper, HeadHyper *graph.Tensor
 	// Logits (train mode) and Loss (scalar, at the parameters before the
 	// update) are kept.
 	Logits, Loss *graph.Tensor
-	// Params, Grads, Momentum and EMA by parameter name (Momentum and EMA
-	// empty with GradientsOnly).
-	Params, Grads, Momentum, EMA map[string]*graph.Tensor
+	// Params, Grads, Momentum and EMA by parameter name (Grads, Momentum
+	// and EMA hold no frozen parameter; Momentum and EMA are empty with
+	// GradientsOnly). GradSums are the accumulated gradients the update
+	// reads when AccumSteps > 1.
+	Params, Grads, Momentum, EMA, GradSums map[string]*graph.Tensor
+	// AccumSteps is the number of micro-batches per update (1: none).
+	AccumSteps int
 }
+
+// Trained reports whether the step updates the named parameter (it is
+// not frozen).
+func (s *TrainGraph) Trained(name string) bool { return s.Grads[name] != nil }
 
 // BuildTrain builds the training step of l.
 func BuildTrain(l *Layout, o TrainOptions) (*TrainGraph, error) {
@@ -86,8 +103,12 @@ func BuildTrain(l *Layout, o TrainOptions) (*TrainGraph, error) {
 			return nil, fmt.Errorf("nfnet: train graph: %w", err)
 		}
 	}
-	s := &TrainGraph{Graph: graph.New(), Layout: l, Specs: l.Params(),
-		Grads: map[string]*graph.Tensor{}, Momentum: map[string]*graph.Tensor{}, EMA: map[string]*graph.Tensor{}}
+	if o.AccumSteps > 1 && o.GradientsOnly {
+		return nil, errors.New("nfnet: train graph: gradient accumulation needs the update")
+	}
+	s := &TrainGraph{Graph: graph.New(), Layout: l, Specs: l.Params(), AccumSteps: max(o.AccumSteps, 1),
+		Grads: map[string]*graph.Tensor{}, Momentum: map[string]*graph.Tensor{}, EMA: map[string]*graph.Tensor{},
+		GradSums: map[string]*graph.Tensor{}}
 	g := s.Graph
 	var err error
 	if s.Input, err = g.Input("input", graph.Shape{o.Batch, l.Config.InChans, o.Height, o.Width}); err != nil {
@@ -103,17 +124,27 @@ func BuildTrain(l *Layout, o TrainOptions) (*TrainGraph, error) {
 		return nil, fmt.Errorf("nfnet: train graph: loss: %w", err)
 	}
 	g.Keep(s.Loss, s.Logits)
-	ps := make([]*graph.Tensor, len(s.Specs))
-	for i, sp := range s.Specs {
-		if ps[i] = s.Params[sp.Name]; ps[i] == nil {
+	// Only the trained parameters get gradients: the backward of frozen
+	// layers is pruned where nothing trained lies before them.
+	var ps []*graph.Tensor
+	var trained []ParamSpec
+	for _, sp := range s.Specs {
+		p := s.Params[sp.Name]
+		if p == nil {
 			return nil, fmt.Errorf("nfnet: train graph: parameter %s is not used by the network", sp.Name)
 		}
+		if o.GradientsOnly || !o.Recipe.Frozen(sp.Name) {
+			ps, trained = append(ps, p), append(trained, sp)
+		}
+	}
+	if len(ps) == 0 {
+		return nil, fmt.Errorf("nfnet: train graph: every parameter is frozen (%v)", o.Recipe.Freeze)
 	}
 	grads, err := g.Gradients(s.Loss, ps)
 	if err != nil {
 		return nil, fmt.Errorf("nfnet: train graph: gradients: %w", err)
 	}
-	for i, sp := range s.Specs {
+	for i, sp := range trained {
 		if grads[i] == nil {
 			return nil, fmt.Errorf("nfnet: train graph: the loss does not depend on %s", sp.Name)
 		}
@@ -122,37 +153,104 @@ func BuildTrain(l *Layout, o TrainOptions) (*TrainGraph, error) {
 	if o.GradientsOnly {
 		return s, nil
 	}
+	if err := s.addAccumulation(trained); err != nil {
+		return nil, fmt.Errorf("nfnet: train graph: %w", err)
+	}
 	if err := s.addUpdate(o.Recipe); err != nil {
 		return nil, fmt.Errorf("nfnet: train graph: %w", err)
 	}
 	return s, nil
 }
 
-// addUpdate appends the optimizer and the EMA.
+// addAccumulation sums each micro-batch's gradients, scaled by
+// 1/AccumSteps, into GradSums and starts the update phase.
+func (s *TrainGraph) addAccumulation(trained []ParamSpec) error {
+	if s.AccumSteps == 1 {
+		return nil
+	}
+	g := s.Graph
+	for _, sp := range trained {
+		acc, err := g.State("grad_sum/"+sp.Name, GraphShape(sp))
+		if err != nil {
+			return err
+		}
+		if err := g.Accumulate(acc, s.Grads[sp.Name], 1/float64(s.AccumSteps)); err != nil {
+			return err
+		}
+		s.GradSums[sp.Name] = acc
+	}
+	return g.SetPhase(1)
+}
+
+// addUpdate appends the optimizer (one for the body and, with a head
+// learning-rate multiplier, one for the classifier reading its own step
+// values), the EMA and, with accumulation, the reset of the sums.
 func (s *TrainGraph) addUpdate(r agc.Recipe) error {
 	g := s.Graph
 	var err error
 	if s.Hyper, err = g.Input("step values", graph.Shape{agc.HyperWords}); err != nil {
 		return err
 	}
-	ts := make([]graph.OptimTarget, len(s.Specs))
-	for i, sp := range s.Specs {
+	head := map[string]bool{s.Layout.Head.Weight: true, s.Layout.Head.Bias: true}
+	var body, headTs []graph.OptimTarget
+	var trained []ParamSpec
+	for _, sp := range s.Specs {
+		if !s.Trained(sp.Name) {
+			continue
+		}
+		trained = append(trained, sp)
 		m, err := g.State("momentum/"+sp.Name, GraphShape(sp))
 		if err != nil {
 			return err
 		}
 		s.Momentum[sp.Name] = m
+		grad := s.Grads[sp.Name]
+		if sum := s.GradSums[sp.Name]; sum != nil {
+			grad = sum
+		}
 		// Units follow the file (timm) shape: for timm's rule an SE weight
 		// (O,I,1,1) has O units either way.
-		ts[i] = graph.OptimTarget{Param: s.Params[sp.Name], Grad: s.Grads[sp.Name], Momentum: m, Shape: sp.Shape,
+		t := graph.OptimTarget{Param: s.Params[sp.Name], Grad: grad, Momentum: m, Shape: sp.Shape,
 			WeightDecay: sp.WeightDecay, Clip: r.Clips(sp.Name, sp.Kind == SkipGain)}
+		if head[sp.Name] && r.HeadMult() != 1 {
+			headTs = append(headTs, t)
+		} else {
+			body = append(body, t)
+		}
 	}
-	if err := g.Optimizer(s.Hyper, r.Units(), ts); err != nil {
+	if len(body) > 0 {
+		if err := g.Optimizer(s.Hyper, r.Units(), body); err != nil {
+			return err
+		}
+	}
+	if len(headTs) > 0 {
+		if s.HeadHyper, err = g.Input("head step values", graph.Shape{agc.HyperWords}); err != nil {
+			return err
+		}
+		if err := g.Optimizer(s.HeadHyper, r.Units(), headTs); err != nil {
+			return err
+		}
+	}
+	if err := s.addEMA(trained); err != nil {
 		return err
 	}
+	sums := make([]*graph.Tensor, 0, len(s.GradSums))
+	for _, sp := range trained {
+		if sum := s.GradSums[sp.Name]; sum != nil {
+			sums = append(sums, sum)
+		}
+	}
+	return g.Zero(sums...)
+}
+
+// addEMA appends the weight EMA of the trained parameters (a frozen
+// parameter is its own average).
+func (s *TrainGraph) addEMA(trained []ParamSpec) error {
+	g := s.Graph
+	var err error
 	// The averages are added in the parameters' order in the graph, so
 	// they mirror the parameter pool and one pass updates them all.
-	byID := slices.Clone(s.Specs)
+	byID := slices.Clone(trained)
 	slices.SortFunc(byID, func(a, b ParamSpec) int { return s.Params[a.Name].ID() - s.Params[b.Name].ID() })
 	avgs, params := make([]*graph.Tensor, len(byID)), make([]*graph.Tensor, len(byID))
 	for i, sp := range byID {

@@ -15,6 +15,7 @@ type executor interface {
 	Write(t *graph.Tensor, v []float32) error
 	ReadInto(t *graph.Tensor, dst []float32) error
 	Submit(seed uint64, feeds map[*graph.Tensor][]float32) error
+	SubmitPhase(phase int, seed uint64, feeds map[*graph.Tensor][]float32) error
 	Wait(ctx context.Context) error
 	Close()
 }
@@ -53,7 +54,11 @@ func (x *cpuExec) ReadInto(t *graph.Tensor, dst []float32) error {
 }
 
 func (x *cpuExec) Submit(seed uint64, feeds map[*graph.Tensor][]float32) error {
-	x.err = x.c.Run(context.Background(), seed, feeds)
+	return x.SubmitPhase(0, seed, feeds)
+}
+
+func (x *cpuExec) SubmitPhase(phase int, seed uint64, feeds map[*graph.Tensor][]float32) error {
+	x.err = x.c.RunPhase(context.Background(), phase, seed, feeds)
 	return nil
 }
 

@@ -121,17 +121,17 @@ func newLoop(ctx context.Context, o Options) (_ *loop, err error) {
 		}
 	}
 	r.Height, r.Width = o.Train.H, o.Train.W
-	if o.Train.N < r.Batch {
-		return nil, fmt.Errorf("train: run: %d training images make no full batch of %d", o.Train.N, r.Batch)
+	if o.Train.N < r.globalBatch() {
+		return nil, fmt.Errorf("train: run: %d training images make no full batch of %d", o.Train.N, r.globalBatch())
 	}
-	l.spe = o.Train.N / r.Batch // data.DropLast
+	l.spe = o.Train.N / r.globalBatch() // data.DropLast
 	if ck != nil {
 		if ck.StepsPerEpoch != l.spe {
 			return nil, fmt.Errorf("train: checkpoint %s: %d steps per epoch, this data and batch size give %d (another dataset?)", ck.Path, ck.StepsPerEpoch, l.spe)
 		}
 		l.pos, l.global = ck.Position, ck.Step
 	}
-	if l.sched, err = agc.NewSchedule(r.Recipe, l.spe); err != nil {
+	if l.sched, err = agc.NewSchedule(r.Recipe.Scaled(r.globalBatch()), l.spe); err != nil {
 		return nil, fmt.Errorf("train: run: %w", err)
 	}
 
@@ -168,7 +168,7 @@ func newLoop(ctx context.Context, o Options) (_ *loop, err error) {
 func (l *loop) openSession(ctx context.Context, ck *Checkpoint) error {
 	r, o := l.rs.Recipe, l.o
 	so := SessionOptions{Kernels: o.Kernels, Train: nfnet.TrainOptions{Batch: r.Batch, Height: r.Height, Width: r.Width,
-		LabelSmoothing: r.LabelSmoothing, Recipe: r.optimizer(l.layout)}}
+		LabelSmoothing: r.LabelSmoothing, Recipe: r.optimizer(l.layout), AccumSteps: r.AccumSteps}}
 	if o.Test != nil {
 		eb := o.EvalBatch
 		if eb <= 0 {
@@ -181,9 +181,12 @@ func (l *loop) openSession(ctx context.Context, ck *Checkpoint) error {
 		return err
 	}
 	var st State
-	if ck != nil {
+	switch {
+	case ck != nil:
 		st = State{Params: tensorData(ck.Params), EMA: tensorData(ck.EMA), Momentum: tensorData(ck.Momentum)}
-	} else {
+	case o.Init != nil:
+		st.Params = o.Init
+	default:
 		specs := l.layout.Params()
 		vals, err := nfnet.Init(specs, r.Seed)
 		if err != nil {
@@ -263,7 +266,7 @@ func (l *loop) train(ctx context.Context, progress Progress) (Result, error) {
 		res.Step, res.Checkpoint = l.global, l.lastCkpt
 		return res, nil // already finished
 	}
-	dcfg := data.Config{BatchSize: r.Batch, Shuffle: true, Seed: r.DataSeed, Remainder: data.DropLast,
+	dcfg := data.Config{BatchSize: r.globalBatch(), Shuffle: true, Seed: r.DataSeed, Remainder: data.DropLast,
 		Workers: max(l.o.Workers, 1), Start: l.pos, Epochs: r.Epochs}
 	if r.CropPad > 0 || r.HFlip {
 		dcfg.Augment = &data.Augment{Pad: r.CropPad, HFlip: r.HFlip, Fill: l.o.Train.BlackLevel()}
@@ -320,7 +323,7 @@ func (l *loop) train(ctx context.Context, progress Progress) (Result, error) {
 			return res, err
 		}
 		hits := 0
-		for i := range r.Batch {
+		for i := range r.globalBatch() {
 			_, top := crossEntropy(logits[i*classes:(i+1)*classes], int(b.Labels[i]))
 			if top == int(b.Labels[i]) {
 				hits++
@@ -332,10 +335,10 @@ func (l *loop) train(ctx context.Context, progress Progress) (Result, error) {
 		}
 		l.global++
 		l.pos = loader.Pipeline().Next(l.pos)
-		imagesSeen += int64(r.Batch)
+		imagesSeen += int64(r.globalBatch())
 		l.rs.EpochLoss += float64(loss)
 		l.rs.EpochHits += int64(hits)
-		l.rs.EpochImages += int64(r.Batch)
+		l.rs.EpochImages += int64(r.globalBatch())
 		if l.o.OnStep != nil {
 			l.o.OnStep(l.global, loss)
 		}
@@ -347,7 +350,7 @@ func (l *loop) train(ctx context.Context, progress Progress) (Result, error) {
 		}
 		epoch := int(l.global-1)/l.spe + 1
 		inEpoch := int(l.global-1)%l.spe + 1
-		steps := float64(l.rs.EpochImages) / float64(r.Batch)
+		steps := float64(l.rs.EpochImages) / float64(r.globalBatch())
 		progress.Update(ProgressUpdate{Epoch: epoch, Epochs: r.Epochs, Step: inEpoch, StepsPerEpoch: l.spe,
 			Loss: l.rs.EpochLoss / steps, Acc: float64(l.rs.EpochHits) / float64(l.rs.EpochImages), ImagesPerS: rate, ETA: eta})
 		if inEpoch == l.spe {
@@ -363,13 +366,57 @@ func (l *loop) train(ctx context.Context, progress Progress) (Result, error) {
 			meter = NewMeter(epochStart, l.global, total, l.o.RateWindow) // evaluation is no training time
 			imagesSeen = 0
 		}
+		if l.o.MaxSteps > 0 && l.global >= l.o.MaxSteps && l.global < total {
+			return l.stopAtMax(res, epoch, steps, trainS0+now.Sub(epochStart).Seconds(), elapsed)
+		}
 	}
 	res.Step, res.Checkpoint, res.Metrics = l.global, l.lastCkpt, l.history
 	return res, nil
 }
 
+// stopAtMax ends a run at Options.MaxSteps: a metrics line for the epoch
+// so far (unless the epoch just ended and has one), a checkpoint and the
+// plot. The epoch's partial sums stay in the checkpoint, so a resumed run
+// reports the whole epoch as an uninterrupted one does (the partial line
+// is dropped on resume, as every line past the checkpoint's epoch).
+func (l *loop) stopAtMax(res Result, epoch int, steps, trainS float64, elapsed func() float64) (Result, error) {
+	res.Step, res.Stopped = l.global, true
+	if l.rs.EpochImages > 0 {
+		m, err := l.measure(epoch, steps, trainS, elapsed)
+		if err != nil {
+			return res, err
+		}
+		res.TestAcc = m.TestAcc
+		if err := l.checkpoint(); err != nil {
+			return res, err
+		}
+		if err := WritePlot(l.run.PlotPath(), l.history); err != nil {
+			return res, err
+		}
+	}
+	res.Checkpoint, res.Metrics = l.lastCkpt, l.history
+	return res, nil
+}
+
 // endEpoch evaluates, logs the epoch's metrics, checkpoints and plots.
 func (l *loop) endEpoch(ctx context.Context, epoch int, steps, trainS float64, elapsed func() float64) (EpochMetrics, error) {
+	m, err := l.measure(epoch, steps, trainS, elapsed)
+	if err != nil {
+		return m, err
+	}
+	l.rs.EpochLoss, l.rs.EpochHits, l.rs.EpochImages, l.rs.EpochTrainS = 0, 0, 0, 0
+	if err := l.checkpoint(); err != nil {
+		return m, err
+	}
+	if err := WritePlot(l.run.PlotPath(), l.history); err != nil {
+		return m, err
+	}
+	return m, nil
+}
+
+// measure evaluates the EMA weights and appends the metrics of the epoch
+// (so far) to the log and the history.
+func (l *loop) measure(epoch int, steps, trainS float64, elapsed func() float64) (EpochMetrics, error) {
 	m := EpochMetrics{Epoch: epoch, Step: l.global, TrainLoss: l.rs.EpochLoss / steps,
 		TrainAcc: float64(l.rs.EpochHits) / float64(l.rs.EpochImages), LR: l.sched.LR(l.global - 1),
 		ImagesPerS: float64(l.rs.EpochImages) / math.Max(trainS, 1e-9), TestAcc: math.NaN()}
@@ -391,13 +438,6 @@ func (l *loop) endEpoch(ctx context.Context, epoch int, steps, trainS float64, e
 	}
 	l.history = append(l.history, m)
 	l.rs.ElapsedS = m.ElapsedS
-	l.rs.EpochLoss, l.rs.EpochHits, l.rs.EpochImages, l.rs.EpochTrainS = 0, 0, 0, 0
-	if err := l.checkpoint(); err != nil {
-		return m, err
-	}
-	if err := WritePlot(l.run.PlotPath(), l.history); err != nil {
-		return m, err
-	}
 	return m, nil
 }
 

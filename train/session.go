@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/nfvk/nfvk/agc"
 	"github.com/nfvk/nfvk/data"
 	"github.com/nfvk/nfvk/engine"
 	"github.com/nfvk/nfvk/graph"
@@ -38,9 +37,11 @@ type Session struct {
 	evalSynced bool
 	evalFrom   Weights
 
-	labelF, hyperV []float32
-	lossBuf, logit []float32
-	feeds          map[*graph.Tensor][]float32
+	labelF, hyperV, headV []float32
+	lossBuf, logit        []float32
+	// microLoss holds each micro-batch's loss of an accumulated step.
+	microLoss []float32
+	feeds     map[*graph.Tensor][]float32
 }
 
 // SessionOptions configure NewSession.
@@ -175,9 +176,15 @@ func (s *Session) SetState(st State) error {
 	return s.write(s.train, s.tg.Momentum, mom, "momentum")
 }
 
+// write sets the tensors ts holds (a frozen parameter has no momentum or
+// average tensor).
 func (s *Session) write(x executor, ts map[string]*graph.Tensor, vals map[string][]float32, what string) error {
 	for _, sp := range s.Specs {
-		if err := x.Write(ts[sp.Name], vals[sp.Name]); err != nil {
+		t := ts[sp.Name]
+		if t == nil {
+			continue
+		}
+		if err := x.Write(t, vals[sp.Name]); err != nil {
 			return fmt.Errorf("train: session: set %s %s: %w", what, sp.Name, err)
 		}
 	}
@@ -200,7 +207,24 @@ func (s *Session) ReadState() (State, error) {
 	if st.Momentum, err = s.read(s.tg.Momentum, "momentum"); err != nil {
 		return State{}, err
 	}
+	s.fillFrozen(st.Params, st.EMA, st.Momentum)
 	return st, nil
+}
+
+// fillFrozen gives each frozen parameter its average (itself) and
+// momentum (zero), so a state always holds every parameter.
+func (s *Session) fillFrozen(params, ema, mom map[string][]float32) {
+	for _, sp := range s.Specs {
+		if s.tg.Trained(sp.Name) {
+			continue
+		}
+		if ema != nil {
+			ema[sp.Name] = params[sp.Name]
+		}
+		if mom != nil {
+			mom[sp.Name] = make([]float32, sp.Numel())
+		}
+	}
 }
 
 // Params reads the training step's parameters.
@@ -212,7 +236,8 @@ func (s *Session) Params() (map[string][]float32, error) {
 }
 
 // Grads reads the gradients of the last step (at the parameters before
-// its update: the optimizer leaves them be).
+// its update: the optimizer leaves them be; of the last micro-batch with
+// accumulation). Frozen parameters have none.
 func (s *Session) Grads() (map[string][]float32, error) {
 	if err := s.needTrain("read gradients", false); err != nil {
 		return nil, err
@@ -225,7 +250,16 @@ func (s *Session) ReadEMA() (map[string][]float32, error) {
 	if err := s.needTrain("read ema", true); err != nil {
 		return nil, err
 	}
-	return s.read(s.tg.EMA, "ema")
+	ema, err := s.read(s.tg.EMA, "ema")
+	if err != nil || len(ema) == len(s.Specs) {
+		return ema, err
+	}
+	params, err := s.read(s.tg.Params, "parameter")
+	if err != nil {
+		return nil, err
+	}
+	s.fillFrozen(params, ema, nil)
+	return ema, nil
 }
 
 func (s *Session) read(ts map[string]*graph.Tensor, what string) (map[string][]float32, error) {
@@ -234,8 +268,12 @@ func (s *Session) read(ts map[string]*graph.Tensor, what string) (map[string][]f
 	}
 	out := make(map[string][]float32, len(s.Specs))
 	for _, sp := range s.Specs {
+		t := ts[sp.Name]
+		if t == nil {
+			continue // frozen: no gradient, momentum or average
+		}
 		v := make([]float32, sp.Numel())
-		if err := s.train.ReadInto(ts[sp.Name], v); err != nil {
+		if err := s.train.ReadInto(t, v); err != nil {
 			return nil, fmt.Errorf("train: session: read %s %s: %w", what, sp.Name, err)
 		}
 		out[sp.Name] = v
@@ -260,76 +298,6 @@ func (s *Session) idle(what string) error {
 		return fmt.Errorf("train: session: %s while a step is in flight (call Wait)", what)
 	}
 	return nil
-}
-
-// Submit uploads one batch (x in NCHW order, labels class indices) and
-// the step's values and starts the training step without waiting for it.
-func (s *Session) Submit(x []float32, labels []int32, h agc.Hyper, seed uint64) error {
-	if err := s.needTrain("submit", false); err != nil {
-		return err
-	}
-	if err := s.idle("submit"); err != nil {
-		return err
-	}
-	if len(x) != s.tg.Input.Size() {
-		return fmt.Errorf("train: session: input has %d values, want %v = %d", len(x), s.tg.Input.Shape(), s.tg.Input.Size())
-	}
-	if len(labels) != len(s.labelF) {
-		return fmt.Errorf("train: session: %d labels for a batch of %d", len(labels), len(s.labelF))
-	}
-	classes := int32(s.Layout.Config.NumClasses)
-	for i, c := range labels {
-		if c < 0 || c >= classes {
-			return fmt.Errorf("train: session: labels[%d] = %d outside [0, %d) (num_classes)", i, c, classes)
-		}
-		s.labelF[i] = float32(c)
-	}
-	clear(s.feeds)
-	s.feeds[s.tg.Input], s.feeds[s.tg.Labels] = x, s.labelF
-	if s.tg.Hyper != nil {
-		var err error
-		if s.hyperV, err = h.Values(); err != nil {
-			return fmt.Errorf("train: session: %w", err)
-		}
-		s.feeds[s.tg.Hyper] = s.hyperV
-	}
-	err := s.train.Submit(seed, s.feeds)
-	clear(s.feeds) // keep no reference to the caller's batch
-	if err != nil {
-		return fmt.Errorf("train: session: %w", err)
-	}
-	s.pending, s.evalSynced = true, false
-	return nil
-}
-
-// Wait waits for the submitted step and returns its loss (at the
-// parameters before the update).
-func (s *Session) Wait(ctx context.Context) (float32, error) {
-	if !s.pending {
-		return 0, errors.New("train: session: wait without a submitted step")
-	}
-	if err := s.train.Wait(ctx); err != nil {
-		return 0, fmt.Errorf("train: session: %w", err)
-	}
-	s.pending = false
-	s.lossBuf = grow(s.lossBuf, 1)
-	if err := s.train.ReadInto(s.tg.Loss, s.lossBuf); err != nil {
-		return 0, fmt.Errorf("train: session: read loss: %w", err)
-	}
-	return s.lossBuf[0], nil
-}
-
-// Logits returns the last step's train-mode logits [Batch, classes]; the
-// slice is reused by the next call.
-func (s *Session) Logits() ([]float32, error) {
-	if err := s.needTrain("logits", false); err != nil {
-		return nil, err
-	}
-	s.logit = grow(s.logit, s.tg.Logits.Size())
-	if err := s.train.ReadInto(s.tg.Logits, s.logit); err != nil {
-		return nil, fmt.Errorf("train: session: read logits: %w", err)
-	}
-	return s.logit, nil
 }
 
 func grow(v []float32, n int) []float32 {

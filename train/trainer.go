@@ -20,8 +20,11 @@ import (
 // from there, so it cannot drift from the run it continues.
 type Recipe struct {
 	agc.Recipe
-	// Batch is the batch size.
-	Batch int `json:"batch"`
+	// Batch is the batch size the device computes at once; with
+	// AccumSteps K > 1 the gradients of K such micro-batches are summed
+	// before each update, which trains exactly like a batch of K*Batch.
+	Batch      int `json:"batch"`
+	AccumSteps int `json:"accum_steps,omitempty"`
 	// LabelSmoothing of the training cross-entropy.
 	LabelSmoothing float64 `json:"label_smoothing"`
 	// CropPad and HFlip configure augmentation: a random crop of the image
@@ -75,6 +78,9 @@ func (r Recipe) Validate() error {
 	if r.Batch < 1 {
 		bad("batch", "%d, want >= 1", r.Batch)
 	}
+	if r.AccumSteps < 0 {
+		bad("accum_steps", "%d, want >= 1 (0: 1)", r.AccumSteps)
+	}
 	if !(r.LabelSmoothing >= 0 && r.LabelSmoothing < 1) {
 		bad("label_smoothing", "%v, want in [0, 1)", r.LabelSmoothing)
 	}
@@ -83,6 +89,9 @@ func (r Recipe) Validate() error {
 	}
 	return errors.Join(errs...)
 }
+
+// globalBatch is the images per update: Batch times AccumSteps.
+func (r Recipe) globalBatch() int { return r.Batch * max(r.AccumSteps, 1) }
 
 // optimizer is the recipe the training graph records with: the
 // classifier is never clipped, as in the NFNet paper.
@@ -120,6 +129,14 @@ type Options struct {
 	// RateWindow is how far back the images/s and ETA of the progress
 	// updates look (0 means 10 s).
 	RateWindow time.Duration
+	// Init, when set, holds the initial parameters of a new run (LoadInit:
+	// pretrained weights to fine-tune) instead of a fresh initialisation.
+	// A resumed run takes its checkpoint's.
+	Init map[string][]float32
+	// MaxSteps > 0 stops the run after that many optimizer steps (counted
+	// from the start of the run, resumes included) with an evaluation, a
+	// metrics line and a checkpoint: quick checks and scripted sweeps.
+	MaxSteps int64
 	// OnStep, when set, is called after every step with the global step
 	// number (from 1) and its loss, on the loop's goroutine.
 	OnStep func(step int64, loss float32)
@@ -133,9 +150,10 @@ type Result struct {
 	// this one resumed.
 	Metrics []EpochMetrics
 	// Step is the number of steps done; Interrupted is set when the
-	// context ended the run early (after a checkpoint was saved).
-	Step        int64
-	Interrupted bool
+	// context ended the run early, Stopped when Options.MaxSteps did
+	// (after a checkpoint was saved).
+	Step                 int64
+	Interrupted, Stopped bool
 	// TestAcc is the last evaluation's accuracy (EMA weights), -1 when
 	// none ran.
 	TestAcc float64

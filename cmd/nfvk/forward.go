@@ -118,8 +118,8 @@ func runForward(ctx context.Context, args []string, stdout io.Writer) (retErr er
 		out = append(out, safetensors.F32("losses", []int{len(res.Losses)}, res.Losses))
 	}
 	for _, sp := range l.Params() {
-		if res.Grads != nil {
-			out = append(out, safetensors.F32("grad/"+sp.Name, sp.Shape, res.Grads[sp.Name]))
+		if g, ok := res.Grads[sp.Name]; ok { // none for a frozen parameter
+			out = append(out, safetensors.F32("grad/"+sp.Name, sp.Shape, g))
 		}
 		if res.Params != nil {
 			out = append(out, safetensors.F32("param/"+sp.Name, sp.Shape, res.Params[sp.Name]))

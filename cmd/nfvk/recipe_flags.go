@@ -21,6 +21,7 @@ func bindOptimizer(fs *flag.FlagSet, r *agc.Recipe, schedule bool) {
 		fs.Float64Var(&r.WarmupEpochs, "warmup", r.WarmupEpochs, "linear learning-rate warmup in epochs (fractions allowed)")
 		fs.Float64Var(&r.EMADecay, "ema", r.EMADecay, "weight EMA decay; test accuracy is measured with the EMA weights")
 		fs.Float64Var(&r.LR, "lr", r.LR, "peak learning rate, reached after the warmup")
+		fs.BoolVar(&r.LRScaleBatch, "lr-scale-batch", r.LRScaleBatch, "--lr is the rate per 256 images: the peak is lr * batch/256 (DeepMind's rule; batch counts every accumulated micro-batch)")
 	} else {
 		fs.Float64Var(&r.LR, "lr", r.LR, "learning rate")
 	}
@@ -34,13 +35,16 @@ func bindOptimizer(fs *flag.FlagSet, r *agc.Recipe, schedule bool) {
 	}
 	fs.TextVar(&r.AGCUnits, "agc-units", r.AGCUnits, "AGC unit rule: deepmind (vectors and (O,1,1,1) gains one unit) or timm (ndim<=1 one unit, else per dim 0)")
 	fs.Var((*nameList)(&r.AGCExclude), "agc-exclude", "comma-separated parameter names or module paths AGC leaves out (e.g. head.fc)")
+	fs.Float64Var(&r.HeadLRMult, "head-lr-mult", r.HeadMult(), "learning-rate multiplier of the classifier (head.fc): a new head on a pretrained body learns faster")
+	fs.Var((*nameList)(&r.Freeze), "freeze", "comma-separated parameter names or module prefixes (e.g. stem,stages.0) neither updated nor clipped; their gradients are not computed where the graph can prune them")
 	fs.BoolVar(&r.AGCSkipGains, "agc-skip-gains", r.AGCSkipGains, "let AGC clip the zero-initialised skip gains too (DeepMind, timm); without it they are exempt, which lets residual branches open in short runs")
 }
 
 // bindRecipe binds every flag of a training recipe to r.
 func bindRecipe(fs *flag.FlagSet, r *train.Recipe) {
 	bindOptimizer(fs, &r.Recipe, true)
-	fs.IntVar(&r.Batch, "batch", r.Batch, "batch size")
+	fs.IntVar(&r.Batch, "batch", r.Batch, "batch size the device computes at once (with --accum-steps K, a micro-batch: K of them make one update)")
+	fs.IntVar(&r.AccumSteps, "accum-steps", max(r.AccumSteps, 1), "sum the gradients of K micro-batches on the device before each AGC + optimizer step: trains like a batch of K*batch")
 	fs.Float64Var(&r.LabelSmoothing, "label-smoothing", r.LabelSmoothing, "label smoothing of the training loss")
 	fs.IntVar(&r.CropPad, "crop-pad", r.CropPad, "random-crop augmentation: pad by N pixels, crop back (0: off)")
 	fs.BoolVar(&r.HFlip, "hflip", r.HFlip, "random horizontal flips (on by default for fashion-mnist, cifar10, folder; off for mnist)")

@@ -24,9 +24,10 @@ type trainFlags struct {
 	set                                                         map[string]bool
 	rec                                                         train.Recipe
 	variant, configPath, dataName, dataDir, device, resume, run string
-	runsDir                                                     string
+	runsDir, init                                               string
 	size, workers, keep                                         int
-	quiet                                                       bool
+	maxSteps                                                    int64
+	quiet, initEMA, resetHead, initPartial                      bool
 }
 
 const trainUsage = "usage: nfvk train [flags]"
@@ -50,6 +51,11 @@ func parseTrainFlags(args []string, stdout io.Writer) (f *trainFlags, help bool,
 	fs.IntVar(&f.workers, "workers", 1, "goroutines preparing each batch (on a CPU device the device needs the cores)")
 	fs.IntVar(&f.keep, "keep", 2, "checkpoints kept per run")
 	fs.BoolVar(&f.quiet, "quiet", false, "no progress output, only the summary")
+	fs.StringVar(&f.init, "init", "", "start from these weights (fine-tuning): a `file` of timm-named tensors (safetensors, e.g. timm's dm_nfnet_f0) or an nfvk checkpoint; the classifier is re-initialised when the class count differs")
+	fs.BoolVar(&f.initEMA, "init-ema", false, "with --init of a checkpoint: take its EMA weights instead of its parameters")
+	fs.BoolVar(&f.resetHead, "reset-head", false, "with --init: re-initialise the classifier even when its shape fits")
+	fs.BoolVar(&f.initPartial, "init-partial", false, "with --init: missing, extra or mis-shaped tensors are warnings (those parameters start fresh), not an error")
+	fs.Int64Var(&f.maxSteps, "max-steps", 0, "stop after N optimizer steps (counting those of a resumed run) with an evaluation, a metrics line and a checkpoint (0: run every epoch)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprint(stdout, usageText(fs, trainUsage, trainHelp))
@@ -64,6 +70,14 @@ func parseTrainFlags(args []string, stdout io.Writer) (f *trainFlags, help bool,
 	if f.set["config"] && f.set["variant"] {
 		return nil, false, errors.New("train: give --config or --variant, not both")
 	}
+	for _, name := range []string{"init-ema", "reset-head", "init-partial"} {
+		if f.set[name] && f.init == "" {
+			return nil, false, fmt.Errorf("train: --%s needs --init", name)
+		}
+	}
+	if f.maxSteps < 0 {
+		return nil, false, fmt.Errorf("train: --max-steps %d: want >= 0", f.maxSteps)
+	}
 	f.rec.DataSeed = f.rec.Seed + 1
 	return f, false, nil
 }
@@ -74,7 +88,7 @@ func runTrain(ctx context.Context, args []string, stdout io.Writer) (retErr erro
 	if err != nil || help {
 		return err
 	}
-	o := train.Options{RunsDir: f.runsDir, RunName: f.run, KeepCheckpoints: f.keep, Workers: f.workers}
+	o := train.Options{RunsDir: f.runsDir, RunName: f.run, KeepCheckpoints: f.keep, Workers: f.workers, MaxSteps: f.maxSteps}
 	src := dataSource{name: f.dataName, dir: f.dataDir, size: f.size}
 	rec := f.rec
 	if f.resume != "" {
@@ -91,6 +105,11 @@ func runTrain(ctx context.Context, args []string, stdout io.Writer) (retErr erro
 			rec.HFlip = src.name != "mnist"
 		}
 		if o.Model, err = f.model(ds); err != nil {
+			return fmt.Errorf("train: %w", err)
+		}
+		// The weights are checked against the model before the device
+		// is opened: a file of another architecture fails at once.
+		if o.Init, err = f.initWeights(stdout, o.Model, rec.Seed); err != nil {
 			return fmt.Errorf("train: %w", err)
 		}
 	}
@@ -139,7 +158,7 @@ func (f *trainFlags) resumeRecipe(o *train.Options, src *dataSource) (train.Reci
 	if err != nil {
 		return train.Recipe{}, err
 	}
-	ignored := append(recipeFlags(), "variant", "config", "run", "runs", "size")
+	ignored := append(recipeFlags(), "variant", "config", "run", "runs", "size", "init", "init-ema", "reset-head", "init-partial")
 	for _, name := range ignored {
 		if f.set[name] {
 			return train.Recipe{}, fmt.Errorf("--%s cannot change a resumed run (the checkpoint %s holds its model, recipe, image size and run directory)", name, ck.Path)
@@ -179,8 +198,29 @@ func (f *trainFlags) model(ds splits) (nfnet.Config, error) {
 	return cfg, nil
 }
 
+// initWeights loads --init's weights for the model (nil without --init)
+// and prints what was loaded and re-initialised.
+func (f *trainFlags) initWeights(stdout io.Writer, cfg nfnet.Config, seed uint64) (map[string][]float32, error) {
+	if f.init == "" {
+		return nil, nil
+	}
+	l, err := nfnet.NewLayout(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("model: %w", err)
+	}
+	w, report, err := train.LoadInit(f.init, l, train.InitOptions{EMA: f.initEMA, ResetHead: f.resetHead, Partial: f.initPartial, Seed: seed})
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintln(stdout, report)
+	return w, nil
+}
+
 // reportTrain prints where the run's results are and its final accuracy.
 func reportTrain(stdout io.Writer, res train.Result) error {
+	if res.Stopped {
+		fmt.Fprintf(stdout, "stopped after step %d (--max-steps); checkpoint %s\n", res.Step, res.Checkpoint)
+	}
 	if res.Interrupted {
 		fmt.Fprintf(stdout, "interrupted after step %d; checkpoint %s\nresume with: nfvk train --resume %s\n", res.Step, res.Checkpoint, res.Dir)
 		return nil

@@ -26,9 +26,12 @@ type Executable struct {
 	g    *graph.Graph
 	plan *graph.Plan
 	be   *backend
-	prog *engine.Program
-	i32  []int32
-	seed [8]byte
+	// progs holds one program per phase of the graph; last is the phase
+	// submitted last.
+	progs []*engine.Program
+	last  int
+	i32   []int32
+	seed  [8]byte
 }
 
 // Compile plans g's memory, allocates its buffers (constants are
@@ -74,13 +77,20 @@ func Compile(ctx context.Context, k *kernels.Kernels, g *graph.Graph, o Options)
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	x.prog = dev.NewProgram("graph step", engine.ProgramOptions{Profile: o.Profile})
-	be.p = x.prog
-	if err := graph.Lower(g, plan, be); err != nil {
-		return nil, err
-	}
-	if err := x.prog.Record(); err != nil {
-		return nil, fmt.Errorf("graph: compile: %w", err)
+	for phase := range g.Phases() {
+		name := "graph step"
+		if g.Phases() > 1 {
+			name = fmt.Sprintf("graph step phase %d", phase)
+		}
+		p := dev.NewProgram(name, engine.ProgramOptions{Profile: o.Profile})
+		x.progs = append(x.progs, p)
+		be.p = p
+		if err := graph.LowerPhase(g, plan, be, phase); err != nil {
+			return nil, err
+		}
+		if err := p.Record(); err != nil {
+			return nil, fmt.Errorf("graph: compile: %w", err)
+		}
 	}
 	return x, nil
 }
@@ -99,8 +109,17 @@ func zeroBuffer(b *engine.Buffer) error {
 // Plan is the memory plan the step runs with.
 func (x *Executable) Plan() *graph.Plan { return x.plan }
 
-// Program is the recorded step (for Timings, Dispatches, Barriers).
-func (x *Executable) Program() *engine.Program { return x.prog }
+// Program is the recorded step, or its first phase (for Timings,
+// Dispatches, Barriers).
+func (x *Executable) Program() *engine.Program {
+	if len(x.progs) == 0 {
+		return nil
+	}
+	return x.progs[0]
+}
+
+// Programs are the recorded phases, in order.
+func (x *Executable) Programs() []*engine.Program { return x.progs }
 
 // Span is the device memory of a persistent tensor.
 func (x *Executable) Span(t *graph.Tensor) (engine.Span, error) {
@@ -177,13 +196,22 @@ func (x *Executable) ReadInto(t *graph.Tensor, dst []float32) error {
 }
 
 // Submit uploads the feeds and the seed and submits the recorded step
-// without waiting; Wait waits for it. Step does both.
+// (its first phase) without waiting; Wait waits for it. Step does both.
 func (x *Executable) Submit(seed uint64, feeds map[*graph.Tensor][]float32) error {
-	if x.prog == nil {
+	return x.SubmitPhase(0, seed, feeds)
+}
+
+// SubmitPhase is Submit for one phase of the step (graph.SetPhase).
+func (x *Executable) SubmitPhase(phase int, seed uint64, feeds map[*graph.Tensor][]float32) error {
+	if len(x.progs) == 0 {
 		return errors.New("graph: submit after Close")
 	}
-	// The previous run must be finished before its inputs are overwritten.
-	if err := x.prog.Wait(context.Background()); err != nil {
+	if phase < 0 || phase >= len(x.progs) {
+		return fmt.Errorf("graph: submit phase %d of a %d-phase step", phase, len(x.progs))
+	}
+	// The previous run must be finished before its inputs are overwritten
+	// and before another phase reads what it wrote.
+	if err := x.Wait(context.Background()); err != nil {
 		return err
 	}
 	for t, v := range feeds {
@@ -199,41 +227,47 @@ func (x *Executable) Submit(seed uint64, feeds map[*graph.Tensor][]float32) erro
 	if err := s.Buf.Write(s.Off, x.seed[:]); err != nil {
 		return err
 	}
-	return x.prog.Submit()
+	x.last = phase
+	return x.progs[phase].Submit()
 }
 
-// Wait waits for the submitted step.
+// Wait waits for the submitted step (phase).
 func (x *Executable) Wait(ctx context.Context) error {
-	if x.prog == nil {
+	if len(x.progs) == 0 {
 		return errors.New("graph: wait after Close")
 	}
-	return x.prog.Wait(ctx)
+	return x.progs[x.last].Wait(ctx)
 }
 
-// Step uploads the feeds and the seed, replays the recorded step and
-// waits for it.
+// Step uploads the feeds and the seed, replays every phase of the
+// recorded step once, in order, and waits for it.
 func (x *Executable) Step(ctx context.Context, seed uint64, feeds map[*graph.Tensor][]float32) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	// A run submitted without Step is waited for here, cancellably.
-	if x.prog != nil {
-		if err := x.prog.Wait(ctx); err != nil {
+	if len(x.progs) > 0 {
+		if err := x.Wait(ctx); err != nil {
 			return err
 		}
 	}
-	if err := x.Submit(seed, feeds); err != nil {
-		return err
+	for phase := range max(len(x.progs), 1) {
+		if err := x.SubmitPhase(phase, seed, feeds); err != nil {
+			return err
+		}
+		if err := x.Wait(ctx); err != nil {
+			return err
+		}
 	}
-	return x.Wait(ctx)
+	return nil
 }
 
-// Close frees the program and the buffers.
+// Close frees the programs and the buffers.
 func (x *Executable) Close() {
-	if x.prog != nil {
-		x.prog.Close()
-		x.prog = nil
+	for _, p := range x.progs {
+		p.Close()
 	}
+	x.progs = nil
 	for _, b := range append(x.be.bufs, x.be.tables...) {
 		b.Free()
 	}

@@ -1,0 +1,159 @@
+package train
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/nfvk/nfvk/agc"
+)
+
+// Submit uploads one batch (x in NCHW order, labels class indices) and
+// the step's values and starts the training step without waiting for
+// it. With gradient accumulation (nfnet.TrainOptions.AccumSteps K) the
+// batch holds K micro-batches of Batch images: each runs the
+// forward-backward phase in turn (waited for here), then the update phase
+// is submitted.
+func (s *Session) Submit(x []float32, labels []int32, h agc.Hyper, seed uint64) error {
+	if err := s.needTrain("submit", false); err != nil {
+		return err
+	}
+	if err := s.idle("submit"); err != nil {
+		return err
+	}
+	k := s.tg.AccumSteps
+	micro := s.tg.Input.Size()
+	if len(x) != k*micro {
+		return fmt.Errorf("train: session: input has %d values, want %d micro-batches of %v = %d", len(x), k, s.tg.Input.Shape(), k*micro)
+	}
+	b := s.tg.Labels.Size()
+	if len(labels) != k*b {
+		return fmt.Errorf("train: session: %d labels for a batch of %d", len(labels), k*b)
+	}
+	s.labelF = grow(s.labelF, k*b)
+	classes := int32(s.Layout.Config.NumClasses)
+	for i, c := range labels {
+		if c < 0 || c >= classes {
+			return fmt.Errorf("train: session: labels[%d] = %d outside [0, %d) (num_classes)", i, c, classes)
+		}
+		s.labelF[i] = float32(c)
+	}
+	if err := s.stepValues(h); err != nil {
+		return err
+	}
+	var err error
+	if k == 1 {
+		err = s.submitPhase(0, seed, x, s.labelF, true)
+	} else {
+		err = s.submitMicro(x, seed)
+	}
+	if err != nil {
+		return fmt.Errorf("train: session: %w", err)
+	}
+	s.pending, s.evalSynced = true, false
+	return nil
+}
+
+// stepValues encodes the step's values, and the classifier's with its
+// learning-rate multiplier.
+func (s *Session) stepValues(h agc.Hyper) error {
+	if s.tg.Hyper == nil {
+		return nil
+	}
+	var err error
+	if s.hyperV, err = h.Values(); err != nil {
+		return fmt.Errorf("train: session: %w", err)
+	}
+	if s.tg.HeadHyper != nil {
+		h.LR *= s.o.Train.Recipe.HeadMult()
+		if s.headV, err = h.Values(); err != nil {
+			return fmt.Errorf("train: session: head: %w", err)
+		}
+	}
+	return nil
+}
+
+// submitPhase feeds a micro-batch (x, labels; nil feeds neither) and, with
+// update, the step's values, and submits the phase.
+func (s *Session) submitPhase(phase int, seed uint64, x, labels []float32, update bool) error {
+	clear(s.feeds)
+	if x != nil {
+		s.feeds[s.tg.Input], s.feeds[s.tg.Labels] = x, labels
+	}
+	if update && s.tg.Hyper != nil {
+		s.feeds[s.tg.Hyper] = s.hyperV
+		if s.tg.HeadHyper != nil {
+			s.feeds[s.tg.HeadHyper] = s.headV
+		}
+	}
+	err := s.train.SubmitPhase(phase, seed, s.feeds)
+	clear(s.feeds) // keep no reference to the caller's batch
+	return err
+}
+
+// submitMicro runs the forward-backward phase of each micro-batch,
+// keeping its loss and logits, then submits the update.
+func (s *Session) submitMicro(x []float32, seed uint64) error {
+	k, micro, b := s.tg.AccumSteps, s.tg.Input.Size(), s.tg.Labels.Size()
+	nl := s.tg.Logits.Size()
+	s.microLoss = grow(s.microLoss, k)
+	s.logit = grow(s.logit, k*nl)
+	for i := range k {
+		// Each micro-batch draws its own random bits (dropout, drop path).
+		if err := s.submitPhase(0, seed+uint64(i)*0x9e3779b97f4a7c15, x[i*micro:(i+1)*micro], s.labelF[i*b:(i+1)*b], false); err != nil {
+			return err
+		}
+		if err := s.train.Wait(context.Background()); err != nil {
+			return err
+		}
+		if err := s.train.ReadInto(s.tg.Loss, s.microLoss[i:i+1]); err != nil {
+			return fmt.Errorf("read loss: %w", err)
+		}
+		if err := s.train.ReadInto(s.tg.Logits, s.logit[i*nl:(i+1)*nl]); err != nil {
+			return fmt.Errorf("read logits: %w", err)
+		}
+	}
+	return s.submitPhase(1, seed, nil, nil, true)
+}
+
+// Wait waits for the submitted step and returns its loss (at the
+// parameters before the update; the mean over the micro-batches with
+// accumulation).
+func (s *Session) Wait(ctx context.Context) (float32, error) {
+	if !s.pending {
+		return 0, errors.New("train: session: wait without a submitted step")
+	}
+	if err := s.train.Wait(ctx); err != nil {
+		return 0, fmt.Errorf("train: session: %w", err)
+	}
+	s.pending = false
+	if s.tg.AccumSteps > 1 {
+		var sum float64
+		for _, l := range s.microLoss {
+			sum += float64(l)
+		}
+		return float32(sum / float64(len(s.microLoss))), nil
+	}
+	s.lossBuf = grow(s.lossBuf, 1)
+	if err := s.train.ReadInto(s.tg.Loss, s.lossBuf); err != nil {
+		return 0, fmt.Errorf("train: session: read loss: %w", err)
+	}
+	return s.lossBuf[0], nil
+}
+
+// Logits returns the last step's train-mode logits [batch, classes] (all
+// its micro-batches with accumulation); the slice is reused by the next
+// call.
+func (s *Session) Logits() ([]float32, error) {
+	if err := s.needTrain("logits", false); err != nil {
+		return nil, err
+	}
+	if s.tg.AccumSteps > 1 {
+		return s.logit, nil
+	}
+	s.logit = grow(s.logit, s.tg.Logits.Size())
+	if err := s.train.ReadInto(s.tg.Logits, s.logit); err != nil {
+		return nil, fmt.Errorf("train: session: read logits: %w", err)
+	}
+	return s.logit, nil
+}
