@@ -227,3 +227,58 @@ func TestHeadLRMult(t *testing.T) {
 		}
 	}
 }
+
+// TestMaxStepsThenResume stops a run mid-epoch at Options.MaxSteps (a
+// metrics line for the partial epoch, a checkpoint at that step), then
+// resumes it to the end: every loss and every epoch's metrics equal an
+// uninterrupted run's to the bit (the partial line is replaced).
+func TestMaxStepsThenResume(t *testing.T) {
+	k := loopKernels(t)
+	tr, te := blobs(256, 5), blobs(64, 6)
+	ctx := context.Background()
+	full := tinyOptions(t, k, tr, te, 2, 32) // 8 steps per epoch
+	var want []float32
+	full.OnStep = func(_ int64, loss float32) { want = append(want, loss) }
+	wres, err := Train(ctx, full, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	part := tinyOptions(t, k, tr, te, 2, 32)
+	part.MaxSteps = 5
+	var got []float32
+	part.OnStep = func(_ int64, loss float32) { got = append(got, loss) }
+	sres, err := Train(ctx, part, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sres.Stopped || sres.Interrupted || sres.Step != 5 || len(sres.Metrics) != 1 || sres.Metrics[0].Step != 5 {
+		t.Fatalf("stopped run: %+v, want stopped at step 5 with one metrics line", sres)
+	}
+	ck, err := LoadCheckpoint(sres.Checkpoint)
+	if err != nil || ck.Step != 5 {
+		t.Fatalf("checkpoint %v at step %d, want step 5", err, ck.Step)
+	}
+	res := Options{Kernels: k, Train: tr, Test: te, Resume: sres.Dir}
+	res.OnStep = func(_ int64, loss float32) { got = append(got, loss) }
+	rres, err := Train(ctx, res, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d losses stopped+resumed, %d uninterrupted", len(got), len(want))
+	}
+	for i := range want {
+		if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+			t.Errorf("step %d: loss %v resumed, %v uninterrupted", i+1, got[i], want[i])
+		}
+	}
+	if len(rres.Metrics) != 2 {
+		t.Fatalf("resumed run has %d metrics lines, want 2", len(rres.Metrics))
+	}
+	for i, w := range wres.Metrics {
+		g := rres.Metrics[i]
+		if g.TrainLoss != w.TrainLoss || g.TestAcc != w.TestAcc || g.Step != w.Step {
+			t.Errorf("epoch %d metrics: resumed %+v, uninterrupted %+v", i+1, g, w)
+		}
+	}
+}
