@@ -44,6 +44,13 @@ type Recipe struct {
 	Std     []float32 `json:"std,omitempty"`
 	// Classes names the classes (for predict).
 	Classes []string `json:"classes,omitempty"`
+	// ClassSubset, when set, restricts the run to these classes of the
+	// dataset (indices into its full class list, e.g. Fashion-MNIST's
+	// 0..9): both splits keep only their samples, relabelled 0..k-1 in
+	// this order (data.Dataset.SelectClasses), and the model has k
+	// classes, which Classes names. Resume and eval apply it to the data
+	// they load, so they see the run's classes.
+	ClassSubset []int `json:"class_subset,omitempty"`
 	// Height and Width are the training image size.
 	Height int `json:"height"`
 	Width  int `json:"width"`

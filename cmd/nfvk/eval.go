@@ -49,6 +49,10 @@ func runEval(ctx context.Context, args []string, stdout io.Writer) (retErr error
 	if err != nil {
 		return fmt.Errorf("eval: %w", err)
 	}
+	// A run on a subset of the classes is scored on those classes.
+	if err := ds.selectClasses(rec.ClassSubset); err != nil {
+		return fmt.Errorf("eval: checkpoint %s: class_subset %v: %w", ck.Path, rec.ClassSubset, err)
+	}
 	if ds.test.C != ck.Config.InChans || ds.test.NumClasses() != ck.Config.NumClasses {
 		return fmt.Errorf("eval: checkpoint %s: model takes %d channels and %d classes; %s has %d and %d", ck.Path,
 			ck.Config.InChans, ck.Config.NumClasses, src.name, ds.test.C, ds.test.NumClasses())

@@ -24,7 +24,7 @@ type trainFlags struct {
 	set                                                         map[string]bool
 	rec                                                         train.Recipe
 	variant, configPath, dataName, dataDir, device, resume, run string
-	runsDir, init                                               string
+	runsDir, init, classes                                      string
 	size, workers, keep                                         int
 	maxSteps                                                    int64
 	quiet, initEMA, resetHead, initPartial                      bool
@@ -55,6 +55,7 @@ func parseTrainFlags(args []string, stdout io.Writer) (f *trainFlags, help bool,
 	fs.BoolVar(&f.initEMA, "init-ema", false, "with --init of a checkpoint: take its EMA weights instead of its parameters")
 	fs.BoolVar(&f.resetHead, "reset-head", false, "with --init: re-initialise the classifier even when its shape fits")
 	fs.BoolVar(&f.initPartial, "init-partial", false, "with --init: missing, extra or mis-shaped tensors are warnings (those parameters start fresh), not an error")
+	fs.StringVar(&f.classes, "classes", "", "train and test on only these classes of the dataset, relabelled 0..k-1 in the order given (the model gets k classes): a comma-separated `list` of indices, ranges and class names, e.g. 0-4, 5,6,7 or cat,dog")
 	fs.Int64Var(&f.maxSteps, "max-steps", 0, "stop after N optimizer steps (counting those of a resumed run) with an evaluation, a metrics line and a checkpoint (0: run every epoch)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -100,6 +101,9 @@ func runTrain(ctx context.Context, args []string, stdout io.Writer) (retErr erro
 	if err != nil {
 		return fmt.Errorf("train: %w", err)
 	}
+	if err := f.selectClasses(&rec, &ds); err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
 	if f.resume == "" {
 		if !f.set["hflip"] {
 			rec.HFlip = src.name != "mnist"
@@ -126,6 +130,9 @@ func runTrain(ctx context.Context, args []string, stdout io.Writer) (retErr erro
 	fmt.Fprintf(stdout, "device: %s (%s)\n", in.Name, in.Type)
 	fmt.Fprintf(stdout, "model: %s, %d parameters; data: %s, %d train / %d test images of %dx%dx%d\n",
 		o.Model.Name, countParams(o.Model), src.name, ds.train.N, ds.test.N, ds.train.C, ds.train.H, ds.train.W)
+	if len(rec.ClassSubset) > 0 {
+		fmt.Fprintf(stdout, "classes: %s (dataset classes %v, relabelled 0..%d)\n", strings.Join(rec.Classes, ", "), rec.ClassSubset, len(rec.ClassSubset)-1)
+	}
 	if f.resume == "" {
 		fmt.Fprintf(stdout, "recipe: %d epochs, batch %d, lr %g (warmup %g epochs, cosine), AGC %g, label smoothing %g, EMA %g, crop-pad %d, hflip %v\n",
 			rec.Epochs, rec.Batch, rec.LR, rec.WarmupEpochs, rec.AGCClip, rec.LabelSmoothing, rec.EMADecay, rec.CropPad, rec.HFlip)
@@ -158,7 +165,7 @@ func (f *trainFlags) resumeRecipe(o *train.Options, src *dataSource) (train.Reci
 	if err != nil {
 		return train.Recipe{}, err
 	}
-	ignored := append(recipeFlags(), "variant", "config", "run", "runs", "size", "init", "init-ema", "reset-head", "init-partial")
+	ignored := append(recipeFlags(), "variant", "config", "run", "runs", "size", "init", "init-ema", "reset-head", "init-partial", "classes")
 	for _, name := range ignored {
 		if f.set[name] {
 			return train.Recipe{}, fmt.Errorf("--%s cannot change a resumed run (the checkpoint %s holds its model, recipe, image size and run directory)", name, ck.Path)
@@ -175,6 +182,27 @@ func (f *trainFlags) resumeRecipe(o *train.Options, src *dataSource) (train.Reci
 	}
 	o.Resume, o.Model = ck.Path, ck.Config
 	return rec, nil
+}
+
+// selectClasses restricts both splits to the run's classes: --classes,
+// resolved against the data's class names, on a new run (recorded in
+// rec.ClassSubset), the checkpoint's class_subset on a resumed one.
+func (f *trainFlags) selectClasses(rec *train.Recipe, ds *splits) error {
+	if f.resume == "" && f.set["classes"] {
+		sub, err := data.ParseClasses(f.classes, ds.train.Classes)
+		if err != nil {
+			return fmt.Errorf("--classes %q: %w", f.classes, err)
+		}
+		if err := ds.selectClasses(sub); err != nil {
+			return fmt.Errorf("--classes %q: %w", f.classes, err)
+		}
+		rec.ClassSubset = sub
+		return nil
+	}
+	if err := ds.selectClasses(rec.ClassSubset); err != nil {
+		return fmt.Errorf("the checkpoint's class_subset %v: %w", rec.ClassSubset, err)
+	}
+	return nil
 }
 
 // model is the network to train: --config, nano or a named variant, with
@@ -316,6 +344,25 @@ func (s *dataSource) load() (splits, error) {
 		return out, err
 	}
 	return out, nil
+}
+
+// selectClasses keeps only the given classes (indices into the data's
+// classes) of both splits, relabelled 0..k-1 in that order; none keeps
+// every class.
+func (s *splits) selectClasses(classes []int) error {
+	if len(classes) == 0 {
+		return nil
+	}
+	tr, err := s.train.SelectClasses(classes)
+	if err != nil {
+		return fmt.Errorf("training split: %w", err)
+	}
+	te, err := s.test.SelectClasses(classes)
+	if err != nil {
+		return fmt.Errorf("test split: %w", err)
+	}
+	s.train, s.test = tr, te
+	return nil
 }
 
 // openDevice opens the chosen device with a pipeline cache in the user's
