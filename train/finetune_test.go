@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/nfvk/nfvk/agc"
-	"github.com/nfvk/nfvk/internal/fixtures"
 	"github.com/nfvk/nfvk/nfnet"
 )
 
@@ -18,19 +17,8 @@ import (
 // fixtureModel is the timm fixture model with its weights.
 func fixtureModel(t *testing.T) (*nfnet.Layout, map[string][]float32) {
 	t.Helper()
-	cfg, err := nfnet.LoadConfig(fixtures.Path(t, "small_config.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := nfnet.NewLayout(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := nfnet.LoadWeights(fixtures.Path(t, "small_params.safetensors"), l)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return l, w
+	fx := loadSmallFixture(t)
+	return fx.l, fx.weights
 }
 
 // randomBatch returns n seeded normal images of the model's input and
@@ -264,21 +252,5 @@ func TestMaxStepsThenResume(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != len(want) {
-		t.Fatalf("%d losses stopped+resumed, %d uninterrupted", len(got), len(want))
-	}
-	for i := range want {
-		if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
-			t.Errorf("step %d: loss %v resumed, %v uninterrupted", i+1, got[i], want[i])
-		}
-	}
-	if len(rres.Metrics) != 2 {
-		t.Fatalf("resumed run has %d metrics lines, want 2", len(rres.Metrics))
-	}
-	for i, w := range wres.Metrics {
-		g := rres.Metrics[i]
-		if g.TrainLoss != w.TrainLoss || g.TestAcc != w.TestAcc || g.Step != w.Step {
-			t.Errorf("epoch %d metrics: resumed %+v, uninterrupted %+v", i+1, g, w)
-		}
-	}
+	sameRun(t, got, want, rres.Metrics, wres.Metrics)
 }

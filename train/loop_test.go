@@ -180,23 +180,7 @@ func TestResumeReproduces(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != len(want) {
-		t.Fatalf("%d losses interrupted+resumed, %d uninterrupted", len(got), len(want))
-	}
-	for i := range want {
-		if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
-			t.Errorf("step %d: loss %v resumed, %v uninterrupted", i+1, got[i], want[i])
-		}
-	}
-	if len(rres.Metrics) != 2 {
-		t.Fatalf("resumed run has %d epochs of metrics", len(rres.Metrics))
-	}
-	for i, w := range wres.Metrics {
-		g := rres.Metrics[i]
-		if g.TrainLoss != w.TrainLoss || g.TrainAcc != w.TrainAcc || g.TestAcc != w.TestAcc || g.TestLoss != w.TestLoss || g.Step != w.Step {
-			t.Errorf("epoch %d metrics: resumed %+v, uninterrupted %+v", i+1, g, w)
-		}
-	}
+	sameRun(t, got, want, rres.Metrics, wres.Metrics)
 }
 
 // TestResumeRejects: a truncated or corrupt checkpoint, and one of
@@ -288,5 +272,28 @@ func TestMemoryFlat(t *testing.T) {
 	// small allocation each would exceed a page.
 	if grow := int64(at1000.heap) - int64(at100.heap); grow > 4096 {
 		t.Errorf("Go heap grew by %d bytes from step 100 to step 1000", grow)
+	}
+}
+
+// sameRun checks that a stopped and resumed run reproduced the
+// uninterrupted one: every loss to the bit and every epoch's metrics.
+func sameRun(t *testing.T, got, want []float32, gotM, wantM []EpochMetrics) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%d losses stopped+resumed, %d uninterrupted", len(got), len(want))
+	}
+	for i := range want {
+		if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+			t.Errorf("step %d: loss %v resumed, %v uninterrupted", i+1, got[i], want[i])
+		}
+	}
+	if len(gotM) != len(wantM) {
+		t.Fatalf("resumed run has %d epochs of metrics, want %d", len(gotM), len(wantM))
+	}
+	for i, w := range wantM {
+		g := gotM[i]
+		if g.TrainLoss != w.TrainLoss || g.TrainAcc != w.TrainAcc || g.TestAcc != w.TestAcc || g.TestLoss != w.TestLoss || g.Step != w.Step {
+			t.Errorf("epoch %d metrics: resumed %+v, uninterrupted %+v", i+1, g, w)
+		}
 	}
 }
