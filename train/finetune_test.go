@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/nfvk/nfvk/agc"
+	"github.com/nfvk/nfvk/internal/fixtures"
 	"github.com/nfvk/nfvk/nfnet"
 )
 
@@ -253,4 +254,50 @@ func TestMaxStepsThenResume(t *testing.T) {
 		t.Fatal(err)
 	}
 	sameRun(t, got, want, rres.Metrics, wres.Metrics)
+}
+
+// TestInitReadBack starts a 5-class session of the timm fixture model from
+// the 10-class fixture file (LoadInit) and reads the state back from the
+// device before any step: the classifier is nfnet.Init's, every other
+// tensor the file's, bit for bit.
+func TestInitReadBack(t *testing.T) {
+	fx := loadSmallFixture(t)
+	cfg := fx.l.Config
+	cfg.NumClasses = 5
+	l, err := nfnet.NewLayout(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, _, err := LoadInit(fixtures.Path(t, "small_params.safetensors"), l, InitOptions{Seed: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := NewSession(context.Background(), l, SessionOptions{Kernels: loopKernels(t),
+		Train: nfnet.TrainOptions{Batch: 2, Height: 32, Width: 32, Recipe: fineTuneRecipe}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.SetState(State{Params: w}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := s.ReadState()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh, err := nfnet.Init(l.Params(), 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, sp := range l.Params() {
+		want := fx.weights[sp.Name]
+		if sp.Name == l.Head.Weight || sp.Name == l.Head.Bias {
+			want = fresh[i]
+		}
+		for j, v := range st.Params[sp.Name] {
+			if math.Float32bits(v) != math.Float32bits(want[j]) {
+				t.Fatalf("%s[%d] = %v on the device, want %v", sp.Name, j, v, want[j])
+			}
+		}
+	}
 }
