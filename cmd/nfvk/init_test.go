@@ -54,4 +54,15 @@ func TestTrainInit(t *testing.T) {
 			}
 		}
 	})
+	t.Run("run directory", func(t *testing.T) {
+		out.Reset()
+		a := []string{"train", "--config", cfg, "--data", "folder", "--data-dir", dir, "--size", "32", "--init", filepath.Join(runs, "partial"),
+			"--batch", "8", "--epochs", "1", "--max-steps", "1", "--runs", runs, "--run", "again", "--quiet"}
+		if err := run(context.Background(), a, &out, &out); err != nil {
+			t.Fatalf("train --init RUN: %v\n%s", err, out.String())
+		}
+		if want := "ckpt-000000000002.safetensors (checkpoint params): 114 tensors loaded"; !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	})
 }

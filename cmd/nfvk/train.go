@@ -51,7 +51,7 @@ func parseTrainFlags(args []string, stdout io.Writer) (f *trainFlags, help bool,
 	fs.IntVar(&f.workers, "workers", 1, "goroutines preparing each batch (on a CPU device the device needs the cores)")
 	fs.IntVar(&f.keep, "keep", 2, "checkpoints kept per run")
 	fs.BoolVar(&f.quiet, "quiet", false, "no progress output, only the summary")
-	fs.StringVar(&f.init, "init", "", "start from these weights (fine-tuning): a `file` of timm-named tensors (safetensors, e.g. timm's dm_nfnet_f0) or an nfvk checkpoint; the classifier is re-initialised when the class count differs")
+	fs.StringVar(&f.init, "init", "", "start from these weights (fine-tuning): a `file` of timm-named tensors (safetensors, e.g. timm's dm_nfnet_f0), an nfvk checkpoint or a run directory (its latest checkpoint); the classifier is re-initialised when the class count differs")
 	fs.BoolVar(&f.initEMA, "init-ema", false, "with --init of a checkpoint: take its EMA weights instead of its parameters")
 	fs.BoolVar(&f.resetHead, "reset-head", false, "with --init: re-initialise the classifier even when its shape fits")
 	fs.BoolVar(&f.initPartial, "init-partial", false, "with --init: missing, extra or mis-shaped tensors are warnings (those parameters start fresh), not an error")
@@ -236,7 +236,14 @@ func (f *trainFlags) initWeights(stdout io.Writer, cfg nfnet.Config, seed uint64
 	if err != nil {
 		return nil, fmt.Errorf("model: %w", err)
 	}
-	w, report, err := train.LoadInit(f.init, l, train.InitOptions{EMA: f.initEMA, ResetHead: f.resetHead, Partial: f.initPartial, Seed: seed})
+	path := f.init
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		// A run directory: its latest checkpoint, as --resume takes it.
+		if path, err = train.LatestCheckpoint(path); err != nil {
+			return nil, fmt.Errorf("--init: %w", err)
+		}
+	}
+	w, report, err := train.LoadInit(path, l, train.InitOptions{EMA: f.initEMA, ResetHead: f.resetHead, Partial: f.initPartial, Seed: seed})
 	if err != nil {
 		return nil, err
 	}
