@@ -16,6 +16,9 @@
 // ComputeStats and Dataset.Normalize standardize the images per channel
 // (MNISTStats, FashionMNISTStats and CIFAR10Stats are the published
 // training-set values); normalize the test split with the training stats.
+// Dataset.SelectClasses keeps a subset of the classes, relabelled in the
+// order given (ParseClasses reads "0-4" or class names), for fine-tuning
+// on part of a dataset.
 //
 // Loaders treat files as untrusted. Any malformed input is an error, never
 // a panic: a *FileError naming the file and what is wrong, whose kind
