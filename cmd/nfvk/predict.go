@@ -9,12 +9,9 @@ import (
 	_ "image/jpeg" // decoders for image.Decode
 	_ "image/png"
 	"io"
-	"math"
 	"os"
-	"slices"
 
-	"golang.org/x/image/draw"
-
+	"github.com/nfvk/nfvk/data"
 	"github.com/nfvk/nfvk/kernels"
 	"github.com/nfvk/nfvk/train"
 )
@@ -77,33 +74,18 @@ func runPredict(ctx context.Context, args []string, stdout io.Writer) (retErr er
 	if err := e.SetParams(tensorMap(weights)); err != nil {
 		return fmt.Errorf("predict: checkpoint %s: %w", ck.Path, err)
 	}
-	logits, err := e.Forward(ctx, x, train.Current)
+	probs, err := e.Classify(ctx, x, train.Current)
 	if err != nil {
 		return fmt.Errorf("predict: %w", err)
 	}
-	k := ck.Config.NumClasses
 	for i, f := range files {
-		p := softmax(logits[i*k : (i+1)*k])
-		idx := make([]int, k)
-		for j := range idx {
-			idx[j] = j
-		}
-		slices.SortStableFunc(idx, func(a, b int) int {
-			switch {
-			case p[a] > p[b]:
-				return -1
-			case p[a] < p[b]:
-				return 1
-			}
-			return 0
-		})
 		fmt.Fprintf(stdout, "%s:", f)
-		for _, j := range idx[:min(*topK, k)] {
+		for _, j := range train.TopK(probs[i], *topK) {
 			name := fmt.Sprint(j)
 			if j < len(rec.Classes) {
 				name = rec.Classes[j]
 			}
-			fmt.Fprintf(stdout, " %s %.1f%%", name, 100*p[j])
+			fmt.Fprintf(stdout, " %s %.1f%%", name, 100*probs[i][j])
 		}
 		fmt.Fprintln(stdout)
 	}
@@ -123,14 +105,16 @@ flags:
 // maxImagePixels bounds what a header may declare before decoding.
 const maxImagePixels = 1 << 26
 
-// loadImage decodes path, resizes it (Catmull-Rom) to w x h and writes it
-// into dst as c planes normalised with mean and std.
+// loadImage decodes path and writes it into dst as data.ImageTensor
+// does: resized to w x h, c planes normalised with mean and std.
 func loadImage(path string, dst []float32, c, h, w int, mean, std []float32) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
+	// The header is checked first so that a small file declaring a huge
+	// image is refused before decoding allocates it.
 	cfg, format, err := image.DecodeConfig(f)
 	if err != nil {
 		return fmt.Errorf("image %s: %w", path, err)
@@ -145,37 +129,8 @@ func loadImage(path string, dst []float32, c, h, w int, mean, std []float32) err
 	if err != nil {
 		return fmt.Errorf("image %s: %w", path, err)
 	}
-	canvas := image.NewRGBA(image.Rect(0, 0, w, h))
-	draw.CatmullRom.Scale(canvas, canvas.Bounds(), img, img.Bounds(), draw.Src, nil)
-	for y := range h {
-		for xx := range w {
-			px := canvas.Pix[y*canvas.Stride+4*xx:]
-			r, g, b := float32(px[0])/255, float32(px[1])/255, float32(px[2])/255
-			if c == 1 {
-				dst[y*w+xx] = (0.299*r + 0.587*g + 0.114*b - mean[0]) / std[0]
-				continue
-			}
-			for ch, v := range []float32{r, g, b}[:c] {
-				dst[ch*h*w+y*w+xx] = (v - mean[ch]) / std[ch]
-			}
-		}
+	if err := data.ImageTensor(img, c, h, w, mean, std, dst); err != nil {
+		return fmt.Errorf("image %s: %w", path, err)
 	}
 	return nil
-}
-
-func softmax(l []float32) []float64 {
-	m := math.Inf(-1)
-	for _, v := range l {
-		m = math.Max(m, float64(v))
-	}
-	p := make([]float64, len(l))
-	var s float64
-	for i, v := range l {
-		p[i] = math.Exp(float64(v) - m)
-		s += p[i]
-	}
-	for i := range p {
-		p[i] /= s
-	}
-	return p
 }
