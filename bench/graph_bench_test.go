@@ -7,7 +7,6 @@ import (
 	"math"
 	"runtime"
 	"slices"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -320,41 +319,8 @@ func BenchmarkReplayHost(b *testing.B) {
 	})
 }
 
-// logBreakdown logs the GPU time of the last run by kind of dispatch (the
-// label up to its shape), largest first: where a step's time goes.
-func logBreakdown(b *testing.B, p *engine.Program) {
-	ts, total, err := p.Timings()
-	if err != nil {
-		b.Fatal(err)
-	}
-	by := map[string]time.Duration{}
-	count := map[string]int{}
-	for _, t := range ts {
-		// The label's leading words, up to its shape or range.
-		var words []string
-		for _, w := range strings.Fields(t.Label) {
-			if strings.IndexAny(w[:1], "0123456789[({") == 0 {
-				break
-			}
-			words = append(words, w)
-		}
-		kind := strings.Join(words, " ")
-		by[kind] += t.Duration
-		count[kind]++
-	}
-	kinds := make([]string, 0, len(by))
-	for k := range by {
-		kinds = append(kinds, k)
-	}
-	slices.SortFunc(kinds, func(a, c string) int { return int(by[c] - by[a]) })
-	var sb strings.Builder
-	// One line: benchmark logs are cut after a few lines.
-	fmt.Fprintf(&sb, "GPU time %v in %d dispatches:", total, len(ts))
-	for _, k := range kinds {
-		fmt.Fprintf(&sb, " %s x%d %.1f%%;", k, count[k], 100*float64(by[k])/float64(total))
-	}
-	b.Log(sb.String())
-}
+// logBreakdown logs the GPU time of the last run by kind of dispatch.
+func logBreakdown(b *testing.B, p *engine.Program) { b.Log(Breakdown(p)) }
 
 // BenchmarkGraphFusion times the passes the graph fuses away, on an F0
 // stage-1 activation at 64 px, batch 8 ([8, 256, 16, 16]): the block

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -37,6 +38,43 @@ func TestMain(m *testing.M) {
 	d.Close()
 	os.Exit(code)
 }
+
+// runFamily runs the registry's cases of one Go benchmark as its
+// sub-benchmarks, with the same figures `nfvk bench` prints. A figure is
+// the median of max(b.N, 5) runs.
+func runFamily(b *testing.B, family string) {
+	cs := Family(family)
+	if len(cs) == 0 {
+		b.Fatalf("no case of %s in the registry", family)
+	}
+	for _, c := range cs {
+		rest, sub := strings.CutPrefix(c.Name, family+"/")
+		if !sub {
+			runCase(b, c)
+			continue
+		}
+		b.Run(rest, func(b *testing.B) { runCase(b, c) })
+	}
+}
+
+func runCase(b *testing.B, c Case) {
+	env := &Env{Dev: dev, Lib: lib, Reps: max(b.N, 5), Log: func(s string) { b.Log(s) }}
+	b.ResetTimer()
+	r, err := c.Run(context.Background(), env)
+	b.StopTimer()
+	if errors.Is(err, ErrSkip) {
+		b.Skip(err)
+	}
+	if err != nil {
+		b.Fatalf("%s: %v", c.Name, err)
+	}
+	for _, m := range r.Metrics {
+		b.ReportMetric(m.Value, m.Unit)
+	}
+}
+
+// The helpers below serve the graph benchmarks, which are not in the
+// registry (they need the graph builder, a test-only walk of a layout).
 
 // gpuTime runs p (after two warm-up runs) at least 5 times and b.N times
 // and returns the median GPU time of one run, from timestamps.
@@ -98,10 +136,5 @@ func buffer(b *testing.B, name string, n int) *engine.Buffer {
 
 func reportGFLOPs(b *testing.B, flops float64, t time.Duration) {
 	b.ReportMetric(flops/t.Seconds()/1e9, "GFLOP/s")
-	b.ReportMetric(float64(t.Microseconds()), "gpu_us")
-}
-
-func reportGBs(b *testing.B, bytes float64, t time.Duration) {
-	b.ReportMetric(bytes/t.Seconds()/1e9, "GB/s")
 	b.ReportMetric(float64(t.Microseconds()), "gpu_us")
 }
