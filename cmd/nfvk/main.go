@@ -28,6 +28,8 @@ func commands() []command {
 		{"eval", "test accuracy of a checkpoint's EMA weights", runEval},
 		{"predict", "top-k classes of image files with a checkpoint", runPredict},
 		{"export", "a checkpoint's weights as a timm state_dict (safetensors) for PyTorch", runExport},
+		{"bench", "microbenchmarks (kernels, references, training steps) on a device; compare two runs", runBench},
+		{"version", "the module version and VCS revision nfvk was built from", runVersion},
 	}
 }
 
