@@ -65,7 +65,7 @@ type Env struct {
 func Cases() []Case {
 	var cs []Case
 	for _, f := range [][]Case{convCases(), elementwiseCases(), engineCases(), gemmCases(),
-		wsCases(), layerCases(), optimCases(), trainCases()} {
+		graphCases(), fusionCases(), loweringCases(), wsCases(), layerCases(), optimCases(), trainCases()} {
 		cs = append(cs, f...)
 	}
 	return cs
