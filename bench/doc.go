@@ -5,7 +5,8 @@
 //
 //	make bench        # or: go test -run '^$' -bench . ./bench/
 //
-// and so does `nfvk bench` from the installed binary, on any device.
+// and so does `nfvk bench` from the installed binary, on any device,
+// with the same figures.
 // Every figure is timed with GPU timestamps (the median of at least 5
 // runs after a warm-up under go test), reported with b.ReportMetric so
 // benchstat can compare runs: GFLOP/s = 2*MACs / GPU time for compute
@@ -15,7 +16,9 @@
 // named reference: PeakFMA (register-only FMAs, like vkpeak), the
 // compute ceiling, and Copy (a large buffer copy, bytes read plus
 // written), the bandwidth reference, which kernels with other mixes of
-// reads and writes can exceed. The graph benchmarks (MemoryPlan,
-// ReplayHost, GraphFusion, LinearLowering) are test-only: they need the
-// test's walk of an nfnet layout into a graph.
+// reads and writes can exceed.
+//
+// A case is a Case in the registry (Cases); the Go benchmark of a family
+// (BenchmarkSGEMM for SGEMM/...) runs its cases as sub-benchmarks and
+// reports the same metric names, which bench/report parses.
 package bench

@@ -173,7 +173,8 @@ func addFractions(rs []CaseResult) {
 func WriteTable(w io.Writer, r *Report) error {
 	fmt.Fprintf(w, "%s\ndevice: %s (%s, %s)\ndriver: %s\nvulkan: %s\n", r.Nfvk, r.Device.Name, r.Device.Type, r.Device.Vendor, r.Device.Driver, r.Device.Vulkan)
 	fmt.Fprintf(w, "median of %d runs after warm-up, GPU timestamps; GFLOP/s vs. %s (the compute ceiling), GB/s vs. %s (a reference, not a ceiling)\n\n", r.Reps, PeakName, CopyName)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	var sb strings.Builder
+	tw := tabwriter.NewWriter(&sb, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "case\tfigures\tvs. reference")
 	for _, c := range r.Cases {
 		var figs []string
@@ -196,7 +197,16 @@ func WriteTable(w io.Writer, r *Report) error {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\n", name, strings.Join(figs, ", "), ref)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	// Rows without a reference end in the figures' padding.
+	for _, line := range strings.SplitAfter(sb.String(), "\n") {
+		if _, err := io.WriteString(w, strings.TrimRight(line, " \n")+strings.Repeat("\n", strings.Count(line, "\n"))); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Num formats a figure with three significant digits, without exponents

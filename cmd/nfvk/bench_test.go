@@ -76,7 +76,9 @@ func TestBenchCommand(t *testing.T) {
 func TestBenchCompareFormat(t *testing.T) {
 	dir := t.TempDir()
 	date := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
-	fig := func(v float64, unit string) bench.Figure { return bench.Figure{Metric: bench.Metric{Value: v, Unit: unit}} }
+	fig := func(v float64, unit string) bench.Figure {
+		return bench.Figure{Metric: bench.Metric{Value: v, Unit: unit}}
+	}
 	a := &bench.Report{Nfvk: bench.Build{Version: "v0.1.0", Revision: "abc"}, Date: date,
 		Device: bench.DeviceInfo{Name: "gpu0", Driver: "drv 1", Vulkan: "1.3.0"},
 		Cases: []bench.CaseResult{
