@@ -62,7 +62,11 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	if len(cases) == 0 {
-		return fmt.Errorf("no case matches --filter %q (nfvk bench --list lists them)", f.filter)
+		quick := ""
+		if f.quick {
+			quick = " among the --quick ones"
+		}
+		return fmt.Errorf("no case matches --filter %q%s (nfvk bench --list lists them)", f.filter, quick)
 	}
 	if f.list {
 		for _, c := range cases {
