@@ -66,6 +66,14 @@ test: deps
 	$(MAKE) cross
 	NFVK_VALIDATE=1 $(GO) test -count=1 ./...
 	$(MAKE) test-race fuzz
+	$(MAKE) desktop
+
+# The desktop example, its own module (examples/desktop): vet, and its
+# test, which opens the window on Xvfb (make deps installs it), trains,
+# classifies and checks a screenshot.
+.PHONY: desktop
+desktop:
+	cd examples/desktop && $(GO) vet ./... && NFVK_VALIDATE=1 $(GO) test -count=1 ./...
 
 test-race:
 	$(GO) test -count=1 -race $(PURE_PKGS)

@@ -104,7 +104,8 @@ func (a *App) ClassifyClicked() {
 // update handles the widgets' events.
 func (a *App) update(gtx layout.Context) {
 	a.device.Update(gtx)
-	if a.trainBtn.Clicked(gtx) {
+	trainSub, classifySub := submitted(gtx, &a.dataDir), submitted(gtx, &a.imagePath)
+	if a.trainBtn.Clicked(gtx) || trainSub {
 		if err := a.TrainClicked(); err != nil {
 			a.trainer.update(func(s *State) { s.Status = err.Error() })
 		}
@@ -112,27 +113,22 @@ func (a *App) update(gtx layout.Context) {
 	if a.stopBtn.Clicked(gtx) {
 		a.Stop()
 	}
-	for {
-		ev, ok := a.dataDir.Update(gtx)
-		if !ok {
-			break
-		}
-		if _, ok := ev.(widget.SubmitEvent); ok {
-			a.TrainClicked()
-		}
-	}
-	submitted := a.classify.Clicked(gtx)
-	for {
-		ev, ok := a.imagePath.Update(gtx)
-		if !ok {
-			break
-		}
-		if _, ok := ev.(widget.SubmitEvent); ok {
-			submitted = true
-		}
-	}
-	if submitted {
+	if a.classify.Clicked(gtx) || classifySub {
 		a.ClassifyClicked()
+	}
+}
+
+// submitted reports whether Enter was pressed in ed since the last frame.
+func submitted(gtx layout.Context, ed *widget.Editor) bool {
+	sub := false
+	for {
+		ev, ok := ed.Update(gtx)
+		if !ok {
+			return sub
+		}
+		if _, ok := ev.(widget.SubmitEvent); ok {
+			sub = true
+		}
 	}
 }
 

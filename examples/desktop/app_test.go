@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"flag"
 	"fmt"
 	"image"
@@ -66,7 +67,10 @@ func startXvfb() (stop func(), err error) {
 	}
 	cmd := exec.Command("Xvfb", "-displayfd", "3", "-screen", "0", "1280x1024x24", "-nolisten", "tcp")
 	cmd.ExtraFiles = []*os.File{w}
-	cmd.Stderr = os.Stderr
+	// Xvfb logs every display it finds taken before a free one: shown
+	// only when it fails.
+	var log bytes.Buffer
+	cmd.Stderr = &log
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
@@ -80,12 +84,14 @@ func startXvfb() (stop func(), err error) {
 	case n := <-line:
 		if n == "" {
 			cmd.Process.Kill()
-			return nil, fmt.Errorf("Xvfb reported no display")
+			cmd.Wait()
+			return nil, fmt.Errorf("Xvfb reported no display:\n%s", log.Bytes())
 		}
 		os.Setenv("DISPLAY", ":"+n)
 	case <-time.After(20 * time.Second):
 		cmd.Process.Kill()
-		return nil, fmt.Errorf("Xvfb did not start in 20 s")
+		cmd.Wait()
+		return nil, fmt.Errorf("Xvfb did not start in 20 s:\n%s", log.Bytes())
 	}
 	return func() {
 		cmd.Process.Kill()
@@ -232,6 +238,13 @@ func TestApp(t *testing.T) {
 		t.Fatalf("chart data: %d losses, %d accuracies, %d steps; want %d steps", len(st.Loss), len(st.Acc), st.Steps, steps)
 	}
 	t.Logf("status: %s", st.Status)
+	a.mu.Lock()
+	dev := a.model.dev
+	a.mu.Unlock()
+	t.Logf("Vulkan validation: %v", dev.ValidationEnabled())
+	if msgs := dev.ValidationMessages(); len(msgs) > 0 { // with NFVK_VALIDATE=1 (make desktop)
+		t.Errorf("%d Vulkan validation messages, the first: %v", len(msgs), msgs[0])
+	}
 
 	img := filepath.Join(dir, "test", "vertical", "000.png")
 	path := make(chan string)

@@ -137,7 +137,7 @@ func (t *trainer) Start(device, dir string) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.cancel, t.done = cancel, make(chan struct{})
 	t.st = State{Running: true, Status: "loading " + dir}
-	go t.run(ctx, device, dir, t.done)
+	go t.run(ctx, cancel, device, dir, t.done)
 	return nil
 }
 
@@ -172,9 +172,9 @@ func (t *trainer) Close() {
 	}
 }
 
-func (t *trainer) run(ctx context.Context, device, dir string, done chan struct{}) {
+func (t *trainer) run(ctx context.Context, cancel context.CancelFunc, device, dir string, done chan struct{}) {
 	defer close(done)
-	defer t.cancel()
+	defer cancel()
 	m, status, err := t.train(ctx, device, dir)
 	t.mu.Lock()
 	t.model = m
