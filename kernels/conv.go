@@ -63,7 +63,7 @@ func convTuningFor(class string) convTuning {
 		// subgroup shuffles, TO/8 loads) x TP pixels or taps per lane (TP
 		// loads): 32x4 is 128 FMAs per 8 loads. Its 128 accumulators
 		// spill, but a spill is one vector access and a load a loop over
-		// the lanes. Measured on issue 3's cases (bench/): 32x4 beat 16x4,
+		// the lanes. Measured on the conv benchmark cases a-e (bench/): 32x4 beat 16x4,
 		// 16x8, 8x8 and 64x4 on b and c; 16x8 beat 16x4 on a and d; with
 		// row windows 32x8 beat 32x4 on b by about 1.2x (window loads are
 		// fewer, so the weight loads weigh more: more pixels amortize them).

@@ -57,21 +57,8 @@ func tinyModel(classes int) nfnet.Config {
 // as a program that embeds nfvk would.
 func ExampleTrain() {
 	ctx := context.Background()
-	dev, err := engine.Open(engine.Options{})
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer func() {
-		// Close after the sessions: it reports what the device failed to
-		// free, and with NFVK_VALIDATE=1 the validation layer's messages
-		// (none expected) are collected until then.
-		if err := dev.Close(); err != nil {
-			log.Fatal(err)
-		}
-		if err := engine.ValidationError(dev.ValidationMessages()); err != nil {
-			log.Fatal(err)
-		}
-	}()
+	dev := openDevice()
+	defer closeDevice(dev)
 	k := kernels.New(dev)
 
 	trainSet, testSet := quadrants(512, 1), quadrants(128, 2)
@@ -174,21 +161,8 @@ func mean(v []float32) float32 {
 // number of pictures up to 4 per call.
 func ExampleSession_Classify() {
 	ctx := context.Background()
-	dev, err := engine.Open(engine.Options{})
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer func() {
-		// Close after the sessions: it reports what the device failed to
-		// free, and with NFVK_VALIDATE=1 the validation layer's messages
-		// (none expected) are collected until then.
-		if err := dev.Close(); err != nil {
-			log.Fatal(err)
-		}
-		if err := engine.ValidationError(dev.ValidationMessages()); err != nil {
-			log.Fatal(err)
-		}
-	}()
+	dev := openDevice()
+	defer closeDevice(dev)
 
 	cfg := nfnet.Nano(1, len(data.FashionMNISTClasses))
 	l, err := nfnet.NewLayout(cfg)
@@ -258,4 +232,25 @@ func ExampleTopK() {
 	// Output:
 	// [1 3]
 	// [1 3 0 2]
+}
+
+// openDevice opens the best Vulkan device (lavapipe without a GPU).
+func openDevice() *engine.Device {
+	dev, err := engine.Open(engine.Options{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	return dev
+}
+
+// closeDevice closes dev after the sessions: it reports what the device
+// failed to free, and with NFVK_VALIDATE=1 the validation layer's
+// messages (none expected) are collected until then.
+func closeDevice(dev *engine.Device) {
+	if err := dev.Close(); err != nil {
+		log.Fatal(err)
+	}
+	if err := engine.ValidationError(dev.ValidationMessages()); err != nil {
+		log.Fatal(err)
+	}
 }

@@ -3,10 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"image"
-	"image/color"
-	"image/png"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -18,35 +14,13 @@ import (
 // writeStripeData writes a three-class folder dataset of 8x8 PNGs: a
 // bright left ("a"), middle ("b") or right ("c") third.
 func writeStripeData(t *testing.T, dir string, perClass int) {
-	t.Helper()
-	for _, split := range []string{"train", "test"} {
-		for ci, class := range []string{"a", "b", "c"} {
-			d := filepath.Join(dir, split, class)
-			if err := os.MkdirAll(d, 0o755); err != nil {
-				t.Fatal(err)
-			}
-			for i := range perClass {
-				img := image.NewGray(image.Rect(0, 0, 8, 8))
-				for y := range 8 {
-					for x := range 8 {
-						v := uint8((x*29 + y*13 + i*11) % 50)
-						if x*3/8 == ci {
-							v += 190
-						}
-						img.SetGray(x, y, color.Gray{v})
-					}
-				}
-				var b bytes.Buffer
-				if err := png.Encode(&b, img); err != nil {
-					t.Fatal(err)
-				}
-				name := filepath.Join(d, class+string(rune('a'+i%26))+string(rune('a'+i/26))+".png")
-				if err := os.WriteFile(name, b.Bytes(), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
+	writeClassImages(t, dir, []string{"a", "b", "c"}, perClass, func(ci, i, x, y int) uint8 {
+		v := uint8((x*29 + y*13 + i*11) % 50)
+		if x*3/8 == ci {
+			v += 190
 		}
-	}
+		return v
+	})
 }
 
 // TestTrainClasses: --classes trains a model of the selected classes,

@@ -19,9 +19,22 @@ import (
 // writeFolderData writes a two-class folder dataset of 8x8 PNGs: bright
 // top halves ("top") and bright bottom halves ("bottom").
 func writeFolderData(t *testing.T, dir string, perClass int) {
+	writeClassImages(t, dir, []string{"bottom", "top"}, perClass, func(ci, i, x, y int) uint8 {
+		v := uint8((x*31 + y*17 + i*7) % 60)
+		if (y < 4) == (ci == 1) {
+			v += 180
+		}
+		return v
+	})
+}
+
+// writeClassImages writes DIR/{train,test}/<class>/*.png: perClass 8x8
+// gray images per class and split, pixel (x, y) of image i of class ci
+// being value(ci, i, x, y).
+func writeClassImages(t *testing.T, dir string, classes []string, perClass int, value func(ci, i, x, y int) uint8) {
 	t.Helper()
 	for _, split := range []string{"train", "test"} {
-		for ci, class := range []string{"bottom", "top"} {
+		for ci, class := range classes {
 			d := filepath.Join(dir, split, class)
 			if err := os.MkdirAll(d, 0o755); err != nil {
 				t.Fatal(err)
@@ -30,18 +43,15 @@ func writeFolderData(t *testing.T, dir string, perClass int) {
 				img := image.NewGray(image.Rect(0, 0, 8, 8))
 				for y := range 8 {
 					for x := range 8 {
-						v := uint8((x*31 + y*17 + i*7) % 60)
-						if (y < 4) == (ci == 1) {
-							v += 180
-						}
-						img.SetGray(x, y, color.Gray{v})
+						img.SetGray(x, y, color.Gray{value(ci, i, x, y)})
 					}
 				}
 				var b bytes.Buffer
 				if err := png.Encode(&b, img); err != nil {
 					t.Fatal(err)
 				}
-				if err := os.WriteFile(filepath.Join(d, class+string(rune('a'+i%26))+string(rune('a'+i/26))+".png"), b.Bytes(), 0o644); err != nil {
+				name := filepath.Join(d, class+string(rune('a'+i%26))+string(rune('a'+i/26))+".png")
+				if err := os.WriteFile(name, b.Bytes(), 0o644); err != nil {
 					t.Fatal(err)
 				}
 			}
