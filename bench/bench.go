@@ -36,6 +36,10 @@ type Case struct {
 	// Small marks the cases `nfvk bench --quick` runs: seconds on a CPU
 	// device, the first pass included.
 	Small bool
+	// Heavy marks the GPU-sized cases (dm_nfnet_f0's step at its training
+	// resolution): minutes per step on a CPU device, so neither make bench
+	// nor a plain nfvk bench runs them; nfvk bench --heavy does.
+	Heavy bool
 	Run   func(ctx context.Context, env *Env) (Result, error)
 }
 
@@ -72,15 +76,15 @@ func Cases() []Case {
 }
 
 // Select returns the cases whose name matches filter (all when empty),
-// only the small ones when quick.
-func Select(filter string, quick bool) ([]Case, error) {
+// only the small ones when quick, the heavy ones only when heavy.
+func Select(filter string, quick, heavy bool) ([]Case, error) {
 	re, err := regexp.Compile(filter)
 	if err != nil {
 		return nil, fmt.Errorf("filter: %w", err)
 	}
 	var out []Case
 	for _, c := range Cases() {
-		if re.MatchString(c.Name) && (!quick || c.Small) {
+		if re.MatchString(c.Name) && (!quick || c.Small) && (heavy || !c.Heavy) {
 			out = append(out, c)
 		}
 	}
@@ -88,11 +92,12 @@ func Select(filter string, quick bool) ([]Case, error) {
 }
 
 // Family returns the cases of one Go benchmark: those named family or
-// family/..., as the Go benchmark of that name runs them.
+// family/..., as the Go benchmark of that name runs them (heavy cases
+// aside: nfvk bench --heavy runs those).
 func Family(family string) []Case {
 	var out []Case
 	for _, c := range Cases() {
-		if c.Name == family || strings.HasPrefix(c.Name, family+"/") {
+		if !c.Heavy && (c.Name == family || strings.HasPrefix(c.Name, family+"/")) {
 			out = append(out, c)
 		}
 	}

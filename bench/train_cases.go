@@ -30,16 +30,20 @@ func trainCases() []Case {
 	cases := []struct {
 		name    string
 		small   bool
+		heavy   bool
 		cfg     func() (nfnet.Config, error)
 		n, h, w int
 	}{
-		{"default-b128", true, func() (nfnet.Config, error) { return nfnet.Nano(1, 10), nil }, 128, 28, 28},
-		{"fixture-b128", false, fixtureConfig, 128, 32, 32},
-		{"f0-64px-b8", false, variant("f0"), 8, 64, 64},
+		{"default-b128", true, false, func() (nfnet.Config, error) { return nfnet.Nano(1, 10), nil }, 128, 28, 28},
+		{"fixture-b128", false, false, fixtureConfig, 128, 32, 32},
+		{"f0-64px-b8", false, false, variant("f0"), 8, 64, 64},
+		// F0 at its training resolution, the figure to set beside
+		// timm's dm_nfnet_f0 on the same GPU (tools/gpu-check).
+		{"f0-192px-b32", false, true, variant("f0"), 32, 192, 192},
 	}
 	var cs []Case
 	for _, c := range cases {
-		cs = append(cs, Case{Name: "TrainStep/" + c.name, Small: c.small, Run: func(ctx context.Context, env *Env) (Result, error) {
+		cs = append(cs, Case{Name: "TrainStep/" + c.name, Small: c.small, Heavy: c.heavy, Run: func(ctx context.Context, env *Env) (Result, error) {
 			cfg, err := c.cfg()
 			if err != nil {
 				return Result{}, err

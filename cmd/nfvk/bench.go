@@ -30,6 +30,7 @@ side with the ratio B/A.
 type benchFlags struct {
 	device, filter, jsonPath string
 	quick, list, verbose     bool
+	heavy                    bool
 	reps                     int
 }
 
@@ -43,6 +44,7 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.StringVar(&f.device, "device", "", "Vulkan device: index or name substring (default: $NFVK_DEVICE, else the best)")
 	fs.StringVar(&f.filter, "filter", "", "run only the cases whose name matches this regular expression (e.g. 'SGEMM|Conv2D/a')")
 	fs.BoolVar(&f.quick, "quick", false, "the small cases only, 3 runs each: under a minute on a CPU device")
+	fs.BoolVar(&f.heavy, "heavy", false, "also the GPU-sized cases (dm_nfnet_f0's step at 192 px): minutes per step on a CPU device")
 	fs.IntVar(&f.reps, "reps", 0, "timed runs per figure (default 5, 3 with --quick)")
 	fs.StringVar(&f.jsonPath, "json", "", "also write the report as JSON to this file (for nfvk bench compare)")
 	fs.BoolVar(&f.list, "list", false, "list the selected cases and exit")
@@ -57,7 +59,7 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q\n%s", fs.Args(), flagUsage(fs, benchUsage))
 	}
-	cases, err := bench.Select(f.filter, f.quick)
+	cases, err := bench.Select(f.filter, f.quick, f.heavy)
 	if err != nil {
 		return err
 	}
