@@ -43,12 +43,13 @@ func newArena(d *Device, blockSize int64) *arena {
 	if align < 16 {
 		align = 16 // vec4 loads
 	}
-	return &arena{dev: d, blockSize: min(blockSize, d.info.maxBlockBytes()), align: align}
+	return &arena{dev: d, blockSize: min(blockSize, d.info.MaxAllocationBytes()), align: align}
 }
 
-// maxBlockBytes is the largest block the device allows: one allocation
-// within maxMemoryAllocationSize and one buffer within maxBufferSize.
-func (d DeviceInfo) maxBlockBytes() int64 {
+// MaxAllocationBytes is the largest buffer the device allows: one
+// allocation within maxMemoryAllocationSize and one VkBuffer within
+// maxBufferSize. Larger data must be split over several buffers.
+func (d DeviceInfo) MaxAllocationBytes() int64 {
 	lim := int64(1) << 62
 	for _, l := range []uint64{d.MaxMemoryAllocationSize, d.MaxBufferSize} {
 		if l > 0 && l < uint64(lim) {
@@ -145,7 +146,7 @@ func (a *arena) release(b *block, off, n int64) {
 func (a *arena) newBlock(size int64, types []int, mapIt bool) (*block, error) {
 	d := a.dev
 	dev := d.vkDevice()
-	if lim := d.info.maxBlockBytes(); size > lim {
+	if lim := d.info.MaxAllocationBytes(); size > lim {
 		return nil, fmt.Errorf("allocate %d bytes: more than the device allows in one allocation (maxMemoryAllocationSize/maxBufferSize %d): split it", size, lim)
 	}
 	bci := vk.BufferCreateInfo{

@@ -154,7 +154,4 @@ func (l Limits) apply(info *DeviceInfo) {
 			info.MaxWorkgroupSize[i] = min(info.MaxWorkgroupSize[i], c)
 		}
 	}
-	if uint64(info.MaxStorageBufferRange) > info.MaxBufferSize && info.MaxBufferSize > 0 {
-		info.MaxStorageBufferRange = uint32(info.MaxBufferSize)
-	}
 }

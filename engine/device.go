@@ -423,7 +423,7 @@ func (d *Device) pickMemoryTypes() error {
 	if err != nil {
 		return fmt.Errorf("open device %q: %w", d.info.Name, err)
 	}
-	d.mem = c
+	d.mem, d.info.Memory = c, c
 	d.unified = c.Unified
 	return nil
 }

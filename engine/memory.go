@@ -123,4 +123,3 @@ func dedupe(xs []int) []int {
 	}
 	return out
 }
-

@@ -1,8 +1,10 @@
 package engine
 
 import (
+	"cmp"
 	"container/heap"
 	"math/rand/v2"
+	"slices"
 )
 
 // Reordered dispatches (Options.ShuffleDispatch, $NFVK_SHUFFLE_DISPATCH).
@@ -76,6 +78,103 @@ func shuffleSchedule(ds []dispatch, seed uint64) []step {
 	return out
 }
 
+// accessMap tracks, for every byte range of every block touched so far,
+// its last writer and the readers since: a dispatch depends on the last
+// writers of what it reads, and on the last writers and later readers of
+// what it writes. Those edges imply every other conflict (through the
+// writers in between), so the graph costs linear, not quadratic, time.
+type accessMap struct {
+	segs map[int][]accessSeg // by block, sorted, disjoint
+}
+
+type accessSeg struct {
+	start, end int64
+	writer     int // -1: none yet
+	readers    []int
+}
+
+// deps returns the dispatches dispatch j depends on (maybe repeated) and
+// records j's accesses.
+func (m *accessMap) deps(rw [2][]region, j int) []int {
+	if m.segs == nil {
+		m.segs = map[int][]accessSeg{}
+	}
+	var out []int
+	for _, r := range rw[0] {
+		for _, sg := range m.cover(r) {
+			if sg.writer >= 0 {
+				out = append(out, sg.writer)
+			}
+		}
+	}
+	for _, r := range rw[1] {
+		for _, sg := range m.cover(r) {
+			if sg.writer >= 0 {
+				out = append(out, sg.writer)
+			}
+			out = append(out, sg.readers...)
+		}
+	}
+	for _, r := range rw[0] {
+		segs := m.cover(r)
+		for k := range segs {
+			segs[k].readers = append(segs[k].readers, j)
+		}
+	}
+	for _, r := range rw[1] {
+		segs := m.cover(r)
+		for k := range segs {
+			segs[k].writer, segs[k].readers = j, nil
+		}
+	}
+	return out
+}
+
+// cover splits the block's segments so that r's bounds are segment
+// bounds, fills r's gaps with empty segments, and returns the segments
+// inside r (aliasing the map's storage).
+func (m *accessMap) cover(r region) []accessSeg {
+	segs := m.segs[r.block]
+	split := func(at int64) {
+		for k, sg := range segs {
+			if sg.start < at && at < sg.end {
+				left, right := sg, sg
+				left.end, right.start = at, at
+				left.readers = append([]int(nil), sg.readers...)
+				segs = append(segs[:k+1], segs[k:]...)
+				segs[k], segs[k+1] = left, right
+				return
+			}
+		}
+	}
+	split(r.start)
+	split(r.end)
+	var out []accessSeg
+	at := r.start
+	for _, sg := range segs {
+		if sg.end <= r.start || sg.start >= r.end {
+			out = append(out, sg)
+			continue
+		}
+		if sg.start > at {
+			out = append(out, accessSeg{start: at, end: sg.start, writer: -1})
+		}
+		out = append(out, sg)
+		at = sg.end
+	}
+	if at < r.end {
+		out = append(out, accessSeg{start: at, end: r.end, writer: -1})
+	}
+	slices.SortFunc(out, func(a, b accessSeg) int { return cmp.Compare(a.start, b.start) })
+	m.segs[r.block] = out
+	lo := slices.IndexFunc(out, func(sg accessSeg) bool { return sg.start >= r.start })
+	hi := slices.IndexFunc(out, func(sg accessSeg) bool { return sg.start >= r.end })
+	if hi < 0 {
+		hi = len(out)
+	}
+	return out[lo:hi]
+}
+
 // conflicts reports whether dispatch b depends on dispatch a (RAW, WAR
 // or WAW on overlapping bytes), from their read and written regions.
 func conflicts(a, b [2][]region) bool {
@@ -99,9 +198,12 @@ func randomTopoOrder(rs [][2][]region, start, end int, rng *rand.Rand) []int {
 	n := end - start
 	succ := make([][]int, n)
 	indeg := make([]int, n)
-	for j := 1; j < n; j++ {
-		for i := 0; i < j; i++ {
-			if conflicts(rs[start+i], rs[start+j]) {
+	var m accessMap
+	stamp := make([]int, n) // stamp[i] == j+1: edge i->j already added
+	for j := 0; j < n; j++ {
+		for _, i := range m.deps(rs[start+j], j) {
+			if stamp[i] != j+1 {
+				stamp[i] = j + 1
 				succ[i] = append(succ[i], j)
 				indeg[j]++
 			}
