@@ -188,7 +188,7 @@ func (d *Device) stagedCopy(b *Buffer, off int64, data []byte, upload bool) erro
 // arena, one block when both want the same memory type.
 func (d *Device) stagingBlock(upload bool) (*block, error) {
 	if d.stagingArena == nil {
-		d.stagingArena = &arena{dev: d, blockSize: stagingChunk, align: 16}
+		d.stagingArena = &arena{dev: d, blockSize: min(stagingChunk, d.info.MaxAllocationBytes()), align: 16}
 	}
 	if upload || len(d.mem.Readback) == 0 || (d.staging != nil && d.staging.memType == d.mem.Readback[0]) {
 		if d.staging == nil && d.readback != nil && d.readback.memType == d.mem.Upload[0] {
@@ -215,7 +215,7 @@ func (d *Device) stagingBlock(upload bool) (*block, error) {
 
 func (d *Device) newStaging(types []int, what string) (*block, error) {
 	// Mapped here, not by newBlock: read staging may be non-coherent.
-	blk, err := d.stagingArena.newBlock(stagingChunk, types, false)
+	blk, err := d.stagingArena.newBlock(d.stagingArena.blockSize, types, false)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
