@@ -86,10 +86,7 @@ func (a *arena) alloc(size int64) (*block, int64, int64, error) {
 	n := (size + a.align - 1) &^ (a.align - 1)
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	// Under GPU-assisted validation every buffer gets its own block: the
-	// layer bounds a shader's accesses by the VkBuffer's size, not by the
-	// bound range, so shared blocks would hide overruns into neighbours.
-	dedicated := a.dev.opts.GPUAssistedValidation && a.dev.ValidationEnabled()
+	dedicated := a.dedicated()
 	if n <= a.blockSize/2 && !dedicated {
 		for _, b := range a.blocks {
 			if b.own {
@@ -113,6 +110,14 @@ func (a *arena) alloc(size int64) (*block, int64, int64, error) {
 	off, _ := b.fl.alloc(n, a.align)
 	a.account(n)
 	return b, off, n, nil
+}
+
+// dedicated reports whether every buffer gets its own block: under
+// GPU-assisted validation, since the layer bounds a shader's accesses by
+// the VkBuffer's size, not by the bound range, and shared blocks would
+// hide overruns into neighbours.
+func (a *arena) dedicated() bool {
+	return a.dev.opts.GPUAssistedValidation && a.dev.ValidationEnabled()
 }
 
 func (a *arena) account(n int64) {

@@ -94,8 +94,10 @@ func TestShuffleScheduleValid(t *testing.T) {
 // dispatches whose declared accesses hide a dependency (an output
 // declared as read, so the scheduler puts no barrier between the writer
 // and its reader). lavapipe runs them in recorded order, so without the
-// option the results are right and the bug is invisible; with it they
-// are wrong, for every seed tried.
+// option the results are right and the bug is invisible in them; with
+// it they are wrong, for every seed tried. (Synchronization validation
+// also reports this one, from the shader's writeonly decoration, when it
+// is on: the results do not depend on it.)
 func TestShuffleCatchesMissingBarrier(t *testing.T) {
 	run := func(seed int64) (wrong int) {
 		d, err := Open(Options{ShuffleDispatch: seed, MaxDispatchesPerSubmit: 64})
