@@ -65,6 +65,7 @@ test: deps
 	$(GO) vet ./...
 	$(MAKE) cross
 	NFVK_VALIDATE=1 $(GO) test -count=1 ./...
+	$(MAKE) test-gpu-paths
 	$(MAKE) test-race fuzz
 	$(MAKE) desktop
 
@@ -74,6 +75,21 @@ test: deps
 .PHONY: desktop
 desktop:
 	cd examples/desktop && $(GO) vet ./... && NFVK_VALIDATE=1 $(GO) test -count=1 ./...
+
+# A real GPU's code paths on lavapipe (README, Testing for real GPUs on
+# lavapipe): the GPU packages with dispatches reordered, staging forced
+# and a small GPU's limits; the graph compiler's tests with a second
+# seed; and under GPU-assisted validation the engine tests and the kernel
+# tests whose shaders llvmpipe compiles quickly once instrumented (the
+# GEMM, conv, WS and optimizer kernels take minutes each).
+GPU_PKGS := ./engine/... ./kernels/... ./graph/... ./nfnet/...
+GPUAV_TESTS := TestFillCopyAxpby|TestAxpbyInPlace|TestActivations|TestReductions|TestSoftmaxCrossEntropy$$|TestOptimEMA|TestAvgPool2D|TestGlobalAvgPool|TestResidual$$|TestDropPathAndDropoutBitExact|TestSEGate
+.PHONY: test-gpu-paths
+test-gpu-paths:
+	NFVK_VALIDATE=1 NFVK_SHUFFLE_DISPATCH=7 NFVK_FORCE_STAGING=1 NFVK_LIMITS=small $(GO) test -count=1 $(GPU_PKGS)
+	NFVK_VALIDATE=1 NFVK_SHUFFLE_DISPATCH=11 $(GO) test -count=1 ./graph/gpu/
+	NFVK_VALIDATE=gpu $(GO) test -count=1 ./engine/
+	NFVK_VALIDATE=gpu $(GO) test -count=1 -run '$(GPUAV_TESTS)' ./kernels/
 
 test-race:
 	$(GO) test -count=1 -race $(PURE_PKGS)

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 	"unsafe"
@@ -32,6 +33,9 @@ type block struct {
 	mapped unsafe.Pointer // non-nil when host-visible
 	fl     *freeList
 	own    bool // dedicated to one buffer: destroyed when it is freed
+
+	memType int         // the memory type it was allocated from
+	flags   MemoryFlags // that type's properties
 }
 
 func newArena(d *Device, blockSize int64) *arena {
@@ -39,7 +43,20 @@ func newArena(d *Device, blockSize int64) *arena {
 	if align < 16 {
 		align = 16 // vec4 loads
 	}
-	return &arena{dev: d, blockSize: blockSize, align: align}
+	return &arena{dev: d, blockSize: min(blockSize, d.info.MaxAllocationBytes()), align: align}
+}
+
+// MaxAllocationBytes is the largest buffer the device allows: one
+// allocation within maxMemoryAllocationSize and one VkBuffer within
+// maxBufferSize. Larger data must be split over several buffers.
+func (d DeviceInfo) MaxAllocationBytes() int64 {
+	lim := int64(1) << 62
+	for _, l := range []uint64{d.MaxMemoryAllocationSize, d.MaxBufferSize} {
+		if l > 0 && l < uint64(lim) {
+			lim = int64(l)
+		}
+	}
+	return lim
 }
 
 // MemoryStats describes device memory held by the arena.
@@ -69,7 +86,8 @@ func (a *arena) alloc(size int64) (*block, int64, int64, error) {
 	n := (size + a.align - 1) &^ (a.align - 1)
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if n <= a.blockSize/2 {
+	dedicated := a.dedicated()
+	if n <= a.blockSize/2 && !dedicated {
 		for _, b := range a.blocks {
 			if b.own {
 				continue
@@ -81,10 +99,10 @@ func (a *arena) alloc(size int64) (*block, int64, int64, error) {
 		}
 	}
 	bsize, own := a.blockSize, false
-	if n > a.blockSize/2 {
+	if n > a.blockSize/2 || dedicated {
 		bsize, own = n, true
 	}
-	b, err := a.newBlock(bsize, a.dev.memTypeDevice, a.dev.unified)
+	b, err := a.newBlock(bsize, a.dev.mem.Device, !a.dev.opts.DisableUnifiedMemory)
 	if err != nil {
 		return nil, 0, 0, err
 	}
@@ -92,6 +110,14 @@ func (a *arena) alloc(size int64) (*block, int64, int64, error) {
 	off, _ := b.fl.alloc(n, a.align)
 	a.account(n)
 	return b, off, n, nil
+}
+
+// dedicated reports whether every buffer gets its own block: under
+// GPU-assisted validation, since the layer bounds a shader's accesses by
+// the VkBuffer's size, not by the bound range, and shared blocks would
+// hide overruns into neighbours.
+func (a *arena) dedicated() bool {
+	return a.dev.opts.GPUAssistedValidation && a.dev.ValidationEnabled()
 }
 
 func (a *arena) account(n int64) {
@@ -118,10 +144,16 @@ func (a *arena) release(b *block, off, n int64) {
 	}
 }
 
-// newBlock allocates a block of memory type memType, mapped when mapIt.
-func (a *arena) newBlock(size int64, memType uint32, mapIt bool) (*block, error) {
+// newBlock allocates a block from the first memory type of types that
+// the buffer allows and that has room: an out-of-memory failure moves on
+// to the next type. The block is mapped when mapIt and its type is
+// host-visible and coherent.
+func (a *arena) newBlock(size int64, types []int, mapIt bool) (*block, error) {
 	d := a.dev
 	dev := d.vkDevice()
+	if lim := d.info.MaxAllocationBytes(); size > lim {
+		return nil, fmt.Errorf("allocate %d bytes: more than the device allows in one allocation (maxMemoryAllocationSize/maxBufferSize %d): split it", size, lim)
+	}
 	bci := vk.BufferCreateInfo{
 		SType:       vk.StructureTypeBufferCreateInfo,
 		Size:        vk.DeviceSize(size),
@@ -137,14 +169,7 @@ func (a *arena) newBlock(size int64, memType uint32, mapIt bool) (*block, error)
 	var req vk.MemoryRequirements
 	vk.GetBufferMemoryRequirements(dev, buf, &req)
 	req.Deref()
-	if req.MemoryTypeBits&(1<<memType) == 0 {
-		vk.DestroyBuffer(dev, buf, nil)
-		return nil, fmt.Errorf("allocate %d-byte block: memory type %d not allowed for storage buffers", size, memType)
-	}
-	mai := vk.MemoryAllocateInfo{SType: vk.StructureTypeMemoryAllocateInfo, AllocationSize: req.Size, MemoryTypeIndex: memType}
-	var mem vk.DeviceMemory
-	err = check("vkAllocateMemory", vk.AllocateMemory(dev, &mai, nil, &mem))
-	mai.Free()
+	mem, memType, err := allocateMemory(d, req, types)
 	if err != nil {
 		vk.DestroyBuffer(dev, buf, nil)
 		return nil, fmt.Errorf("allocate %d-byte block: %w", size, err)
@@ -154,9 +179,10 @@ func (a *arena) newBlock(size int64, memType uint32, mapIt bool) (*block, error)
 		vk.FreeMemory(dev, mem, nil)
 		return nil, err
 	}
-	b := &block{id: a.nextID, mem: mem, buf: buf, size: size, fl: newFreeList(size)}
+	flags := d.info.MemoryTypes[memType].Flags
+	b := &block{id: a.nextID, mem: mem, buf: buf, size: size, fl: newFreeList(size), memType: memType, flags: flags}
 	a.nextID++
-	if mapIt {
+	if mapIt && flags&(MemHostVisible|MemHostCoherent) == MemHostVisible|MemHostCoherent {
 		var p unsafe.Pointer
 		if err := check("vkMapMemory", vk.MapMemory(dev, mem, 0, vk.DeviceSize(vk.WholeSize), 0, &p)); err != nil {
 			a.destroyBlock(b)
@@ -167,6 +193,32 @@ func (a *arena) newBlock(size int64, memType uint32, mapIt bool) (*block, error)
 	a.blocks = append(a.blocks, b)
 	a.total += size
 	return b, nil
+}
+
+// allocateMemory allocates req from the first of types that req allows,
+// trying the next one when a heap is full.
+func allocateMemory(d *Device, req vk.MemoryRequirements, types []int) (vk.DeviceMemory, int, error) {
+	var last error
+	for _, t := range types {
+		if req.MemoryTypeBits&(1<<uint(t)) == 0 {
+			continue
+		}
+		mai := vk.MemoryAllocateInfo{SType: vk.StructureTypeMemoryAllocateInfo, AllocationSize: req.Size, MemoryTypeIndex: uint32(t)}
+		var mem vk.DeviceMemory
+		err := check("vkAllocateMemory", vk.AllocateMemory(d.vkDevice(), &mai, nil, &mem))
+		mai.Free()
+		if err == nil {
+			return mem, t, nil
+		}
+		if !errors.Is(err, ErrOutOfDeviceMemory) && !errors.Is(err, ErrOutOfHostMemory) {
+			return nil, 0, err
+		}
+		last = fmt.Errorf("memory type %d (%v, heap %d): %w", t, d.info.MemoryTypes[t].Flags, d.info.MemoryTypes[t].Heap, err)
+	}
+	if last == nil {
+		return nil, 0, fmt.Errorf("none of memory types %v is allowed for storage buffers (allowed: bits 0x%x)", types, req.MemoryTypeBits)
+	}
+	return nil, 0, last
 }
 
 func (a *arena) destroyBlock(b *block) {

@@ -87,7 +87,7 @@ func (b *Buffer) Read(off int64, data []byte) error {
 	if len(data) == 0 {
 		return nil
 	}
-	if b.blk.mapped != nil {
+	if b.blk.mapped != nil && b.dev.directRead(b.blk) {
 		src := unsafe.Slice((*byte)(unsafe.Add(b.blk.mapped, b.off+off)), len(data))
 		copy(data, src)
 		return nil
@@ -117,14 +117,27 @@ func Download[T Number](b *Buffer, v []T) error { return b.Read(0, asBytes(v)) }
 // without unified memory; larger copies go in chunks.
 const stagingChunk = 16 << 20
 
-// stagedCopy moves data between host and a device-local buffer through a
-// host-visible staging buffer and a one-shot command buffer. The barriers
-// order the copy after earlier compute work and make it visible to later
-// compute work (upload) or to the host (download).
+// directRead reports whether reads of a mapped block are plain copies:
+// when its memory is host-cached, or when the device has no host-cached
+// memory to stage through. Uncached device memory (ReBAR/SAM, the BAR
+// window) is written in place but read through a host-cached staging
+// copy: the CPU reads uncached memory over PCIe a word at a time.
+func (d *Device) directRead(b *block) bool {
+	if b.flags&MemHostCached != 0 || len(d.mem.Readback) == 0 {
+		return true
+	}
+	return d.info.MemoryTypes[d.mem.Readback[0]].Flags&MemHostCached == 0
+}
+
+// stagedCopy moves data between host and a device buffer through a
+// host-visible staging buffer (host-cached for reads) and a one-shot
+// command buffer. The barriers order the copy after earlier compute work
+// and make it visible to later compute work (upload) or to the host
+// (download).
 func (d *Device) stagedCopy(b *Buffer, off int64, data []byte, upload bool) error {
 	d.queueMu.Lock()
 	defer d.queueMu.Unlock()
-	stage, err := d.stagingBlock()
+	stage, err := d.stagingBlock(upload)
 	if err != nil {
 		return err
 	}
@@ -156,6 +169,13 @@ func (d *Device) stagedCopy(b *Buffer, off int64, data []byte, upload bool) erro
 			return fmt.Errorf("staged copy of buffer %q: %w", b.name, err)
 		}
 		if !upload {
+			if stage.flags&MemHostCoherent == 0 {
+				// Non-coherent cached memory: drop stale CPU cache lines.
+				rng := []vk.MappedMemoryRange{{SType: vk.StructureTypeMappedMemoryRange, Memory: stage.mem, Size: vk.DeviceSize(vk.WholeSize)}}
+				if err := check("vkInvalidateMappedMemoryRanges", vk.InvalidateMappedMemoryRanges(d.vkDevice(), 1, rng)); err != nil {
+					return fmt.Errorf("staged read of buffer %q: %w", b.name, err)
+				}
+			}
 			copy(data[done:done+n], host)
 		}
 		done += n
@@ -163,18 +183,48 @@ func (d *Device) stagedCopy(b *Buffer, off int64, data []byte, upload bool) erro
 	return nil
 }
 
-func (d *Device) stagingBlock() (*block, error) {
-	if d.staging != nil {
+// stagingBlock returns the staging buffer for uploads or for reads,
+// allocating it on first use: dedicated host-visible blocks outside the
+// arena, one block when both want the same memory type.
+func (d *Device) stagingBlock(upload bool) (*block, error) {
+	if d.stagingArena == nil {
+		d.stagingArena = &arena{dev: d, blockSize: min(stagingChunk, d.info.MaxAllocationBytes()), align: 16}
+	}
+	if upload || len(d.mem.Readback) == 0 || (d.staging != nil && d.staging.memType == d.mem.Readback[0]) {
+		if d.staging == nil && d.readback != nil && d.readback.memType == d.mem.Upload[0] {
+			d.staging = d.readback
+		}
+		if d.staging == nil {
+			blk, err := d.newStaging(d.mem.Upload, "staging buffer")
+			if err != nil {
+				return nil, err
+			}
+			d.staging = blk
+		}
 		return d.staging, nil
 	}
-	// A dedicated host-visible block outside the arena.
-	a := &arena{dev: d, blockSize: stagingChunk, align: 16}
-	blk, err := a.newBlock(stagingChunk, d.memTypeHost, true)
-	if err != nil {
-		return nil, fmt.Errorf("staging buffer: %w", err)
+	if d.readback == nil {
+		blk, err := d.newStaging(d.mem.Readback, "readback staging buffer")
+		if err != nil {
+			return nil, err
+		}
+		d.readback = blk
 	}
-	d.staging = blk
-	d.stagingArena = a
+	return d.readback, nil
+}
+
+func (d *Device) newStaging(types []int, what string) (*block, error) {
+	// Mapped here, not by newBlock: read staging may be non-coherent.
+	blk, err := d.stagingArena.newBlock(d.stagingArena.blockSize, types, false)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	var p unsafe.Pointer
+	if err := check("vkMapMemory", vk.MapMemory(d.vkDevice(), blk.mem, 0, vk.DeviceSize(vk.WholeSize), 0, &p)); err != nil {
+		d.stagingArena.destroyBlock(blk)
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	blk.mapped = p
 	return blk, nil
 }
 

@@ -9,7 +9,6 @@ import "C"
 import (
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"runtime/cgo"
 	"strings"
@@ -31,6 +30,19 @@ type Options struct {
 	// Validate enables VK_LAYER_KHRONOS_validation and collects its
 	// messages (ValidationMessages). $NFVK_VALIDATE=1 also enables it.
 	Validate bool
+	// GPUAssistedValidation adds the layer's GPU-assisted checks
+	// (out-of-bounds descriptor and buffer accesses in shaders) to
+	// Validate; $NFVK_VALIDATE=gpu sets both.
+	GPUAssistedValidation bool
+	// ShuffleDispatch, when positive, is the seed with which Record
+	// writes every program's dispatches in a random order that respects
+	// the declared dependencies (see Program.Recorded), so a dependency
+	// missing from the declarations gives wrong results on lavapipe too.
+	// Zero takes $NFVK_SHUFFLE_DISPATCH; negative is off.
+	ShuffleDispatch int64
+	// Limits lowers the device's limits (tests: a smaller GPU's code
+	// paths); the zero value takes $NFVK_LIMITS (ParseLimits).
+	Limits Limits
 	// RequireValidation makes Open fail when validation was asked for but
 	// the layer is not installed (otherwise it is silently off).
 	RequireValidation bool
@@ -48,8 +60,9 @@ type Options struct {
 	// devices do not overwrite each other's cache.
 	PipelineCacheDir string
 	// DisableUnifiedMemory makes device buffers use staging copies even
-	// when memory is host-visible: it runs the discrete-GPU upload path on
-	// lavapipe (tests), at the cost of an extra copy.
+	// when memory is host-visible: it runs the discrete-GPU upload and
+	// read path on lavapipe (tests), at the cost of an extra copy.
+	// $NFVK_FORCE_STAGING=1 sets it.
 	DisableUnifiedMemory bool
 	// MaxDispatchesPerSubmit splits long programs into several submits so
 	// that no single submit runs for seconds (driver watchdogs, e.g. AMD's
@@ -73,16 +86,16 @@ type Device struct {
 	sink      *messageSink
 	sinkH     cgo.Handle
 
-	memTypeDevice uint32 // memory type for device buffers
-	memTypeHost   uint32 // host-visible coherent type for staging
-	unified       bool   // device type is also host-visible
+	mem     MemoryChoice // memory types of device buffers and staging
+	unified bool         // device buffers are mapped
 
 	queueMu sync.Mutex // guards queue, oneShot pool and fence
 	oneShot vk.CommandPool
 	fence   vk.Fence
 
 	arena        *arena
-	staging      *block // host-visible staging buffer (non-unified devices)
+	staging      *block // host-visible staging buffer for uploads
+	readback     *block // host-cached staging buffer for reads (may be staging)
 	stagingArena *arena
 	pipelines    *pipelineCache
 	setLayout    vk.DescriptorSetLayout
@@ -104,7 +117,7 @@ func Devices() ([]DeviceInfo, error) {
 	if err := loadVulkan(); err != nil {
 		return nil, err
 	}
-	inst, err := createInstance(false)
+	inst, err := createInstance(false, false)
 	if err != nil {
 		return nil, err
 	}
@@ -162,7 +175,7 @@ func cString(b []byte) string {
 	return string(b)
 }
 
-func createInstance(validate bool) (C.VkInstance, error) {
+func createInstance(validate, gpuAssisted bool) (C.VkInstance, error) {
 	api := uint32(C.nfvk_instance_version())
 	if api > vk.MakeVersion(1, 3, 0) {
 		api = vk.MakeVersion(1, 3, 0)
@@ -175,7 +188,7 @@ func createInstance(validate bool) (C.VkInstance, error) {
 	defer C.free(unsafe.Pointer(al))
 	defer C.free(unsafe.Pointer(ae))
 	var inst C.VkInstance
-	r := C.nfvk_create_instance(C.uint32_t(api), al, C.uint32_t(len(cl)), ae, C.uint32_t(len(ce)), C.uint32_t(flags), &inst)
+	r := C.nfvk_create_instance(C.uint32_t(api), al, C.uint32_t(len(cl)), ae, C.uint32_t(len(ce)), C.uint32_t(flags), b2u(validate && gpuAssisted), &inst)
 	if err := check("vkCreateInstance", vk.Result(r)); err != nil {
 		return nil, err
 	}
@@ -251,12 +264,20 @@ func describe(inst C.VkInstance, pd vk.PhysicalDevice, index int) DeviceInfo {
 		h := mp.MemoryHeaps[i]
 		info.Heaps = append(info.Heaps, Heap{Size: uint64(h.Size), DeviceLocal: h.Flags&vk.MemoryHeapFlags(vk.MemoryHeapDeviceLocalBit) != 0})
 	}
-	want := vk.MemoryPropertyFlags(vk.MemoryPropertyDeviceLocalBit | vk.MemoryPropertyHostVisibleBit | vk.MemoryPropertyHostCoherentBit)
+	want := MemDeviceLocal | MemHostVisible | MemHostCoherent
 	for i := uint32(0); i < mp.MemoryTypeCount; i++ {
 		mp.MemoryTypes[i].Deref()
-		if mp.MemoryTypes[i].PropertyFlags&want == want {
+		t := MemoryType{Heap: int(mp.MemoryTypes[i].HeapIndex), Flags: MemoryFlags(mp.MemoryTypes[i].PropertyFlags)}
+		info.MemoryTypes = append(info.MemoryTypes, t)
+		if t.Flags&want == want {
 			info.UnifiedMemory = true
 		}
+	}
+	info.Memory, _ = chooseMemory(info.MemoryTypes, info.Heaps, info.Type, false)
+	info.QueueFamilies = queueFamilies(pd)
+	info.QueueFamily, _ = chooseQueueFamily(info.QueueFamilies)
+	if info.QueueFamily >= 0 {
+		info.TimestampValidBits = info.QueueFamilies[info.QueueFamily].TimestampValidBits
 	}
 	var extra C.nfvk_extra_info
 	C.nfvk_physical_extra(inst, C.VkPhysicalDevice(unsafe.Pointer(pd)), C.uint32_t(p.ApiVersion), &extra)
@@ -266,6 +287,8 @@ func describe(inst C.VkInstance, pd vk.PhysicalDevice, index int) DeviceInfo {
 	info.Float16 = extra.shader_float16 != 0
 	info.Int8 = extra.shader_int8 != 0
 	info.Storage16 = extra.storage_buffer_16bit != 0
+	info.MaxMemoryAllocationSize = uint64(extra.max_memory_allocation_size)
+	info.MaxBufferSize = uint64(extra.max_buffer_size)
 	info.Driver = strings.TrimSpace(C.GoString(&extra.driver_name[0]) + " " + C.GoString(&extra.driver_info[0]))
 	if info.Driver == "" {
 		info.Driver = fmt.Sprintf("0x%x", p.DriverVersion)
@@ -279,11 +302,8 @@ func Open(opts Options) (*Device, error) {
 	if err := loadVulkan(); err != nil {
 		return nil, err
 	}
-	if opts.Device == "" {
-		opts.Device = os.Getenv("NFVK_DEVICE")
-	}
-	if os.Getenv("NFVK_VALIDATE") == "1" {
-		opts.Validate = true
+	if err := opts.applyEnv(); err != nil {
+		return nil, fmt.Errorf("open device: %w", err)
 	}
 	if opts.BlockSize <= 0 {
 		opts.BlockSize = 64 << 20
@@ -307,7 +327,7 @@ func Open(opts Options) (*Device, error) {
 }
 
 func (d *Device) init(validate bool) error {
-	inst, err := createInstance(validate)
+	inst, err := createInstance(validate, d.opts.GPUAssistedValidation)
 	if err != nil {
 		return fmt.Errorf("open device: %w", err)
 	}
@@ -330,25 +350,11 @@ func (d *Device) init(validate bool) error {
 	d.info, d.phys = infos[idx], pds[idx]
 	vpd := vk.PhysicalDevice(unsafe.Pointer(d.phys))
 
-	// A queue family with compute; prefer one that also has timestamps.
-	var nq uint32
-	vk.GetPhysicalDeviceQueueFamilyProperties(vpd, &nq, nil)
-	qprops := make([]vk.QueueFamilyProperties, nq)
-	vk.GetPhysicalDeviceQueueFamilyProperties(vpd, &nq, qprops)
-	found := false
-	for i := range qprops[:nq] {
-		qprops[i].Deref()
-		q := qprops[i]
-		if q.QueueFlags&vk.QueueFlags(vk.QueueComputeBit) == 0 {
-			continue
-		}
-		if !found || (d.info.TimestampValidBits == 0 && q.TimestampValidBits > 0) {
-			d.qfamily, d.info.TimestampValidBits, found = uint32(i), q.TimestampValidBits, true
-		}
-	}
-	if !found {
+	d.opts.Limits.apply(&d.info)
+	if d.info.QueueFamily < 0 {
 		return fmt.Errorf("open device %q: no queue family supports compute", d.info.Name)
 	}
+	d.qfamily = uint32(d.info.QueueFamily)
 
 	ce := cStrings(deviceExtensionsToEnable(deviceExtensions(vpd)))
 	defer freeCStrings(ce)
@@ -367,7 +373,7 @@ func (d *Device) init(validate bool) error {
 	vk.GetDeviceQueue(d.vkDevice(), d.qfamily, 0, &q)
 	d.queue = C.VkQueue(unsafe.Pointer(q))
 
-	if err := d.pickMemoryTypes(vpd); err != nil {
+	if err := d.pickMemoryTypes(); err != nil {
 		return err
 	}
 	d.arena = newArena(d, d.opts.BlockSize)
@@ -412,43 +418,13 @@ func (d *Device) newFence() (vk.Fence, error) {
 	return f, err
 }
 
-func (d *Device) pickMemoryTypes(vpd vk.PhysicalDevice) error {
-	var mp vk.PhysicalDeviceMemoryProperties
-	vk.GetPhysicalDeviceMemoryProperties(vpd, &mp)
-	mp.Deref()
-	local := vk.MemoryPropertyFlags(vk.MemoryPropertyDeviceLocalBit)
-	host := vk.MemoryPropertyFlags(vk.MemoryPropertyHostVisibleBit | vk.MemoryPropertyHostCoherentBit)
-	devType, hostType, uniType := -1, -1, -1
-	for i := 0; i < int(mp.MemoryTypeCount); i++ {
-		mp.MemoryTypes[i].Deref()
-		f := mp.MemoryTypes[i].PropertyFlags
-		if f&local == local && devType < 0 {
-			devType = i
-		}
-		if f&host == host && hostType < 0 {
-			hostType = i
-		}
-		// Unified only when the heap is the device's main heap: ReBAR's
-		// small 256 MiB window is not worth the fragmentation.
-		if f&(local|host) == local|host && uniType < 0 {
-			mp.MemoryHeaps[mp.MemoryTypes[i].HeapIndex].Deref()
-			if d.info.Type != TypeDiscrete || uint64(mp.MemoryHeaps[mp.MemoryTypes[i].HeapIndex].Size) >= 4<<30 {
-				uniType = i
-			}
-		}
+func (d *Device) pickMemoryTypes() error {
+	c, err := chooseMemory(d.info.MemoryTypes, d.info.Heaps, d.info.Type, d.opts.DisableUnifiedMemory)
+	if err != nil {
+		return fmt.Errorf("open device %q: %w", d.info.Name, err)
 	}
-	if hostType < 0 {
-		return fmt.Errorf("open device %q: no host-visible coherent memory type", d.info.Name)
-	}
-	if uniType >= 0 && !d.opts.DisableUnifiedMemory {
-		d.memTypeDevice, d.memTypeHost, d.unified = uint32(uniType), uint32(uniType), true
-		return nil
-	}
-	if devType < 0 {
-		devType = hostType
-	}
-	d.memTypeDevice, d.memTypeHost = uint32(devType), uint32(hostType)
-	d.unified = devType == hostType && !d.opts.DisableUnifiedMemory
+	d.mem, d.info.Memory = c, c
+	d.unified = c.Unified
 	return nil
 }
 
@@ -489,6 +465,9 @@ func (d *Device) Close() error {
 		}
 		if d.arena != nil {
 			d.arena.destroy()
+		}
+		if d.readback != nil && d.readback != d.staging {
+			d.stagingArena.destroyBlock(d.readback)
 		}
 		if d.staging != nil {
 			d.stagingArena.destroyBlock(d.staging)

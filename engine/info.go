@@ -57,6 +57,18 @@ type DeviceInfo struct {
 	// host-visible (lavapipe, integrated GPUs, ReBAR): no staging copies.
 	UnifiedMemory bool
 
+	// MemoryTypes and QueueFamilies are the device's, as it lists them;
+	// Memory and QueueFamily are the ones Open uses by default.
+	MemoryTypes   []MemoryType
+	Memory        MemoryChoice
+	QueueFamilies []QueueFamily
+	QueueFamily   int
+
+	// MaxMemoryAllocationSize (Vulkan 1.1) bounds one VkDeviceMemory and
+	// MaxBufferSize (1.3) one VkBuffer; 0 when the device does not say.
+	MaxMemoryAllocationSize uint64
+	MaxBufferSize           uint64
+
 	SubgroupSize                    uint32
 	SubgroupArithmetic              bool
 	SubgroupShuffle                 bool

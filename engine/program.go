@@ -79,9 +79,10 @@ type DispatchInfo struct {
 
 type dispatch struct {
 	DispatchInfo
-	pipe *Pipeline
-	push []byte
-	args []Arg
+	pipe     *Pipeline
+	push     []byte
+	args     []Arg
+	explicit bool // Program.Barrier was called before it
 }
 
 // region is a byte range of one arena block.
@@ -195,12 +196,13 @@ func (p *Program) plan(label string, pipe *Pipeline, groups [3]uint32, push []by
 			hz = "explicit"
 		}
 	}
-	p.forceBarrier = false
 	p.hz.add(reads, writes)
 	p.ds = append(p.ds, dispatch{
 		DispatchInfo: DispatchInfo{Label: label, Pipeline: pipe.String(), Groups: groups, BarrierBefore: hz != "", Hazard: hz},
 		pipe:         pipe,
 		push:         slices.Clone(push),
 		args:         slices.Clone(args),
+		explicit:     p.forceBarrier,
 	})
+	p.forceBarrier = false
 }

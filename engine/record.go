@@ -29,6 +29,7 @@ type Program struct {
 	ds           []dispatch
 	hz           hazards
 	forceBarrier bool
+	rec          []step // the order Record wrote (schedule)
 
 	recorded bool
 	pool     vk.CommandPool
@@ -121,6 +122,7 @@ func (p *Program) Record() error {
 		p.destroy()
 		return fmt.Errorf("program %s: %w", p.name, err)
 	}
+	p.rec = p.schedule()
 	per := d.opts.MaxDispatchesPerSubmit
 	nseg := max(1, (len(p.ds)+per-1)/per)
 	p.cbs = make([]vk.CommandBuffer, nseg)
@@ -154,8 +156,8 @@ func (p *Program) Record() error {
 			}
 		}
 		for i := s * per; i < min(len(p.ds), (s+1)*per); i++ {
-			ds := &p.ds[i]
-			if ds.BarrierBefore {
+			ds := &p.ds[p.rec[i].idx]
+			if p.rec[i].barrier {
 				C.nfvk_cmd_barrier(d.fns, cb, stageCompute, stageCompute, accessShaderW, accessShaderR|accessShaderW)
 			}
 			var set C.VkDescriptorSet
@@ -311,8 +313,8 @@ type Timing struct {
 	Duration time.Duration
 }
 
-// Timings returns the per-dispatch GPU times and the total of the last
-// run. The program must have been created with Profile.
+// Timings returns the per-dispatch GPU times, in recorded order
+// (Recorded), and the total of the last run. The program must have been created with Profile.
 func (p *Program) Timings() ([]Timing, time.Duration, error) {
 	if !p.profile {
 		return nil, 0, errors.New("program " + p.name + ": not profiled (ProgramOptions.Profile, and a queue with timestamps)")
@@ -335,9 +337,9 @@ func (p *Program) Timings() ([]Timing, time.Duration, error) {
 	ticks := func(a, b uint64) time.Duration {
 		return time.Duration(float64((b-a)&mask) * period)
 	}
-	out := make([]Timing, len(p.ds))
-	for i := range p.ds {
-		out[i] = Timing{Label: p.ds[i].Label, Duration: ticks(ts[i], ts[i+1])}
+	out := make([]Timing, len(p.rec))
+	for i, s := range p.rec {
+		out[i] = Timing{Label: p.ds[s.idx].Label, Duration: ticks(ts[i], ts[i+1])}
 	}
 	return out, ticks(ts[0], ts[n-1]), nil
 }

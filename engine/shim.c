@@ -71,7 +71,8 @@ uint32_t nfvk_instance_version(void) {
 }
 
 VkResult nfvk_create_instance(uint32_t api_version, const char **layers, uint32_t nlayers,
-                              const char **exts, uint32_t nexts, uint32_t flags, VkInstance *out) {
+                              const char **exts, uint32_t nexts, uint32_t flags, uint32_t gpu_assisted,
+                              VkInstance *out) {
 	PFN_vkCreateInstance create = (PFN_vkCreateInstance)gipa(NULL, "vkCreateInstance");
 	if (!create) return VK_ERROR_INITIALIZATION_FAILED;
 	VkApplicationInfo app = {VK_STRUCTURE_TYPE_APPLICATION_INFO};
@@ -88,9 +89,14 @@ VkResult nfvk_create_instance(uint32_t api_version, const char **layers, uint32_
 	// With the validation layer, also run synchronization validation: it
 	// catches missing copy/dispatch barriers (not dispatch->dispatch on
 	// lavapipe, which the scheduler tests cover).
-	VkValidationFeatureEnableEXT enables[] = {VK_VALIDATION_FEATURE_ENABLE_SYNCHRONIZATION_VALIDATION_EXT};
+	// GPU-assisted validation instruments shaders to report out-of-bounds
+	// descriptor and buffer accesses; it needs one descriptor set slot of
+	// its own (reserved, so nfvk's set 0 never collides).
+	VkValidationFeatureEnableEXT enables[] = {VK_VALIDATION_FEATURE_ENABLE_SYNCHRONIZATION_VALIDATION_EXT,
+	                                          VK_VALIDATION_FEATURE_ENABLE_GPU_ASSISTED_EXT,
+	                                          VK_VALIDATION_FEATURE_ENABLE_GPU_ASSISTED_RESERVE_BINDING_SLOT_EXT};
 	VkValidationFeaturesEXT vf = {VK_STRUCTURE_TYPE_VALIDATION_FEATURES_EXT};
-	vf.enabledValidationFeatureCount = 1;
+	vf.enabledValidationFeatureCount = gpu_assisted ? 3 : 1;
 	vf.pEnabledValidationFeatures = enables;
 	if (nlayers > 0) ci.pNext = &vf;
 	return create(&ci, NULL, out);
@@ -139,12 +145,20 @@ void nfvk_physical_extra(VkInstance inst, VkPhysicalDevice pd, uint32_t api_vers
 	if (!props2 || !feats2) return;
 	int v12 = VK_API_VERSION_MINOR(api_version) >= 2;
 
+	int v13 = VK_API_VERSION_MINOR(api_version) >= 3;
+
 	VkPhysicalDeviceSubgroupProperties sg = {VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES};
+	VkPhysicalDeviceMaintenance3Properties m3 = {VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MAINTENANCE_3_PROPERTIES};
 	VkPhysicalDeviceDriverProperties drv = {VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_DRIVER_PROPERTIES};
+	VkPhysicalDeviceMaintenance4Properties m4 = {VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MAINTENANCE_4_PROPERTIES};
 	VkPhysicalDeviceProperties2 p = {VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2};
 	p.pNext = &sg;
-	if (v12) sg.pNext = &drv;
+	sg.pNext = &m3;
+	if (v12) m3.pNext = &drv;
+	if (v13) drv.pNext = &m4;
 	props2(pd, &p);
+	out->max_memory_allocation_size = m3.maxMemoryAllocationSize;
+	if (v13) out->max_buffer_size = m4.maxBufferSize;
 	out->subgroup_size = sg.subgroupSize;
 	out->subgroup_stages = sg.supportedStages;
 	out->subgroup_ops = sg.supportedOperations;

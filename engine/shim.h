@@ -14,7 +14,8 @@ void *nfvk_get_instance_proc_addr(void);
 uint32_t nfvk_instance_version(void);
 
 VkResult nfvk_create_instance(uint32_t api_version, const char **layers, uint32_t nlayers,
-                              const char **exts, uint32_t nexts, uint32_t flags, VkInstance *out);
+                              const char **exts, uint32_t nexts, uint32_t flags, uint32_t gpu_assisted,
+                              VkInstance *out);
 void nfvk_destroy_instance(VkInstance inst);
 
 VkResult nfvk_create_messenger(VkInstance inst, uintptr_t handle, VkDebugUtilsMessengerEXT *out);
@@ -28,6 +29,8 @@ typedef struct {
 	uint32_t shader_int8;
 	uint32_t storage_buffer_16bit;
 	uint32_t driver_id;
+	uint64_t max_memory_allocation_size; /* 0 when unknown (Vulkan 1.0) */
+	uint64_t max_buffer_size;            /* 0 when unknown (before 1.3) */
 	char driver_name[256];
 	char driver_info[256];
 } nfvk_extra_info;

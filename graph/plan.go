@@ -24,6 +24,11 @@ type PlanOptions struct {
 	// Backend, when set, sizes the per-node GPU scratch (partial sums)
 	// some kernels need; the scratch lives in the arena during its node.
 	Backend Backend
+	// MaxBufferBytes, when positive, is the largest buffer the device
+	// allocates (engine.DeviceInfo.MaxAllocationBytes): the arena and the
+	// role pools are split into buffers of at most this size, no tensor
+	// straddling two.
+	MaxBufferBytes int64
 }
 
 // Plan places the arena tensors of a graph.
@@ -53,6 +58,9 @@ type Plan struct {
 	Run []bool
 	// Align is the alignment used.
 	Align int64
+	// MaxBufferBytes is the largest buffer the plan makes (0: no limit):
+	// the arena is split into buffers of this size (the last smaller).
+	MaxBufferBytes int64
 	// Buffers are the device buffers the step needs: the arena, one pool
 	// per pooled role, one buffer per other persistent tensor, and the
 	// seed. Everything starts at zero except constants (Tensor.Init).
@@ -96,7 +104,7 @@ func PlanMemory(g *Graph, o PlanOptions) (*Plan, error) {
 		return nil, fmt.Errorf("graph: plan: alignment %d must be a power of two >= 16", align)
 	}
 	nt := len(g.tensors)
-	p := &Plan{Offset: make([]int64, nt), Live: make([][2]int, nt), Align: align}
+	p := &Plan{Offset: make([]int64, nt), Live: make([][2]int, nt), Align: align, MaxBufferBytes: o.MaxBufferBytes &^ (align - 1)}
 	for _, t := range g.tensors {
 		first := -1
 		if t.node != nil {
@@ -177,13 +185,18 @@ func PlanMemory(g *Graph, o PlanOptions) (*Plan, error) {
 			}
 			return 0
 		})
+		if lim := p.MaxBufferBytes; lim > 0 && it.size > lim {
+			return nil, fmt.Errorf("graph: plan: an arena tensor of %d bytes is larger than the device's largest buffer (%d bytes)", it.size, lim)
+		}
 		off := int64(0)
 		for _, s := range busy {
+			off = p.chunkStart(off, it.size)
 			if off+it.size <= s.off {
 				break // fits in the gap before s
 			}
 			off = max(off, s.end)
 		}
+		off = p.chunkStart(off, it.size)
 		*it.off = off
 		p.PeakBytes = max(p.PeakBytes, off+it.size)
 	}
@@ -194,6 +207,11 @@ func PlanMemory(g *Graph, o PlanOptions) (*Plan, error) {
 		}
 	}
 	p.placeBuffers(g)
+	for _, b := range p.Buffers {
+		if lim := p.MaxBufferBytes; lim > 0 && b.Size > lim {
+			return nil, fmt.Errorf("graph: plan: %s needs a %d-byte buffer, larger than the device's largest buffer (%d bytes)", b.Name, b.Size, lim)
+		}
+	}
 	return p, nil
 }
 
@@ -264,6 +282,9 @@ func (p *Plan) Check(g *Graph) error {
 		}
 		if p.Offset[a.id]%p.Align != 0 || p.Offset[a.id]+a.Bytes() > p.PeakBytes {
 			return fmt.Errorf("%v at %d: misaligned or outside the %d-byte arena", a, p.Offset[a.id], p.PeakBytes)
+		}
+		if p.chunkStart(p.Offset[a.id], a.Bytes()) != p.Offset[a.id] {
+			return fmt.Errorf("%v at %d straddles two %d-byte arena buffers", a, p.Offset[a.id], p.MaxBufferBytes)
 		}
 		for _, b := range g.tensors[a.id+1:] {
 			if p.Offset[b.id] < 0 {

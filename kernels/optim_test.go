@@ -800,7 +800,9 @@ func TestOptimErrors(t *testing.T) {
 	if err := k.OptimizerStep(prog, good, hyper.Sub(0, 16)); err == nil || !strings.Contains(err.Error(), "hyper span of 16 bytes") {
 		t.Errorf("short hyper: err = %v", err)
 	}
-	table := sp(other, 32, 32)
+	// A buffer of its own: any offset into one could break a device's
+	// minStorageBufferOffsetAlignment (256 under NFVK_LIMITS=small).
+	table := upload(t, d, make([]float32, 32)).Span()
 	second := OptimTensor{Name: "b", Shape: []int{4}, Param: sp(buf, 24, 4), Grad: sp(buf, 28, 4), Momentum: sp(buf, 32, 4)}
 	for _, c := range []struct {
 		name string

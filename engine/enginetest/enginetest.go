@@ -16,7 +16,14 @@ import (
 // with t.Cleanup.
 func Open(t testing.TB) *engine.Device {
 	t.Helper()
-	d, err := engine.Open(engine.Options{Validate: true})
+	return OpenWith(t, engine.Options{})
+}
+
+// OpenWith is Open with options (validation is turned on, as in Open).
+func OpenWith(t testing.TB, o engine.Options) *engine.Device {
+	t.Helper()
+	o.Validate = true
+	d, err := engine.Open(o)
 	if errors.Is(err, engine.ErrNoLoader) || errors.Is(err, engine.ErrNoDevice) {
 		t.Skipf("no Vulkan device (make deps installs lavapipe): %v", err)
 	}

@@ -47,7 +47,8 @@ func Compile(ctx context.Context, k *kernels.Kernels, g *graph.Graph, o Options)
 	}
 	dev := k.Device()
 	be := &backend{k: k}
-	plan, err := graph.PlanMemory(g, graph.PlanOptions{Align: max(int64(dev.Info().MinStorageBufferOffsetAlignment), 16), Backend: be})
+	plan, err := graph.PlanMemory(g, graph.PlanOptions{Align: max(int64(dev.Info().MinStorageBufferOffsetAlignment), 16), Backend: be,
+		MaxBufferBytes: dev.Info().MaxAllocationBytes()})
 	if err != nil {
 		return nil, err
 	}
