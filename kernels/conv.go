@@ -98,10 +98,10 @@ func convTuningFor(class string) convTuning {
 	}
 }
 
-// convMaxWindowKW is the widest kernel the row-segment path of
-// conv2d_direct takes: its window of TP + KW - 1 values lives in
-// registers, one pipeline per width.
-const convMaxWindowKW = 7
+// convMaxWindowKW is the widest kernel the row-window paths take: their
+// window of TP + KW - 1 values lives in registers (arrays declared at
+// this width), one pipeline per width.
+const convMaxWindowKW = convMaxKWC
 
 // convPass names a pass of the convolution.
 type convPass int
@@ -151,7 +151,7 @@ func convChunks(total, perUnit, limit int) ([][2]int, error) {
 	}
 	per := (limit - convLoopMargin) / perUnit
 	if per < 1 {
-		return nil, fmt.Errorf("one unit of %d loop iterations exceeds the device's limit of %d per invocation", perUnit, limit)
+		return nil, fmt.Errorf("one unit of %d loop iterations exceeds the limit of %d per invocation (the device's loop limit or the lane budget)", perUnit, limit)
 	}
 	var out [][2]int
 	for b := 0; b < total; b += per {
@@ -164,7 +164,7 @@ func convChunks(total, perUnit, limit int) ([][2]int, error) {
 // convPlanDirect are the only place that decides how a convolution runs.
 func (k *Kernels) convPlan(s Conv2DShape, pass convPass, bias bool) ([]convStep, error) {
 	ct := convTuningFor(k.tune.Class)
-	loopLimit := convLoopLimit(k.dev.Info())
+	loopLimit := k.laneLimit()
 	oh, ow := s.OutH(), s.OutW()
 	cg, og := s.C/s.Groups, s.O/s.Groups
 	kk := s.KH * s.KW
@@ -189,7 +189,7 @@ func (k *Kernels) convPlan(s Conv2DShape, pass convPass, bias bool) ([]convStep,
 			return nil, err
 		}
 		// The reduction runs over output rows (n, oy), OW+1 loop
-		// iterations each; chunks of rows keep within the loop limit.
+		// iterations each; chunks of rows keep within the loop limit and the lane budget.
 		chunks, err := convChunks(s.N*oh, ow+1, loopLimit)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %+v: %w", convPassName[pass], s, err)
@@ -284,7 +284,7 @@ func (k *Kernels) convPlanDirect(s Conv2DShape, pass convPass, bias bool, ct con
 	}
 	// Loop iterations of one invocation: per kernel row (window) or
 	// tap the reduction channels, plus those loops' own ends; chunks
-	// of reduction channels keep within the loop limit.
+	// of reduction channels keep within the loop limit and the lane budget.
 	perC, fixed := kk, s.KH*(s.KW+1)
 	if window {
 		perC, fixed = s.KH, s.KH
@@ -293,7 +293,7 @@ func (k *Kernels) convPlanDirect(s Conv2DShape, pass convPass, bias bool, ct con
 	if limit > 0 {
 		limit -= fixed
 		if limit <= convLoopMargin {
-			return nil, fmt.Errorf("%s: %+v: a %dx%d kernel exceeds the device's limit of %d loop iterations per invocation", convPassName[pass], s, s.KH, s.KW, loopLimit)
+			return nil, fmt.Errorf("%s: %+v: a %dx%d kernel exceeds the limit of %d loop iterations per invocation (the device's loop limit or the lane budget)", convPassName[pass], s, s.KH, s.KW, loopLimit)
 		}
 	}
 	chunks, err := convChunks(cgIn, perC, limit)
@@ -324,7 +324,9 @@ func (k *Kernels) convPlanDirect(s Conv2DShape, pass convPass, bias bool, ct con
 func (k *Kernels) convShuffle(ct convTuning, tile *convTile) (bool, uint32) {
 	info := k.dev.Info()
 	sg := info.SubgroupSize
-	if !ct.ShuffleWeights || !info.SubgroupShuffle || sg == 0 {
+	// Each lane holds ceil(TO/sg) of the shared values, in an array of
+	// convMaxNW: small subgroups run the plain shaders.
+	if !ct.ShuffleWeights || !info.SubgroupShuffle || sg == 0 || ceilDiv(int(tile.TO), int(sg)) > convMaxNW {
 		return false, 0
 	}
 	tile.WG = uint32(ceilDiv(int(tile.WG), int(sg))) * sg
@@ -390,7 +392,7 @@ type convSpan = struct {
 // a failure records nothing. An accumulating step reads its output too
 // (declared, so the scheduler orders the chain).
 func (k *Kernels) convRecord(p *engine.Program, pass convPass, s Conv2DShape, steps []convStep, args ...engine.Arg) error {
-	pipes := make([]*engine.Pipeline, len(steps))
+	pipes := make([]*pipe, len(steps))
 	stepArgs := make([][]engine.Arg, len(steps))
 	for i, st := range steps {
 		pipe, err := k.pipeline(st.shader, st.spec...)
