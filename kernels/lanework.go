@@ -90,7 +90,10 @@ var workModels = map[string]func(workCtx) int{
 		}
 		return c.p("kh")*c.p("kw")*ch + c.p("kh")*(c.p("kw")+1)
 	},
-	"conv2d_filter": func(c workCtx) int { return (c.p("rowEnd") - c.p("rowBegin")) * (c.p("ow") + 1) },
+	"conv2d_filter": func(c workCtx) int {
+		return min(c.p("rowsPer"), c.p("rowEnd")-c.p("rowBegin")) * (c.p("ow") + 1)
+	},
+	"sum_slices": func(c workCtx) int { return streamWork(c.p("n"), c.threads()) * c.p("slices") },
 	"conv2d_bias_grad": func(c workCtx) int {
 		per := ceilDiv(c.p("e1")-c.p("e0"), c.local()) + tree(c.local(), 0)
 		return ceilDiv(c.p("o"), int(c.groups[0])) * per

@@ -3,8 +3,12 @@
 // ox*sw - pw + kx]. Each invocation owns TO output channels (one group)
 // times TP filter entries and runs the reduction over the batch and
 // output pixels itself: every dw element has exactly one writer, so no
-// atomics and no second pass (only a chain of accumulating dispatches
-// where lavapipe's loop limit would cut the reduction short).
+// atomics. A reduction too long for one invocation (lavapipe's loop
+// limit, a GPU's lane budget) runs as a chain of accumulating dispatches,
+// or split over z: slice z reduces its own range of rows into its own
+// copy of dw (at z*sliceStride in the output binding, a scratch), and
+// sum_slices adds the copies in slice order: the chain's sums, in
+// parallel.
 //
 // Filter entries are numbered r = (ky*kw + kx)*cg + c, consecutive across
 // the lanes of a subgroup: the dy loads then depend only on the workgroup
@@ -17,8 +21,8 @@
 // each, and subgroupShuffle hands them round (see conv_direct.glsl).
 // Included by conv2d_filter.comp (SHUF 0) and conv2d_filter_shuf.comp.
 //
-// Bindings: 0 x, 1 dy, 2 dw. Workgroups: x over entry blocks of WG*TP,
-// y over (group, channel block of TO).
+// Bindings: 0 x, 1 dy, 2 dw (or the slices). Workgroups: x over entry
+// blocks of WG*TP, y over (group, channel block of TO), z over slices.
 #include "limits.glsl"
 
 // Arrays are declared at their maxima (limits.glsl; the host checks TO,
@@ -49,13 +53,16 @@ layout(push_constant) uniform P {
 	// adds it to dw: long reductions run as a chain of dispatches, since
 	// lavapipe ends any invocation after 65535 loop iterations in all.
 	uint rowBegin, rowEnd, accumulate;
+	// Slice z takes rowsPer of those rows from rowBegin + z*rowsPer and
+	// stores at z*sliceStride (0 with one slice).
+	uint rowsPer, sliceStride;
 } p;
 
 // STORE_DW(i, v): dw[i] = v, or dw[i] += v in an accumulating dispatch
-// (the invocation is the element's only writer).
+// (the invocation is the element's only writer), in the slice's copy.
 #define STORE_DW(i, v)                              \
 	{                                               \
-		uint i_ = (i);                              \
+		uint i_ = (i) + gl_WorkGroupID.z * p.sliceStride; \
 		dw[i_] = p.accumulate != 0u ? dw[i_] + (v) : (v); \
 	}
 
@@ -92,6 +99,9 @@ void main() {
 #endif
 
 	const uint first = gl_WorkGroupID.x * gl_WorkGroupSize.x * TP + gl_LocalInvocationID.x;
+	// This slice's rows.
+	const uint rowBegin = p.rowBegin + gl_WorkGroupID.z * p.rowsPer;
+	const uint rowEnd = min(rowBegin + p.rowsPer, p.rowEnd);
 	if (KWC == 0) {
 		// Entries of this invocation; past the end they repeat the last one
 		// (computed, never stored).
@@ -109,7 +119,7 @@ void main() {
 			[[unroll]] for (uint j = 0; j < TP; j++) acc[t][j] = 0.0;
 		}
 
-		for (uint rw = p.rowBegin; rw < p.rowEnd; rw++) {
+		for (uint rw = rowBegin; rw < rowEnd; rw++) {
 			const uint nn = rw / p.oh, oy = rw % p.oh;
 			const uint xs = nn * p.c * hw, ys = nn * p.o * ohw;
 			{
@@ -168,7 +178,7 @@ void main() {
 			[[unroll]] for (uint k = 0; k <= KWC; k++) acc[t][j][k] = 0.0;
 		}
 	}
-	for (uint rw = p.rowBegin; rw < p.rowEnd; rw++) {
+	for (uint rw = rowBegin; rw < rowEnd; rw++) {
 		const uint nn = rw / p.oh, oy = rw % p.oh;
 		const uint xs = nn * p.c * hw, ys = nn * p.o * ohw;
 		{
