@@ -56,10 +56,13 @@ type Backend interface {
 	CEScratch(s ref.LossShape) int
 	SumScratch(n int) int
 	ResidualScratch(s ref.NCHWShape) int
+	ConvFilterScratch(s ref.Conv2DShape) int
 
 	Conv2D(s ref.Conv2DShape, x, w, bias, y Mem) error
 	Conv2DBackwardData(s ref.Conv2DShape, dy, w, dx Mem) error
-	Conv2DBackwardFilter(s ref.Conv2DShape, x, dy, dw Mem) error
+	// Conv2DBackwardFilter gets ConvFilterScratch(s) elements of scratch
+	// (absent when 0): room for a long reduction's partial sums.
+	Conv2DBackwardFilter(s ref.Conv2DShape, x, dy, dw, scratch Mem) error
 	Conv2DBackwardBias(s ref.Conv2DShape, dy, db Mem) error
 	WS(s ref.WSShape, o WSOpts, w, gain, what Mem) error
 	WSBackward(s ref.WSShape, o WSOpts, w, gain, dwhat, dw, dgain Mem) error

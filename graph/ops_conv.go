@@ -155,8 +155,9 @@ func (c *convFilter) cpu32(_ *cpuStep, in, out [][]float32) {
 func (c *convFilter) cpu64(_ *cpuStep, in, out [][]float64) {
 	ref.Conv2DBackwardFilter(c.s, in[0], in[1], out[0])
 }
+func (c *convFilter) scratch(b Backend, _ *Node) int64 { return 4 * int64(b.ConvFilterScratch(c.s)) }
 func (c *convFilter) lower(l *lowering, n *Node) error {
-	return l.b.Conv2DBackwardFilter(c.s, l.mem(n.ins[0]), l.mem(n.ins[1]), l.mem(n.outs[0]))
+	return l.b.Conv2DBackwardFilter(c.s, l.mem(n.ins[0]), l.mem(n.ins[1]), l.mem(n.outs[0]), l.scratch(n))
 }
 
 // convBias is dbias = sum of dy over N, H, W.

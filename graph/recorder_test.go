@@ -29,9 +29,10 @@ func (r *recorder) rec(method string, mems ...graph.Mem) error {
 }
 
 // Odd scratch sizes, so the plan's scratch placement is exercised.
-func (r *recorder) CEScratch(ref.LossShape) int       { return 7 }
-func (r *recorder) SumScratch(int) int                { return 3 }
-func (r *recorder) ResidualScratch(ref.NCHWShape) int { return 5 }
+func (r *recorder) CEScratch(ref.LossShape) int           { return 7 }
+func (r *recorder) SumScratch(int) int                    { return 3 }
+func (r *recorder) ResidualScratch(ref.NCHWShape) int     { return 5 }
+func (r *recorder) ConvFilterScratch(ref.Conv2DShape) int { return 11 }
 
 func (r *recorder) Conv2D(_ ref.Conv2DShape, x, w, bias, y graph.Mem) error {
 	return r.rec("Conv2D", x, w, bias, y)
@@ -39,8 +40,8 @@ func (r *recorder) Conv2D(_ ref.Conv2DShape, x, w, bias, y graph.Mem) error {
 func (r *recorder) Conv2DBackwardData(_ ref.Conv2DShape, dy, w, dx graph.Mem) error {
 	return r.rec("Conv2DBackwardData", dy, w, dx)
 }
-func (r *recorder) Conv2DBackwardFilter(_ ref.Conv2DShape, x, dy, dw graph.Mem) error {
-	return r.rec("Conv2DBackwardFilter", x, dy, dw)
+func (r *recorder) Conv2DBackwardFilter(_ ref.Conv2DShape, x, dy, dw, scratch graph.Mem) error {
+	return r.rec("Conv2DBackwardFilter", x, dy, dw, scratch)
 }
 func (r *recorder) Conv2DBackwardBias(_ ref.Conv2DShape, dy, db graph.Mem) error {
 	return r.rec("Conv2DBackwardBias", dy, db)

@@ -203,10 +203,30 @@ func checkDispatch(name string, push []byte, args []engine.Arg) error {
 }
 
 // dispatch records a dispatch of pipe after checkDispatch: every kernel
-// records through here.
-func (k *Kernels) dispatch(p *engine.Program, label string, pipe *engine.Pipeline, groups [3]uint32, push []byte, args ...engine.Arg) error {
-	if err := checkDispatch(pipe.Shader(), push, args); err != nil {
+// records through here (a work planner logs it instead, with the work
+// model's lane work: lanework.go).
+func (k *Kernels) dispatch(p *engine.Program, label string, pipe *pipe, groups [3]uint32, push []byte, args ...engine.Arg) error {
+	return k.dispatchWork(p, label, pipe, groups, push, -1, args...)
+}
+
+// dispatchWork is dispatch with the lane work given by the kernel, for
+// shaders whose loops depend on more than their push constants (-1: the
+// work model's).
+func (k *Kernels) dispatchWork(p *engine.Program, label string, pipe *pipe, groups [3]uint32, push []byte, iters int, args ...engine.Arg) error {
+	if err := checkDispatch(pipe.shader, push, args); err != nil {
 		return fmt.Errorf("dispatch %s: %w", label, err)
 	}
-	return p.Dispatch(label, pipe, groups, push, args...)
+	if k.work == nil {
+		return p.Dispatch(label, pipe.vk, groups, push, args...)
+	}
+	if iters < 0 {
+		var err error
+		if iters, err = laneIters(pipe.shader, pipe.spec, groups, push, int(k.dev.Info().SubgroupSize)); err != nil {
+			return fmt.Errorf("dispatch %s: %w", label, err)
+		}
+	}
+	k.mu.Lock()
+	*k.work = append(*k.work, LaneWork{Dispatch: label, Shader: pipe.shader, Groups: groups, Iters: iters})
+	k.mu.Unlock()
+	return nil
 }

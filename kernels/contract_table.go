@@ -23,7 +23,7 @@ var (
 		bindings: slices.Concat(ro("x", "dy"), rw("dw")),
 		push: uints("n", "c", "h", "w", "o", "oh", "ow",
 			"kh", "kw", "sh", "sw", "ph", "pw", "cg", "og", "blocks",
-			"entries", "rowBegin", "rowEnd", "accumulate"),
+			"entries", "rowBegin", "rowEnd", "accumulate", "rowsPer", "sliceStride"),
 	}
 	// include/gemm.glsl.
 	gemmContract = contract{
@@ -116,6 +116,10 @@ var contracts = map[string]contract{
 	"se": {
 		bindings: slices.Concat(ro("x", "z", "dm"), wo("y")),
 		push:     slices.Concat(uints("n", "m_hw", "s_hw"), floats("gain", "inv_hw"), uints("hw")),
+	},
+	"sum_slices": {
+		bindings: slices.Concat(ro("part"), wo("dst")),
+		push:     uints("n", "slices", "stride"),
 	},
 	"ws": {
 		bindings: slices.Concat(ro("w", "gain"), wo("what")),

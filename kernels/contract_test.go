@@ -7,11 +7,13 @@ import (
 	"testing"
 
 	"github.com/nfvk/nfvk/engine"
+	"github.com/nfvk/nfvk/internal/spirv"
 	"github.com/nfvk/nfvk/shaders"
 )
 
 // TestContractsMatchSPIRV holds every embedded shader against its
-// contract, and requires a shader for every contract.
+// contract, requires a shader for every contract, and rejects arrays
+// sized by specialization constants.
 func TestContractsMatchSPIRV(t *testing.T) {
 	names := shaders.Names()
 	if len(names) == 0 {
@@ -21,6 +23,16 @@ func TestContractsMatchSPIRV(t *testing.T) {
 		code, err := shaders.SPIRV(name)
 		if err != nil {
 			t.Fatal(err)
+		}
+		// MoltenVK cannot size arrays from specialization constants
+		// (tools/glslc refuses to build such a module; this catches one
+		// committed without it).
+		bad, err := spirv.SpecSizedArrays(code)
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+		for _, b := range bad {
+			t.Errorf("%s: %s", name, b)
 		}
 		if err := verifySPIRV(name, code); err != nil {
 			t.Errorf("%v", err)

@@ -98,10 +98,10 @@ func convTuningFor(class string) convTuning {
 	}
 }
 
-// convMaxWindowKW is the widest kernel the row-segment path of
-// conv2d_direct takes: its window of TP + KW - 1 values lives in
-// registers, one pipeline per width.
-const convMaxWindowKW = 7
+// convMaxWindowKW is the widest kernel the row-window paths take: their
+// window of TP + KW - 1 values lives in registers (arrays declared at
+// this width), one pipeline per width.
+const convMaxWindowKW = convMaxKWC
 
 // convPass names a pass of the convolution.
 type convPass int
@@ -123,6 +123,9 @@ type convStep struct {
 	groups     [3]uint32
 	push       pushBuf
 	accumulate bool
+	// toScratch binds the scratch as the output (a split reduction's
+	// slices); sum is the pass that adds them into the output.
+	toScratch, sum bool
 }
 
 // convLoopLimit is how many loop iterations (all loops together) one
@@ -151,7 +154,7 @@ func convChunks(total, perUnit, limit int) ([][2]int, error) {
 	}
 	per := (limit - convLoopMargin) / perUnit
 	if per < 1 {
-		return nil, fmt.Errorf("one unit of %d loop iterations exceeds the device's limit of %d per invocation", perUnit, limit)
+		return nil, fmt.Errorf("one unit of %d loop iterations exceeds the limit of %d per invocation (the device's loop limit or the lane budget)", perUnit, limit)
 	}
 	var out [][2]int
 	for b := 0; b < total; b += per {
@@ -160,54 +163,18 @@ func convChunks(total, perUnit, limit int) ([][2]int, error) {
 	return out, nil
 }
 
-// convPlan chooses the strategy, tile and grid of one pass of s. It and
-// convPlanDirect are the only place that decides how a convolution runs.
+// convPlan chooses the strategy, tile and grid of one pass of s. It,
+// convPlanDirect and convPlanFilter are the only place that decides how
+// a convolution runs.
 func (k *Kernels) convPlan(s Conv2DShape, pass convPass, bias bool) ([]convStep, error) {
 	ct := convTuningFor(k.tune.Class)
-	loopLimit := convLoopLimit(k.dev.Info())
+	loopLimit := k.laneLimit()
 	oh, ow := s.OutH(), s.OutW()
-	cg, og := s.C/s.Groups, s.O/s.Groups
-	kk := s.KH * s.KW
 	switch pass {
 	case convForward, convBackwardData:
 		return k.convPlanDirect(s, pass, bias, ct, loopLimit)
 	case convBackwardFilter:
-		// Each invocation owns TO output channels x TP filter entries and
-		// reduces over the whole batch: one writer per dw element. With
-		// stride 1 along x an entry is a whole filter row (ky, c) of KW
-		// taps that share a sliding window of x values.
-		tile, kwc, entries := ct.Filter, 0, cg*kk
-		if s.StrideW == 1 && s.KW <= convMaxWindowKW {
-			tile, kwc, entries = ct.FilterWindow, s.KW, cg*s.KH
-		}
-		tile.TO = uint32(min(int(tile.TO), og))
-		shuf, sg := k.convShuffle(ct, &tile)
-		blocks := ceilDiv(og, int(tile.TO))
-		gx := ceilDiv(entries, int(tile.WG*tile.TP))
-		gy := s.Groups * blocks
-		if err := k.checkGrid(pass, s, gx, gy, 1); err != nil {
-			return nil, err
-		}
-		// The reduction runs over output rows (n, oy), OW+1 loop
-		// iterations each; chunks of rows keep within the loop limit.
-		chunks, err := convChunks(s.N*oh, ow+1, loopLimit)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %+v: %w", convPassName[pass], s, err)
-		}
-		var steps []convStep
-		for i, c := range chunks {
-			push := pushBuf(nil).i(s.N).i(s.C).i(s.H).i(s.W).i(s.O).i(oh).i(ow).
-				i(s.KH).i(s.KW).i(s.StrideH).i(s.StrideW).i(s.PadTop).i(s.PadLeft).
-				i(cg).i(og).i(blocks).i(entries).i(c[0]).i(c[1]).u(convFlag(i > 0))
-			step := convStep{shader: "conv2d_filter", spec: []uint32{tile.WG, tile.TO, tile.TP, uint32(kwc)},
-				groups: [3]uint32{uint32(gx), uint32(gy), 1}, push: push, accumulate: i > 0}
-			if shuf {
-				step.shader += "_shuf"
-				step.spec = append(step.spec, sg)
-			}
-			steps = append(steps, step)
-		}
-		return steps, nil
+		return k.convPlanFilter(s, ct, loopLimit, 0)
 	case convBackwardBias:
 		// One workgroup per output channel (grid-stride beyond the grid
 		// limit); its N*OH*OW elements in chunks within the loop limit,
@@ -227,6 +194,62 @@ func (k *Kernels) convPlan(s Conv2DShape, pass convPass, bias bool) ([]convStep,
 		return steps, nil
 	}
 	return nil, fmt.Errorf("%s: no plan", convPassName[pass])
+}
+
+// convPlanFilter plans the backward-filter of s: each invocation owns TO
+// output channels x TP filter entries and reduces over the whole batch
+// (one writer per dw element). With stride 1 along x an entry is a whole
+// filter row (ky, c) of KW taps that share a sliding window of x values.
+// With slices > 1 (convFilterSlices) the reduction splits over z into a
+// scratch and a second pass sums it; otherwise long reductions chain.
+func (k *Kernels) convPlanFilter(s Conv2DShape, ct convTuning, loopLimit, slices int) ([]convStep, error) {
+	const pass = convBackwardFilter
+	oh, ow := s.OutH(), s.OutW()
+	cg, og := s.C/s.Groups, s.O/s.Groups
+	kk := s.KH * s.KW
+	tile, kwc, entries := ct.Filter, 0, cg*kk
+	if s.StrideW == 1 && s.KW <= convMaxWindowKW {
+		tile, kwc, entries = ct.FilterWindow, s.KW, cg*s.KH
+	}
+	tile.TO = uint32(min(int(tile.TO), og))
+	shuf, sg := k.convShuffle(ct, &tile)
+	blocks := ceilDiv(og, int(tile.TO))
+	gx := ceilDiv(entries, int(tile.WG*tile.TP))
+	gy := s.Groups * blocks
+	if err := k.checkGrid(pass, s, gx, gy, 1); err != nil {
+		return nil, err
+	}
+	// The reduction runs over output rows (n, oy), OW+1 loop
+	// iterations each; chunks of rows keep within the loop limit and the
+	// lane budget: a chain of dispatches, or split over z.
+	chunks, err := convChunks(s.N*oh, ow+1, loopLimit)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %+v: %w", convPassName[pass], s, err)
+	}
+	// step reduces rows c (in z slices of rowsPer rows stored stride
+	// apart, or one), overwriting or accumulating.
+	step := func(c [2]int, acc bool, rowsPer, stride, gz int) convStep {
+		push := pushBuf(nil).i(s.N).i(s.C).i(s.H).i(s.W).i(s.O).i(oh).i(ow).
+			i(s.KH).i(s.KW).i(s.StrideH).i(s.StrideW).i(s.PadTop).i(s.PadLeft).
+			i(cg).i(og).i(blocks).i(entries).i(c[0]).i(c[1]).u(convFlag(acc)).i(rowsPer).i(stride)
+		st := convStep{shader: "conv2d_filter", spec: []uint32{tile.WG, tile.TO, tile.TP, uint32(kwc)},
+			groups: [3]uint32{uint32(gx), uint32(gy), uint32(gz)}, push: push, accumulate: acc}
+		if shuf {
+			st.shader += "_shuf"
+			st.spec = append(st.spec, sg)
+		}
+		return st
+	}
+	if slices > 1 {
+		st := step([2]int{0, s.N * oh}, false, chunks[0][1]-chunks[0][0], s.WLen(), slices)
+		st.toScratch = true
+		return []convStep{st, k.convSumSlices(s.WLen(), slices)}, nil
+	}
+	var steps []convStep
+	for i, c := range chunks {
+		steps = append(steps, step(c, i > 0, c[1]-c[0], 0, 1))
+	}
+	return steps, nil
 }
 
 // convPlanDirect plans the forward and backward-data passes of s: the
@@ -284,7 +307,7 @@ func (k *Kernels) convPlanDirect(s Conv2DShape, pass convPass, bias bool, ct con
 	}
 	// Loop iterations of one invocation: per kernel row (window) or
 	// tap the reduction channels, plus those loops' own ends; chunks
-	// of reduction channels keep within the loop limit.
+	// of reduction channels keep within the loop limit and the lane budget.
 	perC, fixed := kk, s.KH*(s.KW+1)
 	if window {
 		perC, fixed = s.KH, s.KH
@@ -293,7 +316,7 @@ func (k *Kernels) convPlanDirect(s Conv2DShape, pass convPass, bias bool, ct con
 	if limit > 0 {
 		limit -= fixed
 		if limit <= convLoopMargin {
-			return nil, fmt.Errorf("%s: %+v: a %dx%d kernel exceeds the device's limit of %d loop iterations per invocation", convPassName[pass], s, s.KH, s.KW, loopLimit)
+			return nil, fmt.Errorf("%s: %+v: a %dx%d kernel exceeds the limit of %d loop iterations per invocation (the device's loop limit or the lane budget)", convPassName[pass], s, s.KH, s.KW, loopLimit)
 		}
 	}
 	chunks, err := convChunks(cgIn, perC, limit)
@@ -324,7 +347,9 @@ func (k *Kernels) convPlanDirect(s Conv2DShape, pass convPass, bias bool, ct con
 func (k *Kernels) convShuffle(ct convTuning, tile *convTile) (bool, uint32) {
 	info := k.dev.Info()
 	sg := info.SubgroupSize
-	if !ct.ShuffleWeights || !info.SubgroupShuffle || sg == 0 {
+	// Each lane holds ceil(TO/sg) of the shared values, in an array of
+	// convMaxNW: small subgroups run the plain shaders.
+	if !ct.ShuffleWeights || !info.SubgroupShuffle || sg == 0 || ceilDiv(int(tile.TO), int(sg)) > convMaxNW {
 		return false, 0
 	}
 	tile.WG = uint32(ceilDiv(int(tile.WG), int(sg))) * sg
@@ -390,7 +415,13 @@ type convSpan = struct {
 // a failure records nothing. An accumulating step reads its output too
 // (declared, so the scheduler orders the chain).
 func (k *Kernels) convRecord(p *engine.Program, pass convPass, s Conv2DShape, steps []convStep, args ...engine.Arg) error {
-	pipes := make([]*engine.Pipeline, len(steps))
+	return k.convRecordScratch(p, pass, s, steps, engine.Span{}, args...)
+}
+
+// convRecordScratch is convRecord for plans whose steps use a scratch: a
+// split reduction writes its slices there, the sum pass reads them.
+func (k *Kernels) convRecordScratch(p *engine.Program, pass convPass, s Conv2DShape, steps []convStep, scratch engine.Span, args ...engine.Arg) error {
+	pipes := make([]*pipe, len(steps))
 	stepArgs := make([][]engine.Arg, len(steps))
 	for i, st := range steps {
 		pipe, err := k.pipeline(st.shader, st.spec...)
@@ -398,8 +429,14 @@ func (k *Kernels) convRecord(p *engine.Program, pass convPass, s Conv2DShape, st
 			return fmt.Errorf("%s: %w", convPassName[pass], err)
 		}
 		a := append([]engine.Arg(nil), args...)
-		if st.accumulate {
-			a[len(a)-1].Access = engine.ReadWrite
+		out := len(a) - 1
+		switch {
+		case st.accumulate:
+			a[out].Access = engine.ReadWrite
+		case st.toScratch:
+			a[out] = scratch.Write()
+		case st.sum:
+			a = []engine.Arg{scratch.Read(), a[out]}
 		}
 		if err := checkDispatch(st.shader, st.push, a); err != nil {
 			return fmt.Errorf("%s: %w", convPassName[pass], err)
@@ -464,18 +501,10 @@ func (k *Kernels) Conv2DBackwardData(p *engine.Program, s Conv2DShape, dy, w, dx
 func sub(s engine.Span, n int) engine.Span { return s.Sub(0, int64(4*n)) }
 
 // Conv2DBackwardFilter records dw = dL/dw from x and dy (overwrites dw).
+// Long reductions run as chains of dispatches; with scratch,
+// Conv2DBackwardFilterSplit runs them in parallel (conv_split.go).
 func (k *Kernels) Conv2DBackwardFilter(p *engine.Program, s Conv2DShape, x, dy, dw engine.Span) error {
-	if err := k.convCheck(convBackwardFilter, s, func() []convSpan {
-		return []convSpan{{"x", x, s.XLen()}, {"dy", dy, s.YLen()}, {"dw", dw, s.WLen()}}
-	}); err != nil {
-		return err
-	}
-	steps, err := k.convPlan(s, convBackwardFilter, false)
-	if err != nil {
-		return err
-	}
-	return k.convRecord(p, convBackwardFilter, s, steps,
-		sub(x, s.XLen()).Read(), sub(dy, s.YLen()).Read(), sub(dw, s.WLen()).Write())
+	return k.Conv2DBackwardFilterSplit(p, s, x, dy, dw, engine.Span{})
 }
 
 // Conv2DBackwardBias records db[o] = sum of dy[n, o, :, :] over n

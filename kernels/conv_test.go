@@ -103,14 +103,15 @@ func assertBound(t *testing.T, what string, got, want, absSum []float32, terms i
 // TestConv2D runs every case of the table through all four passes in one
 // program and checks each against the CPU reference, with the tiles of
 // the device's class and with those of GPUs (no subgroup shuffles,
-// smaller blocks), so that both code paths run here on lavapipe. The tolerance of
+// smaller blocks, reductions chained within the lane budget), so that
+// both code paths run here on lavapipe. The tolerance of
 // every element is the worst-case fp32 accumulation error over its
 // fan-in (see assertBound): the absolute sums come from the reference run
 // on |inputs|, so the bound scales with the terms actually summed.
 func TestConv2D(t *testing.T) {
 	d, kdev := testDevice(t)
 	kgpu := New(d)
-	kgpu.tune.Class = "generic"
+	kgpu.tune.Class, kgpu.tune.LaneBudget = "generic", LaneBudgetGPU
 	for _, k := range []*Kernels{kdev, kgpu} {
 		t.Run(k.tune.Class, func(t *testing.T) { testConv2D(t, d, k) })
 	}

@@ -13,7 +13,14 @@
 //
 // Tile sizes and workgroup sizes are specialization constants chosen per
 // device class (see Tuning), so the same shader serves lavapipe's 8-wide
-// subgroups and a discrete GPU's 32/64-wide ones.
+// subgroups and a discrete GPU's 32/64-wide ones. Arrays whose used
+// length depends on them are declared at compile-time maxima
+// (shaders/include/limits.glsl, mirrored in limits.go), since MoltenVK
+// cannot size arrays from specialization constants; every pipeline's
+// specialization is checked against them. For the GPU classes, plans keep
+// the loop iterations of one invocation in one dispatch within
+// Tuning.LaneBudget (work.go), far from a driver watchdog; a work planner
+// checks the plans of a whole step without recording it.
 //
 // Every shader's bindings (with their readonly/writeonly access) and
 // push-constant block are declared once, in contract_table.go. A shader's

@@ -35,7 +35,7 @@ func (k *Kernels) ewSpec(own ...uint32) []uint32 {
 
 // elementwise records shader over n elements of the given spans (all of
 // n elements), splitting into chunks that fit the device's binding range.
-func (k *Kernels) elementwise(p *engine.Program, op string, pipe *engine.Pipeline, n int, pushTail pushBuf, spans []engine.Span, access []engine.Access) error {
+func (k *Kernels) elementwise(p *engine.Program, op string, pipe *pipe, n int, pushTail pushBuf, spans []engine.Span, access []engine.Access) error {
 	chunk := k.chunkElems()
 	for start := 0; start < n; start += chunk {
 		m := min(chunk, n-start)

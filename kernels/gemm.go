@@ -86,7 +86,8 @@ var (
 	// 64 x 128 for big GEMMs (20% faster, 5.6 s to JIT).
 	gemmTileCPU = GEMMTile{Kernel: GEMMSubgroup, WG: 8, TM: 4, TN: 4, TK: 2, BigTM: 8}
 	// gemmTileGPU: 16 x 16 invocations of 8 x 8 outputs, 128 x 128 per
-	// workgroup, k slices of 16: 16.5 KiB of shared memory.
+	// workgroup, k slices of 16 (16.5 KiB of shared memory), which gemmFit
+	// halves to 8 to fit gemm_tiled's 16 KiB: what every device offers.
 	gemmTileGPU = GEMMTile{Kernel: GEMMTiled, WG: 16, TM: 8, TN: 8, TK: 16}
 )
 
@@ -131,9 +132,11 @@ func pow2Floor(n int) uint32 {
 func gemmFit(info engine.DeviceInfo, tile GEMMTile, s GEMMShape) (gemmConfig, error) {
 	if tile.Kernel == GEMMSubgroup {
 		l := info.SubgroupSize
-		if !info.SubgroupShuffle || l < 4 || l%4 != 0 || l > info.MaxWorkgroupInvocs {
-			// Without shuffles (or with odd subgroups) the tiled kernel works
-			// everywhere.
+		if !info.SubgroupShuffle || l < 4 || l%4 != 0 || l > info.MaxWorkgroupInvocs ||
+			uint64(l)*uint64(l) > gemmSGShared || uint64(info.SharedMemoryBytes) < 16*gemmSGShared {
+			// Without shuffles (or with odd subgroups, subgroups too wide
+			// for gemm_sg's smallest tile, or less shared memory than it
+			// declares) the tiled kernel works everywhere.
 			tile = GEMMTile{Kernel: GEMMTiled, WG: 8, TM: 4, TN: 4, TK: 8}
 		} else {
 			if tile.TM == 0 || tile.TN == 0 || tile.TK == 0 {
@@ -149,8 +152,10 @@ func gemmFit(info engine.DeviceInfo, tile GEMMTile, s GEMMShape) (gemmConfig, er
 			}
 			tile.TM = min(tile.TM, pow2Floor(ceilDiv(s.M, int(l))))
 			tile.TN = min(tile.TN, pow2Floor(ceilDiv(s.N, 4*int(l))))
-			// C leaves through shared memory: WG * rows * columns floats.
-			for uint64(tile.WG)*uint64(tile.TM*l)*uint64(tile.TN)*16 > uint64(info.SharedMemoryBytes) {
+			// C leaves through shared memory: WG * rows * columns floats,
+			// within the shader's compile-time arrays (limits.go).
+			acc := func() uint64 { return uint64(tile.TM*l) * uint64(tile.TN) } // vec4s per lane
+			for uint64(tile.WG)*acc() > gemmSGShared || acc() > gemmSGMaxAcc {
 				switch {
 				case tile.WG > l:
 					tile.WG -= l
@@ -159,7 +164,7 @@ func gemmFit(info engine.DeviceInfo, tile GEMMTile, s GEMMShape) (gemmConfig, er
 				case tile.TN > 1:
 					tile.TN /= 2
 				default:
-					return gemmConfig{}, fmt.Errorf("gemm: %d bytes of shared memory are too few for gemm_sg", info.SharedMemoryBytes)
+					return gemmConfig{}, fmt.Errorf("gemm: a subgroup of %d lanes is too wide for gemm_sg's arrays", l)
 				}
 			}
 			r := int(tile.TM * l)
@@ -172,10 +177,8 @@ func gemmFit(info engine.DeviceInfo, tile GEMMTile, s GEMMShape) (gemmConfig, er
 	for tile.WG > 1 && (tile.WG*tile.WG > info.MaxWorkgroupInvocs || tile.WG > info.MaxWorkgroupSize[0] || tile.WG > info.MaxWorkgroupSize[1]) {
 		tile.WG /= 2
 	}
-	shared := func(t GEMMTile) uint64 {
-		return 4 * uint64(t.TK) * uint64(t.WG*t.TM+1+t.WG*t.TN)
-	}
-	for shared(tile) > uint64(info.SharedMemoryBytes) {
+	shared := func(t GEMMTile) uint64 { return 4 * gemmTiledFloats(t.WG, t.WG, t.TM, t.TN, t.TK) }
+	for shared(tile) > min(uint64(info.SharedMemoryBytes), 4*gemmTiledShared) {
 		switch {
 		case tile.TK > 1:
 			tile.TK /= 2
@@ -301,26 +304,15 @@ func (k *Kernels) gemm(p *engine.Program, s GEMMShape, alpha float32, a, b engin
 			return fmt.Errorf("%s: c overlaps %s", op, m.name)
 		}
 	}
-	info := k.dev.Info()
-	cfg, err := gemmFit(info, tile, s)
+	cfg, mc, nc, kc, err := k.gemmChunks(s, tile, limit)
 	if err != nil {
 		return fmt.Errorf("%s: %w", op, err)
-	}
-	// Room for the binding's alignment and a last partial quad.
-	limit -= int(max(info.MinStorageBufferOffsetAlignment, 16)/4) + 3
-	if limit < 1 {
-		return fmt.Errorf("%s: maxStorageBufferRange %d is too small", op, info.MaxStorageBufferRange)
-	}
-	mc, nc, kc := gemmSplit(s, limit, cfg.bm, cfg.bn, info.MaxWorkgroupCount)
-	if n := ceilDiv(s.M, mc) * ceilDiv(s.N, nc) * ceilDiv(s.K, kc); n > gemmMaxDispatches {
-		return fmt.Errorf("%s: needs %d dispatches (chunks of %dx%dx%d) to fit maxStorageBufferRange %d bytes and %v workgroups, more than %d",
-			op, n, mc, nc, kc, info.MaxStorageBufferRange, info.MaxWorkgroupCount, gemmMaxDispatches)
 	}
 	// Plan every dispatch (pipelines included) before recording any, so a
 	// failure leaves the program as it was.
 	type dispatch struct {
 		label  string
-		pipe   *engine.Pipeline
+		pipe   *pipe
 		groups [3]uint32
 		push   []byte
 		args   [3]engine.Arg
@@ -382,6 +374,37 @@ func (k *Kernels) gemm(p *engine.Program, s GEMMShape, alpha float32, a, b engin
 		}
 	}
 	return nil
+}
+
+// gemmChunks fits tile to the device and s and chooses the chunk sizes
+// of its dispatches: within the binding limit (elements), the grid, and
+// along K the lane budget (every invocation runs the chunk's K steps).
+func (k *Kernels) gemmChunks(s GEMMShape, tile GEMMTile, limit int) (cfg gemmConfig, mc, nc, kc int, err error) {
+	info := k.dev.Info()
+	cfg, err = gemmFit(info, tile, s)
+	if err != nil {
+		return cfg, 0, 0, 0, err
+	}
+	// Room for the binding's alignment and a last partial quad.
+	limit -= int(max(info.MinStorageBufferOffsetAlignment, 16)/4) + 3
+	if limit < 1 {
+		return cfg, 0, 0, 0, fmt.Errorf("maxStorageBufferRange %d is too small", info.MaxStorageBufferRange)
+	}
+	mc, nc, kc = gemmSplit(s, limit, cfg.bm, cfg.bn, info.MaxWorkgroupCount)
+	if b := k.tune.LaneBudget; b > 0 {
+		// Every invocation runs the chunk's K steps (lanework.go's model):
+		// k quads keep chunk offsets aligned for vec4 loads.
+		per := b - 1 // gemm_sg
+		if t := cfg.tile; t.Kernel == GEMMTiled {
+			per = b / gemmTiledSliceWork(t.WG, t.WG, t.TM, t.TN, t.TK) * int(t.TK)
+		}
+		kc = min(kc, max(per&^3, 4))
+	}
+	if n := ceilDiv(s.M, mc) * ceilDiv(s.N, nc) * ceilDiv(s.K, kc); n > gemmMaxDispatches {
+		return cfg, 0, 0, 0, fmt.Errorf("needs %d dispatches (chunks of %dx%dx%d) to fit maxStorageBufferRange %d bytes, %v workgroups and a lane budget of %d, more than %d",
+			n, mc, nc, kc, info.MaxStorageBufferRange, info.MaxWorkgroupCount, k.tune.LaneBudget, gemmMaxDispatches)
+	}
+	return cfg, mc, nc, kc, nil
 }
 
 // transName is "" for op(A)*op(B) = A*B, else " AT*B" etc.

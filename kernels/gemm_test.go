@@ -382,3 +382,33 @@ func TestGEMMFit(t *testing.T) {
 		t.Errorf("small GPU: %+v, %v", cfg, err)
 	}
 }
+
+// TestGEMMFitStaysWithinShaderArrays fits every tuning's tile to devices
+// of several subgroup sizes and shared-memory sizes and holds the result
+// to the compile-time maxima of the shaders' arrays (checkSpec): the
+// fitting, not a pipeline failure, must keep a tile within them.
+func TestGEMMFitStaysWithinShaderArrays(t *testing.T) {
+	shapes := []GEMMShape{{M: 1024, N: 1024, K: 1024}, {M: 256, N: 256, K: 256}, {M: 20, N: 30, K: 3}, {M: 32, N: 1000, K: 3072}}
+	for _, sg := range []uint32{4, 8, 16, 32, 64} {
+		for _, shared := range []uint32{16 << 10, 32 << 10, 48 << 10, 64 << 10} {
+			info := engine.DeviceInfo{SubgroupSize: sg, SubgroupShuffle: true, SharedMemoryBytes: shared,
+				MaxWorkgroupSize: [3]uint32{1024, 1024, 64}, MaxWorkgroupInvocs: 1024}
+			for _, tile := range []GEMMTile{gemmTileCPU, gemmTileGPU} {
+				for _, s := range shapes {
+					cfg, err := gemmFit(info, tile, s)
+					if err != nil {
+						t.Errorf("subgroup %d, %d bytes shared, %+v, %+v: %v", sg, shared, tile, s, err)
+						continue
+					}
+					name, spec := cfg.spec(s, true, true, true)
+					if err := checkSpec(name, spec); err != nil {
+						t.Errorf("subgroup %d, %d bytes shared, %+v, %+v: %v", sg, shared, tile, s, err)
+					}
+					if name == "gemm_sg" && shared < 16*gemmSGShared {
+						t.Errorf("subgroup %d: gemm_sg chosen with %d bytes of shared memory, it declares %d", sg, shared, 16*gemmSGShared)
+					}
+				}
+			}
+		}
+	}
+}

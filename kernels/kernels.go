@@ -17,6 +17,17 @@ type Kernels struct {
 
 	mu      sync.Mutex
 	shaders map[string]*engine.Shader
+	// work, when set, makes these kernels a work planner (WorkPlanner):
+	// dispatches are logged here instead of recorded.
+	work *[]LaneWork
+}
+
+// pipe is a pipeline with the specialization it was built with (the work
+// model reads it); vk is nil in a work planner, which builds none.
+type pipe struct {
+	shader string
+	spec   []uint32
+	vk     *engine.Pipeline
 }
 
 // New returns the kernel library for dev, tuned for its device class.
@@ -30,8 +41,13 @@ func (k *Kernels) Device() *engine.Device { return k.dev }
 // Tuning is the tuning table entry in use.
 func (k *Kernels) Tuning() Tuning { return k.tune }
 
-// pipeline returns the pipeline of shader name with spec constants.
-func (k *Kernels) pipeline(name string, spec ...uint32) (*engine.Pipeline, error) {
+// pipeline returns the pipeline of shader name with spec constants, which
+// must keep its arrays within their compile-time maxima (checkSpec).
+func (k *Kernels) pipeline(name string, spec ...uint32) (*pipe, error) {
+	if err := checkSpec(name, spec); err != nil {
+		return nil, err
+	}
+	pp := &pipe{shader: name, spec: spec}
 	k.mu.Lock()
 	s, ok := k.shaders[name]
 	if !ok {
@@ -48,7 +64,12 @@ func (k *Kernels) pipeline(name string, spec ...uint32) (*engine.Pipeline, error
 		k.shaders[name] = s
 	}
 	k.mu.Unlock()
-	return k.dev.Pipeline(s, spec...)
+	if k.work != nil {
+		return pp, nil
+	}
+	var err error
+	pp.vk, err = k.dev.Pipeline(s, spec...)
+	return pp, err
 }
 
 // Tuning holds the per-device-class choices of workgroup and tile sizes.
@@ -62,17 +83,24 @@ type Tuning struct {
 	ReduceLocal uint32
 	// GEMM tile configuration (see gemm.go).
 	GEMM GEMMTile
+	// LaneBudget bounds the serial loop iterations of one invocation in
+	// one dispatch (0: no bound): longer reductions split into more
+	// dispatches, so that no dispatch runs long enough on one lane to
+	// trip a driver's watchdog (Windows TDR: 2 s). See work.go.
+	LaneBudget int
 }
 
 // TuningFor picks the tuning table entry for a device: lavapipe is one
 // entry of the table, not the only target.
 func TuningFor(info engine.DeviceInfo) Tuning {
-	t := Tuning{Class: "generic", ElementwiseLocal: 256, ElementwiseMaxGroups: 4096, ReduceLocal: 256, GEMM: gemmTileGPU}
+	t := Tuning{Class: "generic", ElementwiseLocal: 256, ElementwiseMaxGroups: 4096, ReduceLocal: 256, GEMM: gemmTileGPU,
+		LaneBudget: LaneBudgetGPU}
 	switch {
 	case info.IsCPU():
 		// lavapipe: small workgroups, many of them (its threads pick up
 		// whole workgroups; measured best for copy); barrier() is costly,
-		// so reductions use small groups.
+		// so reductions use small groups. No lane budget: no watchdog
+		// (the driver's own loop limit still holds, convLoopLimit).
 		t = Tuning{Class: "cpu", ElementwiseLocal: 64, ElementwiseMaxGroups: 16384, ReduceLocal: 64, GEMM: gemmTileCPU}
 	case info.VendorID == 0x10DE:
 		t.Class = "nvidia"

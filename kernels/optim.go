@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"math/bits"
 	"slices"
 
 	"github.com/nfvk/nfvk/agc"
@@ -340,8 +341,10 @@ func (k *Kernels) OptimizerSteps(p *engine.Program, ts []OptimTensor, hyper, tab
 	rel := func(r int, s engine.Span) uint32 { return base[r] + uint32((s.Off-lo[r])/4) }
 	words := make([]uint32, 0, optEntryWords*len(ts))
 	var total uint64
+	unitWork := 0 // the longest unit's lane work
 	for i, t := range ts {
 		e := k.entry(t, ns[i], rel(0, t.Param), rel(1, t.Grad), rel(2, t.Momentum))
+		unitWork = max(unitWork, optimUnitWork(int(e.size), int(k.optLocal()), e.flags&optSmall != 0))
 		e.first = uint32(total)
 		total += uint64(e.units)
 		if total > math.MaxUint32 {
@@ -361,7 +364,11 @@ func (k *Kernels) OptimizerSteps(p *engine.Program, ts []OptimTensor, hyper, tab
 		return err
 	}
 	push := pushBuf(nil).i(len(ts)).u(uint32(total))
-	return k.dispatch(p, op, pipe, [3]uint32{k.optGroups(uint32(total)), 1, 1}, push,
+	groups := k.optGroups(uint32(total))
+	// Each workgroup's units, each at most the longest, plus the binary
+	// search of the table per unit.
+	iters := ceilDiv(int(total), int(groups)) * (unitWork + bits.Len(uint(len(ts))))
+	return k.dispatchWork(p, op, pipe, [3]uint32{groups, 1, 1}, push, iters,
 		hyper.Read(), bound[0].ReadWrite(), bound[1].Read(), bound[2].ReadWrite(), table.Read())
 }
 

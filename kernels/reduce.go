@@ -58,7 +58,7 @@ const maxLoopIterations = 65535
 // reducePipeline picks the reduction variant and grid for rows of cols:
 // lane-per-row on CPU devices when there are enough rows to fill the
 // lanes and a row fits the loop cap, else a workgroup per row.
-func (k *Kernels) reducePipeline(op Reduce, rows, cols int) (*engine.Pipeline, int, error) {
+func (k *Kernels) reducePipeline(op Reduce, rows, cols int) (*pipe, int, error) {
 	local := int(k.tune.ReduceLocal)
 	if k.runs() && rows >= 64 && cols <= maxLoopIterations {
 		pipe, err := k.pipeline("reduce_rows", uint32(local), uint32(op), 1)

@@ -102,7 +102,7 @@ func (k *Kernels) dropout(p *engine.Program, op string, seed engine.Span, stream
 // rngElementwise records the dropout shader over n elements in chunks
 // that fit one binding; each chunk passes its first element's index in
 // the stream, so the numbers do not depend on the split.
-func (k *Kernels) rngElementwise(p *engine.Program, op string, pipe *engine.Pipeline, n int, sa engine.Arg, x, y engine.Span, stream uint64, threshold uint32, scale float32) error {
+func (k *Kernels) rngElementwise(p *engine.Program, op string, pipe *pipe, n int, sa engine.Arg, x, y engine.Span, stream uint64, threshold uint32, scale float32) error {
 	chunk := k.chunkElems() // a multiple of 64: every chunk starts on a Philox block
 	for start := 0; start < n; start += chunk {
 		m := min(chunk, n-start)

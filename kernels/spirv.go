@@ -2,12 +2,12 @@ package kernels
 
 import (
 	"cmp"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
 
 	"github.com/nfvk/nfvk/engine"
+	"github.com/nfvk/nfvk/internal/spirv"
 )
 
 // A minimal SPIR-V reflection reader: just enough of a compute shader's
@@ -84,19 +84,7 @@ func (m spvInterface) PushSize() int {
 }
 
 // spvWords returns the words of a little-endian SPIR-V module.
-func spvWords(code []byte) ([]uint32, error) {
-	if len(code)%4 != 0 || len(code) < 20 {
-		return nil, fmt.Errorf("spirv: %d bytes, not a module", len(code))
-	}
-	w := make([]uint32, len(code)/4)
-	for i := range w {
-		w[i] = binary.LittleEndian.Uint32(code[4*i:])
-	}
-	if w[0] != spvMagic {
-		return nil, fmt.Errorf("spirv: magic %#x, want %#x (little-endian)", w[0], spvMagic)
-	}
-	return w, nil
-}
+func spvWords(code []byte) ([]uint32, error) { return spirv.Words(code) }
 
 // spvModule holds what one pass over the instructions collects.
 type spvModule struct {

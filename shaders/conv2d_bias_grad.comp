@@ -11,7 +11,8 @@ layout(local_size_x_id = 0) in;
 layout(set = 0, binding = 0) readonly buffer DY { float dy[]; };
 layout(set = 0, binding = 1) buffer DB { float db[]; };
 layout(push_constant) uniform P { uint n, o, plane, e0, e1, accumulate; } p;
-shared float part[gl_WorkGroupSize.x];
+#include "limits.glsl"
+shared float part[MAX_REDUCE_LOCAL];
 void main() {
 	const uint lid = gl_LocalInvocationID.x;
 	for (uint o = gl_WorkGroupID.x; o < p.o; o += gl_NumWorkGroups.x) {

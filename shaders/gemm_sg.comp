@@ -38,6 +38,7 @@ layout(constant_id = 8) const bool VB = true;
 layout(constant_id = 9) const bool VC = true;
 
 #include "gemm.glsl"
+#include "limits.glsl"
 
 const uint R = RG * L;
 
@@ -134,20 +135,22 @@ vec4 loadB(uint k0, uint x, uint t) {
 // (llvmpipe compiles every memory access site into a loop over the lanes,
 // and the compile time grows with their number). No lane reads another's
 // values, so no barrier is needed.
-shared vec4 cs[gl_WorkGroupSize.x * R * CQ];
+// Declared at its maximum (limits.glsl), like the register arrays below:
+// the host keeps WG*R*CQ, R*CQ, RG, CQ and KQ within them.
+shared vec4 cs[GEMM_SG_SHARED];
 
 void main() {
 	lane = gl_SubgroupInvocationID;
 	row0 = (gl_WorkGroupID.y * gl_NumSubgroups + gl_SubgroupID) * R;
 	col0 = gl_WorkGroupID.x * (4u * CQ * L);
 
-	vec4 acc[R * CQ];
+	vec4 acc[GEMM_SG_MAX_ACC];
 	[[unroll]] for (uint i = 0; i < R * CQ; i++) {
 		acc[i] = vec4(0.0);
 	}
 	for (uint k0 = 0; k0 < p.K; k0 += 4u * KQ) {
-		vec4 aq[KQ * RG];
-		vec4 bq[KQ * 4 * CQ];
+		vec4 aq[GEMM_SG_MAX_KQ * GEMM_SG_MAX_RG];
+		vec4 bq[GEMM_SG_MAX_KQ * 4u * GEMM_SG_MAX_CQ];
 		[[unroll]] for (uint q = 0; q < KQ; q++) {
 			[[unroll]] for (uint g = 0; g < RG; g++) {
 				aq[q * RG + g] = loadA(g, k0 + 4u * q);
@@ -159,7 +162,7 @@ void main() {
 			}
 		}
 		[[unroll]] for (uint i = 0; i < R; i++) {
-			float av[KQ * 4];
+			float av[GEMM_SG_MAX_KQ * 4u];
 			[[unroll]] for (uint q = 0; q < KQ; q++) {
 				[[unroll]] for (uint kk = 0; kk < 4u; kk++) {
 					av[q * 4u + kk] = AVAL(q, i, kk);

@@ -17,6 +17,7 @@ layout(constant_id = 5) const bool TA = false;
 layout(constant_id = 6) const bool TB = false;
 
 #include "gemm.glsl"
+#include "limits.glsl"
 
 const uint TX = gl_WorkGroupSize.x;
 const uint TY = gl_WorkGroupSize.y;
@@ -25,15 +26,18 @@ const uint BN = TX * TN;
 // A row of padding keeps the transposed stores of As off a single bank.
 const uint AS = BM + 1u;
 
-shared float As[BK * AS];
-shared float Bs[BK * BN];
+// One shared array at its maximum (limits.glsl) holds both slices: the
+// host keeps BK*AS + BK*BN within it, and TM, TN within theirs.
+shared float gs[GEMM_TILED_SHARED];
+#define As(i) gs[(i)]
+#define Bs(i) gs[BK * AS + (i)]
 
 void main() {
 	uint tx = gl_LocalInvocationID.x, ty = gl_LocalInvocationID.y;
 	uint lid = gl_LocalInvocationIndex;
 	uint bm0 = gl_WorkGroupID.y * BM, bn0 = gl_WorkGroupID.x * BN;
 
-	float acc[TM * TN];
+	float acc[GEMM_TILED_MAX_TM * GEMM_TILED_MAX_TN];
 	[[unroll]] for (uint i = 0; i < TM * TN; i++) {
 		acc[i] = 0.0;
 	}
@@ -46,7 +50,7 @@ void main() {
 			if (bm0 + m < p.M && k0 + k < p.K) {
 				v = opA(TA, bm0 + m, k0 + k);
 			}
-			As[k * AS + m] = v;
+			As(k * AS + m) = v;
 		}
 		for (uint e = lid; e < BK * BN; e += TX * TY) {
 			uint n = TB ? e / BK : e % BN;
@@ -55,16 +59,16 @@ void main() {
 			if (bn0 + n < p.N && k0 + k < p.K) {
 				v = opB(TB, k0 + k, bn0 + n);
 			}
-			Bs[k * BN + n] = v;
+			Bs(k * BN + n) = v;
 		}
 		barrier();
 		[[unroll]] for (uint k = 0; k < BK; k++) {
-			float a[TM], b[TN];
+			float a[GEMM_TILED_MAX_TM], b[GEMM_TILED_MAX_TN];
 			[[unroll]] for (uint i = 0; i < TM; i++) {
-				a[i] = As[k * AS + ty + i * TY];
+				a[i] = As(k * AS + ty + i * TY);
 			}
 			[[unroll]] for (uint j = 0; j < TN; j++) {
-				b[j] = Bs[k * BN + tx + j * TX];
+				b[j] = Bs(k * BN + tx + j * TX);
 			}
 			[[unroll]] for (uint i = 0; i < TM; i++) {
 				[[unroll]] for (uint j = 0; j < TN; j++) {

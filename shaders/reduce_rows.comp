@@ -14,7 +14,8 @@ layout(constant_id = 2) const bool LANE = false;
 layout(set = 0, binding = 0) readonly buffer X { float x[]; };
 layout(set = 0, binding = 1) writeonly buffer O { float o[]; };
 layout(push_constant) uniform P { uint rows; uint cols; uint n; } p;
-shared float part[gl_WorkGroupSize.x];
+#include "limits.glsl"
+shared float part[MAX_REDUCE_LOCAL];
 void main() {
 	if (LANE) {
 		uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;

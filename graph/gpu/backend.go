@@ -30,6 +30,9 @@ func (b *backend) span(m graph.Mem) engine.Span {
 func (b *backend) CEScratch(s ref.LossShape) int       { return kernels.CEScratch(s) }
 func (b *backend) SumScratch(n int) int                { return kernels.SumScratch(n) }
 func (b *backend) ResidualScratch(s ref.NCHWShape) int { return b.k.ResidualScratch(s) }
+func (b *backend) ConvFilterScratch(s ref.Conv2DShape) int {
+	return b.k.Conv2DBackwardFilterScratch(s)
+}
 
 func (b *backend) Conv2D(s ref.Conv2DShape, x, w, bias, y graph.Mem) error {
 	return b.k.Conv2D(b.p, s, b.span(x), b.span(w), b.span(bias), b.span(y))
@@ -37,8 +40,8 @@ func (b *backend) Conv2D(s ref.Conv2DShape, x, w, bias, y graph.Mem) error {
 func (b *backend) Conv2DBackwardData(s ref.Conv2DShape, dy, w, dx graph.Mem) error {
 	return b.k.Conv2DBackwardData(b.p, s, b.span(dy), b.span(w), b.span(dx))
 }
-func (b *backend) Conv2DBackwardFilter(s ref.Conv2DShape, x, dy, dw graph.Mem) error {
-	return b.k.Conv2DBackwardFilter(b.p, s, b.span(x), b.span(dy), b.span(dw))
+func (b *backend) Conv2DBackwardFilter(s ref.Conv2DShape, x, dy, dw, scratch graph.Mem) error {
+	return b.k.Conv2DBackwardFilterSplit(b.p, s, b.span(x), b.span(dy), b.span(dw), b.span(scratch))
 }
 func (b *backend) Conv2DBackwardBias(s ref.Conv2DShape, dy, db graph.Mem) error {
 	return b.k.Conv2DBackwardBias(b.p, s, b.span(dy), b.span(db))

@@ -27,6 +27,8 @@
 // stride phase classes of backward-data (1 forward) times the rows of x
 // blocks beyond the device's grid width.
 
+#include "limits.glsl"
+
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint TO = 8;    // output channels per invocation
 layout(constant_id = 2) const uint TP = 4;    // output pixels per invocation
@@ -36,6 +38,9 @@ layout(constant_id = 4) const bool BIAS = false;
 // whose src column steps by one per output column.
 layout(constant_id = 5) const uint KWC = 0;
 const uint NX = TP + KWC; // window entries (TP + KWC - 1 used)
+// Arrays are declared at their maxima (limits.glsl; the host checks TO,
+// TP, KWC and NW against them), indexed up to the specialized sizes.
+const uint MAX_NX = CONV_MAX_TP + CONV_MAX_KWC;
 
 #if SHUF
 // The lanes of a subgroup (SG of them) load the TO weights of a step
@@ -84,7 +89,7 @@ layout(push_constant) uniform P {
 #if SHUF
 #define ACCUMULATE(WI, X)                                                        \
 	{                                                                            \
-		float mine[NW];                                                          \
+		float mine[CONV_MAX_NW];                                                          \
 		[[unroll]] for (uint i = 0; i < NW; i++) mine[i] = w[myWo[i] + (WI)];    \
 		[[unroll]] for (uint t = 0; t < TO; t++) {                               \
 			float wv = subgroupShuffle(mine[t / SG], t % SG);                    \
@@ -130,19 +135,19 @@ void main() {
 
 	// Weight offsets of the TO dst channels; channels past the group's
 	// end repeat the last one (computed, never stored).
-	uint wo[TO];
+	uint wo[CONV_MAX_TO];
 	[[unroll]] for (uint t = 0; t < TO; t++) {
 		wo[t] = wGroup + min(ob + t, p.cgOut - 1u) * p.sOut;
 	}
 
 #if SHUF
-	uint myWo[NW];
+	uint myWo[CONV_MAX_NW];
 	[[unroll]] for (uint i = 0; i < NW; i++) {
 		myWo[i] = wGroup + min(ob + gl_SubgroupInvocationID + i * SG, p.cgOut - 1u) * p.sOut;
 	}
 #endif
 
-	float acc[TO][TP];
+	float acc[CONV_MAX_TO][CONV_MAX_TP];
 	[[unroll]] for (uint t = 0; t < TO; t++) {
 		float b0 = BIAS && p.accumulate == 0u ? bias[g * p.cgOut + min(ob + t, p.cgOut - 1u)] : 0.0;
 		[[unroll]] for (uint j = 0; j < TP; j++) acc[t][j] = b0;
@@ -153,8 +158,8 @@ void main() {
 		// across lanes, and loads one src value per pixel and tap.
 		// Pixel coordinates of this invocation. Pixels past the end are
 		// clamped (computed, never stored) so every load stays in bounds.
-		uint sBase[TP];  // src offset of the sample's group
-		int oy[TP], ox[TP];
+		uint sBase[CONV_MAX_TP];  // src offset of the sample's group
+		int oy[CONV_MAX_TP], ox[CONV_MAX_TP];
 		const uint first = xb * gl_WorkGroupSize.x * TP + gl_LocalInvocationID.x;
 		[[unroll]] for (uint j = 0; j < TP; j++) {
 			uint q = min(first + j * gl_WorkGroupSize.x, pixels - 1u);
@@ -168,8 +173,8 @@ void main() {
 		const uint kx0 = MODE == 1 ? (px + p.pw) % csw : 0u;
 		for (uint ky = ky0; ky < p.kh; ky += csh) {
 			for (uint kx = kx0; kx < p.kw; kx += csw) {
-				uint off[TP];
-				bool ok[TP];
+				uint off[CONV_MAX_TP];
+				bool ok[CONV_MAX_TP];
 				[[unroll]] for (uint j = 0; j < TP; j++) {
 					int iy, ix;
 					if (MODE == 0) {
@@ -189,7 +194,7 @@ void main() {
 				}
 				const uint tap = ky * p.kw + kx;
 				for (uint c = p.cBegin; c < p.cEnd; c++) {
-					float xv[TP];
+					float xv[CONV_MAX_TP];
 					[[unroll]] for (uint j = 0; j < TP; j++) {
 						float v = src[off[j] + c * hwIn];
 						xv[j] = ok[j] ? v : 0.0;
@@ -228,8 +233,8 @@ void main() {
 	// src column of window entry 0: forward, the first pixel's tap 0;
 	// backward-data, its tap KWC-1 (the window runs the other way).
 	const int bx = MODE == 0 ? int(m0) - int(p.pw) : int(m0) + int(p.pw) - int(KWC - 1u);
-	bool okx[NX];
-	uint colx[NX];
+	bool okx[MAX_NX];
+	uint colx[MAX_NX];
 	[[unroll]] for (uint e = 0; e < NX; e++) {
 		int ix = bx + int(e);
 		okx[e] = uint(ix) < p.win;
@@ -241,10 +246,10 @@ void main() {
 		                   : (oyv + int(p.ph) < int(ky) ? -1 : (oyv + int(p.ph) - int(ky)) / int(p.sh));
 		const bool rowOk = uint(iy) < p.hin;
 		const uint rb = sb + (rowOk ? uint(iy) * p.win : 0u);
-		bool ok[NX];
+		bool ok[MAX_NX];
 		[[unroll]] for (uint e = 0; e < NX; e++) ok[e] = rowOk && okx[e];
 		for (uint c = p.cBegin; c < p.cEnd; c++) {
-			float xw[NX];
+			float xw[MAX_NX];
 			[[unroll]] for (uint e = 0; e < NX - 1u; e++) {
 				float v = src[rb + c * hwIn + colx[e]];
 				xw[e] = ok[e] ? v : 0.0;

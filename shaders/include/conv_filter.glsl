@@ -3,8 +3,12 @@
 // ox*sw - pw + kx]. Each invocation owns TO output channels (one group)
 // times TP filter entries and runs the reduction over the batch and
 // output pixels itself: every dw element has exactly one writer, so no
-// atomics and no second pass (only a chain of accumulating dispatches
-// where lavapipe's loop limit would cut the reduction short).
+// atomics. A reduction too long for one invocation (lavapipe's loop
+// limit, a GPU's lane budget) runs as a chain of accumulating dispatches,
+// or split over z: slice z reduces its own range of rows into its own
+// copy of dw (at z*sliceStride in the output binding, a scratch), and
+// sum_slices adds the copies in slice order: the chain's sums, in
+// parallel.
 //
 // Filter entries are numbered r = (ky*kw + kx)*cg + c, consecutive across
 // the lanes of a subgroup: the dy loads then depend only on the workgroup
@@ -17,8 +21,12 @@
 // each, and subgroupShuffle hands them round (see conv_direct.glsl).
 // Included by conv2d_filter.comp (SHUF 0) and conv2d_filter_shuf.comp.
 //
-// Bindings: 0 x, 1 dy, 2 dw. Workgroups: x over entry blocks of WG*TP,
-// y over (group, channel block of TO).
+// Bindings: 0 x, 1 dy, 2 dw (or the slices). Workgroups: x over entry
+// blocks of WG*TP, y over (group, channel block of TO), z over slices.
+#include "limits.glsl"
+
+// Arrays are declared at their maxima (limits.glsl; the host checks TO,
+// TP, KWC and NW against them), indexed up to the specialized sizes.
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint TO = 8;  // output channels per invocation
 layout(constant_id = 2) const uint TP = 4;  // filter entries per invocation
@@ -45,13 +53,16 @@ layout(push_constant) uniform P {
 	// adds it to dw: long reductions run as a chain of dispatches, since
 	// lavapipe ends any invocation after 65535 loop iterations in all.
 	uint rowBegin, rowEnd, accumulate;
+	// Slice z takes rowsPer of those rows from rowBegin + z*rowsPer and
+	// stores at z*sliceStride (0 with one slice).
+	uint rowsPer, sliceStride;
 } p;
 
 // STORE_DW(i, v): dw[i] = v, or dw[i] += v in an accumulating dispatch
-// (the invocation is the element's only writer).
+// (the invocation is the element's only writer), in the slice's copy.
 #define STORE_DW(i, v)                              \
 	{                                               \
-		uint i_ = (i);                              \
+		uint i_ = (i) + gl_WorkGroupID.z * p.sliceStride; \
 		dw[i_] = p.accumulate != 0u ? dw[i_] + (v) : (v); \
 	}
 
@@ -59,7 +70,7 @@ layout(push_constant) uniform P {
 // offset at of the sample's channel planes (shared by shuffles with SHUF).
 #if SHUF
 #define LOAD_DY(at)                                                        \
-	float mine[NW];                                                        \
+	float mine[CONV_MAX_NW];                                                        \
 	[[unroll]] for (uint i = 0; i < NW; i++) mine[i] = dy[myOff[i] + (at)];
 #define DY(t, at) subgroupShuffle(mine[(t) / SG], (t) % SG)
 #else
@@ -75,24 +86,27 @@ void main() {
 
 	// dy offset of each output channel in sample 0; channels past the
 	// group's end repeat the last one.
-	uint dyOff[TO];
+	uint dyOff[CONV_MAX_TO];
 	[[unroll]] for (uint t = 0; t < TO; t++) {
 		dyOff[t] = (g * p.og + min(ob + t, p.og - 1u)) * ohw;
 	}
 
 #if SHUF
-	uint myOff[NW];
+	uint myOff[CONV_MAX_NW];
 	[[unroll]] for (uint i = 0; i < NW; i++) {
 		myOff[i] = (g * p.og + min(ob + gl_SubgroupInvocationID + i * SG, p.og - 1u)) * ohw;
 	}
 #endif
 
 	const uint first = gl_WorkGroupID.x * gl_WorkGroupSize.x * TP + gl_LocalInvocationID.x;
+	// This slice's rows.
+	const uint rowBegin = p.rowBegin + gl_WorkGroupID.z * p.rowsPer;
+	const uint rowEnd = min(rowBegin + p.rowsPer, p.rowEnd);
 	if (KWC == 0) {
 		// Entries of this invocation; past the end they repeat the last one
 		// (computed, never stored).
-		uint cOff[TP];  // x offset of the entry's channel in sample 0
-		int ky[TP], kx[TP];
+		uint cOff[CONV_MAX_TP];  // x offset of the entry's channel in sample 0
+		int ky[CONV_MAX_TP], kx[CONV_MAX_TP];
 		[[unroll]] for (uint j = 0; j < TP; j++) {
 			uint r = min(first + j * gl_WorkGroupSize.x, p.entries - 1u);
 			uint tap = r / p.cg;
@@ -100,18 +114,18 @@ void main() {
 			ky[j] = int(tap / p.kw) - int(p.ph);
 			kx[j] = int(tap % p.kw) - int(p.pw);
 		}
-		float acc[TO][TP];
+		float acc[CONV_MAX_TO][CONV_MAX_TP];
 		[[unroll]] for (uint t = 0; t < TO; t++) {
 			[[unroll]] for (uint j = 0; j < TP; j++) acc[t][j] = 0.0;
 		}
 
-		for (uint rw = p.rowBegin; rw < p.rowEnd; rw++) {
+		for (uint rw = rowBegin; rw < rowEnd; rw++) {
 			const uint nn = rw / p.oh, oy = rw % p.oh;
 			const uint xs = nn * p.c * hw, ys = nn * p.o * ohw;
 			{
 				// Row of each entry: its input row and whether it is inside.
-				uint row[TP];
-				bool rowOk[TP];
+				uint row[CONV_MAX_TP];
+				bool rowOk[CONV_MAX_TP];
 				[[unroll]] for (uint j = 0; j < TP; j++) {
 					int iy = int(oy * p.sh) + ky[j];
 					rowOk[j] = uint(iy) < p.h;
@@ -119,7 +133,7 @@ void main() {
 				}
 				const uint yrow = ys + oy * p.ow;
 				for (uint ox = 0; ox < p.ow; ox++) {
-					float xv[TP];
+					float xv[CONV_MAX_TP];
 					[[unroll]] for (uint j = 0; j < TP; j++) {
 						int ix = int(ox * p.sw) + kx[j];
 						bool ok = rowOk[j] && uint(ix) < p.w;
@@ -151,26 +165,26 @@ void main() {
 	// row the taps of a filter row read a window of KWC consecutive x
 	// values that slides by one per output pixel: one new load per row
 	// and pixel serves KWC taps (TP loads per pixel instead of TP*KWC).
-	uint cOff[TP];  // x offset of the row's channel in sample 0
-	int ky[TP];
+	uint cOff[CONV_MAX_TP];  // x offset of the row's channel in sample 0
+	int ky[CONV_MAX_TP];
 	[[unroll]] for (uint j = 0; j < TP; j++) {
 		uint rr = min(first + j * gl_WorkGroupSize.x, p.entries - 1u);
 		cOff[j] = (g * p.cg + rr % p.cg) * hw;
 		ky[j] = int(rr / p.cg) - int(p.ph);
 	}
-	float acc[TO][TP][KWC + 1];
+	float acc[CONV_MAX_TO][CONV_MAX_TP][CONV_MAX_KWC + 1u];
 	[[unroll]] for (uint t = 0; t < TO; t++) {
 		[[unroll]] for (uint j = 0; j < TP; j++) {
 			[[unroll]] for (uint k = 0; k <= KWC; k++) acc[t][j][k] = 0.0;
 		}
 	}
-	for (uint rw = p.rowBegin; rw < p.rowEnd; rw++) {
+	for (uint rw = rowBegin; rw < rowEnd; rw++) {
 		const uint nn = rw / p.oh, oy = rw % p.oh;
 		const uint xs = nn * p.c * hw, ys = nn * p.o * ohw;
 		{
-			uint row[TP];
-			bool rowOk[TP];
-			float xw[TP][KWC + 1];
+			uint row[CONV_MAX_TP];
+			bool rowOk[CONV_MAX_TP];
+			float xw[CONV_MAX_TP][CONV_MAX_KWC + 1u];
 			[[unroll]] for (uint j = 0; j < TP; j++) {
 				int iy = int(oy * p.sh) + ky[j];
 				rowOk[j] = uint(iy) < p.h;

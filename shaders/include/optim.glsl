@@ -13,6 +13,7 @@
 // 3 momentum (rw). The gradient is only read: the clipped gradient lives
 // in registers, which is what makes the step one pass over memory.
 #include "optim_hyper.glsl"
+#include "limits.glsl"
 
 layout(local_size_x_id = 0) in;
 
@@ -53,7 +54,7 @@ const float OPT_GRAD_NORM_FLOOR = 1e-6;
 // larger ones use a tree.
 const uint OPT_FLAT_MAX = 64;
 
-shared vec2 opt_part_[2 * gl_WorkGroupSize.x];
+shared vec2 opt_part_[2u * MAX_REDUCE_LOCAL];
 
 // opt_wg_sum returns the workgroup sum of v to every invocation. Two slots
 // alternate between consecutive calls (it flips slot): a slot is rewritten

@@ -16,7 +16,8 @@ layout(local_size_x_id = 0) in;
 // Workgroups up to this size use the one-barrier flat sum.
 const uint WG_FLAT_MAX = 32;
 
-shared vec4 wg_part_[2 * gl_WorkGroupSize.x];
+#include "limits.glsl"
+shared vec4 wg_part_[2u * MAX_REDUCE_LOCAL];
 
 vec4 wg_sum(vec4 v, uint slot) {
 	uint L = gl_WorkGroupSize.x;

@@ -1,7 +1,9 @@
 // Command glslc builds nfvk's shaders: every shaders/*.comp is compiled
 // with `glslc -O --target-env=vulkan1.1` (Vulkan 1.1 SPIR-V 1.3: no
-// LocalSizeId, so no maintenance4 needed), checked with spirv-val, and
-// written beside its source as .spv. The .spv files are committed and
+// LocalSizeId, so no maintenance4 needed), checked with spirv-val and
+// for arrays sized by specialization constants (MoltenVK cannot run
+// them: arrays are declared at a compile-time maximum, see
+// shaders/include/limits.glsl), and written beside its source as .spv. The .spv files are committed and
 // embedded, so `go build` needs no shader compiler.
 //
 //	go run ./tools/glslc            # rebuild what changed (make shaders)
@@ -18,6 +20,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/nfvk/nfvk/internal/spirv"
 )
 
 // TargetEnv is the Vulkan target every shader is compiled for.
@@ -62,7 +66,19 @@ func compile(src string) ([]byte, error) {
 	if out, err := exec.Command("spirv-val", "--target-env", TargetEnv, tmp.Name()).CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("%s: spirv-val: %v\n%s", src, err, out)
 	}
-	return os.ReadFile(tmp.Name())
+	code, err := os.ReadFile(tmp.Name())
+	if err != nil {
+		return nil, err
+	}
+	bad, err := spirv.SpecSizedArrays(code)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", src, err)
+	}
+	if len(bad) > 0 {
+		return nil, fmt.Errorf("%s: arrays sized by specialization constants (declare them at a compile-time maximum, include/limits.glsl):\n\t%s",
+			src, strings.Join(bad, "\n\t"))
+	}
+	return code, nil
 }
 
 // build compiles every source; with checkOnly it writes nothing and
