@@ -66,42 +66,25 @@ func readIndexCache(path string, maxPixels int) map[string]cacheLine {
 	return out
 }
 
-// writeIndexCache writes the checks atomically (temp file, fsync, rename).
-func writeIndexCache(path string, maxPixels int, refs []sampleRef, errs []error) (err error) {
-	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("data: index cache: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	w := bufio.NewWriter(tmp)
-	fmt.Fprintln(w, cacheHeader(maxPixels))
-	for i, r := range refs {
-		status := ""
-		if errs[i] != nil {
-			var fe *FileError
-			if errors.As(errs[i], &fe) && fe.Kind != nil {
-				status = fe.Kind.Error() + ": " + fe.Detail
-			} else {
-				status = errs[i].Error()
+// writeIndexCache writes the checks atomically.
+func writeIndexCache(path string, maxPixels int, refs []sampleRef, errs []error) error {
+	err := writeAtomic(path, func(w *bufio.Writer) error {
+		fmt.Fprintln(w, cacheHeader(maxPixels))
+		for i, r := range refs {
+			status := ""
+			if errs[i] != nil {
+				var fe *FileError
+				if errors.As(errs[i], &fe) && fe.Kind != nil {
+					status = fe.Kind.Error() + ": " + fe.Detail
+				} else {
+					status = errs[i].Error()
+				}
 			}
+			fmt.Fprintf(w, "%s\t%q\t%q\n", r.stamp, status, r.key)
 		}
-		fmt.Fprintf(w, "%s\t%q\t%q\n", r.stamp, status, r.key)
-	}
-	if err := w.Flush(); err != nil {
-		return fmt.Errorf("data: index cache %s: %w", path, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("data: index cache %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("data: index cache %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
+		return nil
+	})
+	if err != nil {
 		return fmt.Errorf("data: index cache %s: %w", path, err)
 	}
 	return nil
