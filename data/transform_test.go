@@ -112,3 +112,22 @@ func TestDCTDenom(t *testing.T) {
 		}
 	}
 }
+
+func TestBatchGrid(t *testing.T) {
+	b := &Batch{N: 3, C: 1, H: 1, W: 2, Images: []float32{0, 1, 0.5, 0.25, 1, 0}}
+	m, err := BatchGrid(b, []float32{0.5}, []float32{0.5}, 2) // v*0.5+0.5
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Bounds().Dx() != 2*2+2 || m.Bounds().Dy() != 2*1+2 {
+		t.Fatalf("grid %v", m.Bounds())
+	}
+	// Image 1 (second tile of the first row) pixel 0: 0.5*0.5+0.5 = 0.75.
+	if got := m.Pix[m.PixOffset(4, 0)]; got != 191 {
+		t.Errorf("tile 1 pixel 0 = %d, want 191 (0.75*255 rounded)", got)
+	}
+	// Image 2 starts the second row.
+	if got := m.Pix[m.PixOffset(0, 3)]; got != 255 {
+		t.Errorf("tile 2 pixel 0 = %d, want 255", got)
+	}
+}

@@ -30,22 +30,7 @@ func (s *dataSource) openSources() (splits, error) {
 	if s.dir == "" {
 		return out, fmt.Errorf("--data %s needs --data-dir (holding train/ and val/ or test/)", s.name)
 	}
-	o := data.SourceOptions{}
-	open := func(dir string, classes []string) (data.Source, *data.IndexReport, error) {
-		if s.name == "shards" {
-			sh, rep, err := data.OpenShards(dir, classes, o)
-			if sh == nil {
-				return nil, rep, err
-			}
-			return sh, rep, err
-		}
-		f, rep, err := data.OpenFolder(dir, o)
-		if f == nil {
-			return nil, rep, err
-		}
-		return f, rep, err
-	}
-	tr, te, reps, err := data.OpenSplits(s.dir, open)
+	tr, te, reps, err := data.OpenSplits(s.dir, s.openOne)
 	for _, rep := range reps {
 		if rep.CacheErr != nil && s.log != nil {
 			fmt.Fprintf(s.log, "note: %v (the index is checked again next time)\n", rep.CacheErr)
@@ -66,6 +51,23 @@ func (s *dataSource) openSources() (splits, error) {
 	}
 	out.trainSrc, out.testSrc, out.stats = tr, te, imageNetStats
 	return out, nil
+}
+
+// openOne opens one split as a folder or shards (given the training
+// split's classes for a test split of shards).
+func (s *dataSource) openOne(dir string, classes []string) (data.Source, *data.IndexReport, error) {
+	if s.name == "shards" {
+		sh, rep, err := data.OpenShards(dir, classes, data.SourceOptions{})
+		if sh == nil { // a nil *Shards must not become a non-nil Source
+			return nil, rep, err
+		}
+		return sh, rep, err
+	}
+	f, rep, err := data.OpenFolder(dir, data.SourceOptions{})
+	if f == nil {
+		return nil, rep, err
+	}
+	return f, rep, err
 }
 
 // streams makes the training and evaluation streams of the splits.
