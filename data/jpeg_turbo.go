@@ -1,4 +1,4 @@
-//go:build cgo && !nfvk_noturbo
+//go:build cgo && linux && !nfvk_noturbo
 
 package data
 
@@ -13,8 +13,9 @@ import (
 	"unsafe"
 )
 
-// turboAvailable: JPEGs decode through libjpeg-turbo (cgo builds; the
-// nfvk_noturbo tag or CGO_ENABLED=0 selects Go's image/jpeg instead).
+// turboAvailable: JPEGs decode through libjpeg-turbo (Linux cgo builds,
+// with Debian's libturbojpeg0-dev; CGO_ENABLED=0, other systems or the
+// nfvk_noturbo tag select Go's image/jpeg instead).
 const turboAvailable = true
 
 // turboDecode decodes a JPEG of w×h (from its header) into dst at scale

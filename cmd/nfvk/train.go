@@ -111,6 +111,7 @@ func runTrain(ctx context.Context, args []string, stdout io.Writer) (retErr erro
 			rec.HFlip = src.name != "mnist"
 		}
 		if streamed(src.name) {
+			rec.CropPad = 0 // random-resized crops instead
 			if rec.Height, rec.TestSize, err = f.sizes(true); err != nil {
 				return fmt.Errorf("train: %w", err)
 			}
