@@ -117,15 +117,6 @@ func isDir(path string, e fs.DirEntry) bool {
 	return e.IsDir()
 }
 
-// isRegular reports whether the entry is a file or a symlink to one.
-func isRegular(path string, e fs.DirEntry) bool {
-	if e.Type()&fs.ModeSymlink != 0 {
-		st, err := os.Stat(path)
-		return err == nil && st.Mode().IsRegular()
-	}
-	return e.Type().IsRegular()
-}
-
 // decodeImage checks the declared size before decoding, so a tiny file
 // claiming a huge image is refused without allocating it.
 func decodeImage(path string, maxPixels int) (image.Image, error) {

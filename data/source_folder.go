@@ -76,15 +76,18 @@ func listClass(classDir string, label int32, refs []sampleRef) ([]sampleRef, err
 			}
 			return nil
 		}
-		if !imageExts[strings.ToLower(filepath.Ext(p))] || !isRegular(p, d) {
+		if !imageExts[strings.ToLower(filepath.Ext(p))] {
 			return nil
 		}
 		rel, _ := filepath.Rel(root, p)
 		r := sampleRef{name: p, key: filepath.Join(filepath.Base(classDir), rel), label: label, file: -1}
 		st, err := os.Stat(p)
-		if err != nil {
-			r.err = fmt.Errorf("data: %w", err)
-		} else {
+		switch {
+		case err != nil: // a dangling link, say: an image that cannot be read
+			r.err = fileErrWrap(p, ErrTruncated, err, "unreadable")
+		case !st.Mode().IsRegular():
+			return nil // a folder named like an image
+		default:
 			r.stamp, r.size = statStamp(st), st.Size()
 		}
 		refs = append(refs, r)

@@ -68,6 +68,11 @@ func TestOpenFolderBadFiles(t *testing.T) {
 		writeFile(t, dir, "train/b/cut.png", good[:len(good)-20]):       ErrDecode,
 	}
 	writeFile(t, dir, "train/b/fine.png", good)
+	dangling := filepath.Join(dir, "train", "b", "gone.jpg")
+	if err := os.Symlink(filepath.Join(dir, "nowhere.jpg"), dangling); err != nil {
+		t.Fatal(err)
+	}
+	bad[dangling] = ErrTruncated
 	for _, cached := range []bool{false, true} {
 		f, rep, err := OpenFolder(filepath.Join(dir, "train"), SourceOptions{})
 		if err != nil {
