@@ -113,7 +113,8 @@ func checkSamples(refs []sampleRef, cache map[string]cacheLine, read func(i int,
 			errs[i] = r.err
 		case ok && c.stamp == r.stamp:
 			if c.status != "" {
-				errs[i] = &FileError{Path: r.name, Kind: ErrDecode, Detail: c.status + " (from the index cache)"}
+				kind, detail := kindOf(c.status)
+				errs[i] = &FileError{Path: r.name, Kind: kind, Detail: detail + " (from the index cache)"}
 			}
 		default:
 			todo = append(todo, i)
@@ -181,4 +182,15 @@ func buildIndex(dir, cachePath string, refs []sampleRef, classes []string, read 
 // its cached check still holds.
 func statStamp(fi os.FileInfo) string {
 	return fmt.Sprintf("%d:%d", fi.Size(), fi.ModTime().UnixNano())
+}
+
+// kindOf splits a cached status "kind: detail" back into the error kind
+// (ErrDecode when it names none).
+func kindOf(status string) (error, string) {
+	for _, k := range []error{ErrBadMagic, ErrDims, ErrCount, ErrLabel, ErrTruncated, ErrCorrupt, ErrDecode, ErrEmpty} {
+		if rest, ok := strings.CutPrefix(status, k.Error()+": "); ok {
+			return k, rest
+		}
+	}
+	return ErrDecode, status
 }

@@ -92,7 +92,7 @@ func TestOpenFolderBadFiles(t *testing.T) {
 			if !strings.Contains(b.Err.Error(), b.Name) {
 				t.Errorf("error %q does not name %s", b.Err, b.Name)
 			}
-			if !cached && !errors.Is(b.Err, kind) {
+			if !errors.Is(b.Err, kind) {
 				t.Errorf("%s: %v, want %v", b.Name, b.Err, kind)
 			}
 		}
