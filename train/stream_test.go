@@ -110,6 +110,7 @@ func TestStreamTrainResumeShards(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("uninterrupted: losses %v, test accuracy %.3f", want, wres.Metrics[len(wres.Metrics)-1].TestAcc)
 	if len(want) != 8 || len(wres.Metrics) != 2 || !(wres.Metrics[1].TestAcc >= 0) {
 		t.Fatalf("%d steps, metrics %+v", len(want), wres.Metrics)
 	}
