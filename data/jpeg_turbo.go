@@ -30,6 +30,15 @@ func turboDecode(b []byte, name string, w, h, denom int, dst *RGB8) error {
 		return fileErr(name, ErrDecode, "libjpeg-turbo: tjInitDecompress failed")
 	}
 	defer C.tjDestroy(handle)
+	// The pixel cap was checked against Go's reading of the header; the
+	// decoder's own must agree, or a crafted file could slip past it.
+	var hw, hh, sub, cs C.int
+	if C.tjDecompressHeader3(handle, (*C.uchar)(unsafe.Pointer(&b[0])), C.ulong(len(b)), &hw, &hh, &sub, &cs) != 0 {
+		return fileErr(name, ErrDecode, "libjpeg-turbo: %s", C.GoString(C.tjGetErrorStr2(handle)))
+	}
+	if int(hw) != w || int(hh) != h {
+		return fileErr(name, ErrDims, "libjpeg-turbo reads %dx%d, the header check %dx%d", hw, hh, w, h)
+	}
 	sw, sh := (w+denom-1)/denom, (h+denom-1)/denom
 	dst.Resize(sw, sh)
 	rc := C.tjDecompress2(handle, (*C.uchar)(unsafe.Pointer(&b[0])), C.ulong(len(b)),
