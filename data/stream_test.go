@@ -2,6 +2,8 @@ package data
 
 import (
 	"context"
+	"image"
+	"math"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -102,4 +104,78 @@ func TestStreamBadFileAtBatchTime(t *testing.T) {
 	}
 	_, err = p.Batch(Position{}, nil)
 	wantFileErr(t, err, ErrDecode, victim)
+}
+
+// TestStreamSampleIndependent checks one training sample end to end
+// (PNG decode, random-resized crop, resize, flip, normalisation) against
+// a direct float64 evaluation of the same triangle filter over every
+// source pixel, for the crop and flip the sample's stream draws.
+func TestStreamSampleIndependent(t *testing.T) {
+	const w, h, size = 40, 30, 12
+	src := rgb8(w, h, func(x, y int) [3]uint8 { return [3]uint8{uint8(x * 6), uint8(y * 8), uint8((x * y) % 251)} })
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	for i := range w * h {
+		copy(img.Pix[4*i:], src.Pix[3*i:3*i+3])
+		img.Pix[4*i+3] = 255
+	}
+	dir := t.TempDir()
+	writeFile(t, dir, "train/a/x.png", pngBytes(t, img))
+	f, _, err := OpenFolder(filepath.Join(dir, "train"), SourceOptions{NoCache: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := NewStream(f, Transform{Size: size, Train: true, HFlip: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := NewStreamPipeline(st, Config{BatchSize: 1, Seed: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	flips := 0
+	for step := range 6 {
+		pos := Position{Epoch: step}
+		b, err := p.Batch(pos, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var r rng
+		r.seedAt(3, streamSample, uint64(pos.Epoch), 0, 0)
+		c := randomResizedCrop(w, h, &r)
+		flip := r.coin()
+		if flip {
+			flips++
+		}
+		tri := func(o int, start, length float64, j int) float64 {
+			scale := length / size
+			s := math.Max(scale, 1)
+			return math.Max(0, 1-math.Abs((float64(j)+0.5-(start+(float64(o)+0.5)*scale))/s))
+		}
+		for oy := range size {
+			for ox := range size {
+				sx := ox
+				if flip {
+					sx = size - 1 - ox
+				}
+				for ch := range 3 {
+					var num, den float64
+					for y := range h {
+						for x := range w {
+							wt := tri(sx, c.X, c.W, x) * tri(oy, c.Y, c.H, y)
+							num += wt * float64(src.Pix[3*(y*w+x)+ch])
+							den += wt
+						}
+					}
+					want := num / den
+					got := float64(b.Images[ch*size*size+oy*size+ox]) * 255
+					if math.Abs(got-want) > 1.0 {
+						t.Fatalf("epoch %d crop %+v flip %v: pixel (%d,%d) channel %d = %.2f, want %.2f", step, c, flip, ox, oy, ch, got, want)
+					}
+				}
+			}
+		}
+	}
+	if flips == 0 || flips == 6 {
+		t.Errorf("%d of 6 samples flipped", flips)
+	}
 }
