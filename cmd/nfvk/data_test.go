@@ -80,3 +80,29 @@ func checkPNG(t *testing.T, path string, w, h int) {
 		t.Errorf("%s is %v, want %dx%d", path, m.Bounds(), w, h)
 	}
 }
+
+// TestTrainSizes: named variants on streamed data default to their
+// train/test resolutions; --size alone sets both; nano and configs take
+// --size (default 32).
+func TestTrainSizes(t *testing.T) {
+	for _, c := range []struct {
+		args       []string
+		size, test int
+	}{
+		{[]string{"--variant", "f0"}, 192, 256},
+		{[]string{"--variant", "dm_nfnet_f1"}, 224, 320},
+		{[]string{"--variant", "f0", "--size", "56"}, 56, 56},
+		{[]string{"--variant", "f0", "--test-size", "300"}, 192, 300},
+		{[]string{"--size", "56", "--test-size", "64"}, 56, 64},
+		{nil, 32, 32},
+	} {
+		f, _, err := parseTrainFlags(append([]string{"--data", "folder"}, c.args...), &bytes.Buffer{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		size, test, err := f.sizes(true)
+		if err != nil || size != c.size || test != c.test {
+			t.Errorf("%v: sizes %d/%d, %v; want %d/%d", c.args, size, test, err, c.size, c.test)
+		}
+	}
+}
