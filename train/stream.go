@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 
 	"github.com/nfvk/nfvk/data"
 	"github.com/nfvk/nfvk/nfnet"
@@ -146,7 +147,9 @@ func (s *Session) EvaluateStream(ctx context.Context, st *data.Stream, w Weights
 	if sp.k > cfg.NumClasses {
 		return EvalResult{}, fmt.Errorf("train: evaluate: the dataset has %d classes, the model %d (num_classes)", sp.k, cfg.NumClasses)
 	}
-	p, err := data.NewStreamPipeline(st, data.Config{BatchSize: s.o.EvalBatch, Remainder: data.PadLast})
+	// The device waits for each batch here (no prefetch), so every CPU
+	// decodes; the values do not depend on how many.
+	p, err := data.NewStreamPipeline(st, data.Config{BatchSize: s.o.EvalBatch, Remainder: data.PadLast, Workers: runtime.NumCPU()})
 	if err != nil {
 		return EvalResult{}, fmt.Errorf("train: evaluate: %w", err)
 	}
