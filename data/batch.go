@@ -1,5 +1,7 @@
 package data
 
+import "slices"
+
 // Batch is one training step's input, as a Pipeline or Loader produces it.
 //
 // Images holds N samples NCHW. Labels always holds each row's hard label
@@ -21,6 +23,10 @@ type Batch struct {
 	N, C, H, W, K int
 	Valid         int
 	Pos           Position // the (epoch, step) this batch is
+	// With Mix: row i shows Lam[i] of sample i and 1-Lam[i] of row
+	// Partner[i] (by area with CutMix); nil otherwise.
+	Lam     []float32
+	Partner []int
 
 	stage   []float32 // unmixed samples, when mixing
 	partner []int     // mixing partners
@@ -50,6 +56,7 @@ func (b *Batch) Clone() *Batch {
 	if b.Targets != nil {
 		c.Targets = append([]float32(nil), b.Targets...)
 	}
+	c.Lam, c.Partner = slices.Clone(b.Lam), slices.Clone(b.Partner)
 	c.stage, c.partner = nil, nil
 	return &c
 }

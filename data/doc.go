@@ -13,6 +13,20 @@
 //   - LoadImageFolder: a folder of class subfolders of JPEG/PNG images,
 //     resized to a fixed size.
 //
+// # Streamed datasets
+//
+// A Source reads samples on demand instead: OpenFolder (an ImageNet-style
+// split folder) and OpenShards (webdataset tar shards) check every image
+// once, cache the result beside the split (see IndexReport), and keep
+// only an index in memory. A Stream pairs a Source with a Transform:
+// training images get an Inception random-resized crop, a flip and
+// RandAugment on 8-bit values; evaluation images a resize to Size+32 and
+// a centre crop. JPEGs decode through libjpeg-turbo at a reduced DCT
+// scale where the crop allows (Linux cgo builds; image/jpeg otherwise).
+// NewStreamPipeline makes batches of a Stream with the same (seed,
+// position) determinism as below; WriteShards writes any Source as
+// shards.
+//
 // ComputeStats and Dataset.Normalize standardize the images per channel
 // (MNISTStats, FashionMNISTStats and CIFAR10Stats are the published
 // training-set values); normalize the test split with the training stats.

@@ -67,29 +67,13 @@ func LoadImageFolder(dir string, opt FolderOptions) (*Dataset, error) {
 		label := int32(len(classes))
 		classes = append(classes, e.Name())
 		before := len(files)
-		// Walk the link target when the class folder is a symlink.
-		root, err := filepath.EvalSymlinks(classDir)
+		refs, err := listClass(classDir, label, nil)
 		if err != nil {
-			return nil, fmt.Errorf("data: %w", err)
+			return nil, err
 		}
-		err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			if strings.HasPrefix(d.Name(), ".") && p != root {
-				if d.IsDir() {
-					return filepath.SkipDir
-				}
-				return nil
-			}
-			if imageExts[strings.ToLower(filepath.Ext(p))] && isRegular(p, d) {
-				files = append(files, p)
-				labels = append(labels, label)
-			}
-			return nil
-		})
-		if err != nil {
-			return nil, fmt.Errorf("data: %w", err)
+		for _, r := range refs {
+			files = append(files, r.name)
+			labels = append(labels, label)
 		}
 		if len(files) == before {
 			return nil, fileErr(classDir, ErrEmpty, "class folder has no .jpg, .jpeg or .png files")
@@ -131,15 +115,6 @@ func isDir(path string, e fs.DirEntry) bool {
 		return err == nil && st.IsDir()
 	}
 	return e.IsDir()
-}
-
-// isRegular reports whether the entry is a file or a symlink to one.
-func isRegular(path string, e fs.DirEntry) bool {
-	if e.Type()&fs.ModeSymlink != 0 {
-		st, err := os.Stat(path)
-		return err == nil && st.Mode().IsRegular()
-	}
-	return e.Type().IsRegular()
 }
 
 // decodeImage checks the declared size before decoding, so a tiny file

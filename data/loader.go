@@ -37,6 +37,13 @@ func NewLoader(ctx context.Context, ds *Dataset, cfg Config) (*Loader, error) {
 	if err != nil {
 		return nil, err
 	}
+	return StartLoader(ctx, p), nil
+}
+
+// StartLoader starts a loader over any pipeline (NewStreamPipeline's),
+// with the pipeline's Config (Prefetch, Start, Epochs).
+func StartLoader(ctx context.Context, p *Pipeline) *Loader {
+	cfg := p.cfg
 	depth := cfg.Prefetch
 	if depth == 0 {
 		depth = 2
@@ -51,7 +58,7 @@ func NewLoader(ctx context.Context, ds *Dataset, cfg Config) (*Loader, error) {
 		cancel: cancel,
 	}
 	l.wg.Go(func() { l.run(ctx, cfg.Start) })
-	return l, nil
+	return l
 }
 
 // Pipeline returns the loader's pipeline (for StepsPerEpoch, PositionAt).

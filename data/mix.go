@@ -17,10 +17,16 @@ import (
 type Mix struct {
 	MixUpAlpha  float64 // 0 disables MixUp; 0.2 to 1 are common
 	CutMixAlpha float64 // 0 disables CutMix; 1 is common
+	// Prob is the chance a batch is mixed (timm's mix_prob); 0 means 1.
+	// An unmixed batch keeps one-hot targets.
+	Prob float64
 }
 
 func (m *Mix) validate() error {
 	ok := func(a float64) bool { return a >= 0 && !math.IsInf(a, 0) }
+	if !(m.Prob >= 0 && m.Prob <= 1) {
+		return fmt.Errorf("data: mix probability %v, want [0, 1]", m.Prob)
+	}
 	if !ok(m.MixUpAlpha) || !ok(m.CutMixAlpha) || m.MixUpAlpha+m.CutMixAlpha == 0 {
 		return fmt.Errorf("data: mix alphas %v (MixUp) and %v (CutMix): want finite, non-negative, at least one positive", m.MixUpAlpha, m.CutMixAlpha)
 	}
@@ -31,6 +37,20 @@ func (m *Mix) validate() error {
 // writes the (unsmoothed) targets.
 func (m *Mix) apply(b *Batch, r *rng) {
 	n, s, k := b.N, b.C*b.H*b.W, b.K
+	b.Lam = grow(b.Lam, n)
+	if m.Prob > 0 && m.Prob < 1 && r.float64() >= m.Prob {
+		copy(b.Images, b.stage[:n*s])
+		setAll(b.Targets, 0)
+		for i, l := range b.Labels {
+			b.Targets[i*k+int(l)] = 1
+			b.Lam[i] = 1
+		}
+		b.Partner = grow(b.Partner, n)
+		for i := range b.Partner {
+			b.Partner[i] = i
+		}
+		return
+	}
 	partner := b.partner[:n]
 	for i := range partner {
 		partner[i] = i
@@ -53,11 +73,13 @@ func (m *Mix) apply(b *Batch, r *rng) {
 				out[p] = lam*x[p] + (1-lam)*y[p]
 			}
 		}
+		b.Lam[i] = lam
 		t := b.Targets[i*k : (i+1)*k]
 		setAll(t, 0)
 		t[b.Labels[i]] += lam
 		t[b.Labels[j]] += 1 - lam
 	}
+	b.Partner = append(b.Partner[:0], partner...)
 }
 
 // cutMix writes x with a box of y pasted in and returns the fraction of

@@ -66,7 +66,10 @@ type Config struct {
 // safe for concurrent use; the Dataset must not change while it is in use.
 type Pipeline struct {
 	ds    *Dataset
+	st    *Stream // instead of ds: a streaming source
 	cfg   Config
+	shape // of the samples made
+
 	steps int
 	fill  []float32
 	soft  bool
@@ -81,22 +84,9 @@ func NewPipeline(ds *Dataset, cfg Config) (*Pipeline, error) {
 	if err := ds.Validate(); err != nil {
 		return nil, err
 	}
-	switch {
-	case cfg.BatchSize <= 0:
-		return nil, fmt.Errorf("data: batch size %d, want > 0", cfg.BatchSize)
-	case cfg.Remainder != DropLast && cfg.Remainder != PadLast:
-		return nil, fmt.Errorf("data: unknown remainder policy %d", cfg.Remainder)
-	case cfg.Remainder == DropLast && ds.N < cfg.BatchSize:
-		return nil, fmt.Errorf("data: %d samples make no full batch of %d (use PadLast)", ds.N, cfg.BatchSize)
-	case !(cfg.LabelSmoothing >= 0 && cfg.LabelSmoothing < 1):
-		return nil, fmt.Errorf("data: label smoothing %v, want [0, 1)", cfg.LabelSmoothing)
-	case cfg.Workers < 0 || cfg.Prefetch < 0 || cfg.Epochs < 0:
-		return nil, fmt.Errorf("data: negative workers (%d), prefetch (%d) or epochs (%d)", cfg.Workers, cfg.Prefetch, cfg.Epochs)
-	}
-	p := &Pipeline{ds: ds, cfg: cfg, orderEpoch: -1}
-	p.steps = ds.N / cfg.BatchSize
-	if cfg.Remainder == PadLast {
-		p.steps = (ds.N + cfg.BatchSize - 1) / cfg.BatchSize
+	p := &Pipeline{ds: ds, cfg: cfg, orderEpoch: -1, shape: shape{ds.N, ds.C, ds.H, ds.W, ds.NumClasses()}}
+	if err := p.setup(); err != nil {
+		return nil, err
 	}
 	if a := cfg.Augment; a != nil {
 		if err := a.validate(ds.C); err != nil {
@@ -107,16 +97,41 @@ func NewPipeline(ds *Dataset, cfg Config) (*Pipeline, error) {
 			p.fill = ds.BlackLevel()
 		}
 	}
+	return p, nil
+}
+
+// shape is what a pipeline makes: n samples of c×h×w, k classes.
+type shape struct{ n, c, h, w, k int }
+
+// setup checks the configuration against the shape.
+func (p *Pipeline) setup() error {
+	cfg := p.cfg
+	switch {
+	case cfg.BatchSize <= 0:
+		return fmt.Errorf("data: batch size %d, want > 0", cfg.BatchSize)
+	case cfg.Remainder != DropLast && cfg.Remainder != PadLast:
+		return fmt.Errorf("data: unknown remainder policy %d", cfg.Remainder)
+	case cfg.Remainder == DropLast && p.n < cfg.BatchSize:
+		return fmt.Errorf("data: %d samples make no full batch of %d (use PadLast)", p.n, cfg.BatchSize)
+	case !(cfg.LabelSmoothing >= 0 && cfg.LabelSmoothing < 1):
+		return fmt.Errorf("data: label smoothing %v, want [0, 1)", cfg.LabelSmoothing)
+	case cfg.Workers < 0 || cfg.Prefetch < 0 || cfg.Epochs < 0:
+		return fmt.Errorf("data: negative workers (%d), prefetch (%d) or epochs (%d)", cfg.Workers, cfg.Prefetch, cfg.Epochs)
+	}
+	p.steps = p.n / cfg.BatchSize
+	if cfg.Remainder == PadLast {
+		p.steps = (p.n + cfg.BatchSize - 1) / cfg.BatchSize
+	}
 	if cfg.Mix != nil {
 		if err := cfg.Mix.validate(); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	p.soft = cfg.Mix != nil || cfg.LabelSmoothing > 0
 	if err := p.check(cfg.Start); err != nil {
-		return nil, fmt.Errorf("data: start: %w", err)
+		return fmt.Errorf("data: start: %w", err)
 	}
-	return p, nil
+	return nil
 }
 
 // StepsPerEpoch is the number of batches in one epoch.
@@ -151,7 +166,7 @@ func (p *Pipeline) epochOrder(epoch int) []int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.orderEpoch != epoch {
-		p.order, p.orderEpoch = Permutation(p.ds.N, p.cfg.Seed, epoch), epoch
+		p.order, p.orderEpoch = Permutation(p.n, p.cfg.Seed, epoch), epoch
 	}
 	return p.order // never written after creation
 }
@@ -166,9 +181,9 @@ func (p *Pipeline) Batch(pos Position, dst *Batch) (*Batch, error) {
 	if b == nil {
 		b = new(Batch)
 	}
-	ds, bs := p.ds, p.cfg.BatchSize
-	s := ds.SampleSize()
-	k := ds.NumClasses()
+	bs := p.cfg.BatchSize
+	s := p.c * p.h * p.w
+	k := p.k
 	var targets []float32
 	if p.soft {
 		targets = grow(b.Targets, bs*k)
@@ -179,24 +194,24 @@ func (p *Pipeline) Batch(pos Position, dst *Batch) (*Batch, error) {
 		Targets: targets,
 		Indices: grow(b.Indices, bs),
 		N:       bs,
-		C:       ds.C,
-		H:       ds.H,
-		W:       ds.W,
+		C:       p.c,
+		H:       p.h,
+		W:       p.w,
 		K:       k,
 		Pos:     pos,
 		stage:   b.stage,
 		partner: b.partner,
 	}
 	start := pos.Step * bs
-	b.Valid = min(bs, ds.N-start)
+	b.Valid = min(bs, p.n-start)
 	order := p.epochOrder(pos.Epoch)
 	for i := range bs {
-		idx := (start + i) % ds.N
+		idx := (start + i) % p.n
 		if order != nil {
 			idx = order[idx]
 		}
 		b.Indices[i] = idx
-		b.Labels[i] = ds.Labels[idx]
+		b.Labels[i] = p.label(idx)
 	}
 
 	out := b.Images
@@ -205,14 +220,8 @@ func (p *Pipeline) Batch(pos Position, dst *Batch) (*Batch, error) {
 		b.partner = grow(b.partner, bs)
 		out = b.stage
 	}
-	if w := min(p.cfg.Workers, bs); w > 1 {
-		var wg sync.WaitGroup
-		for k := range w {
-			wg.Go(func() { p.samples(out, b, pos, k*bs/w, (k+1)*bs/w) })
-		}
-		wg.Wait()
-	} else {
-		p.samples(out, b, pos, 0, bs)
+	if err := p.allSamples(out, b, pos); err != nil {
+		return nil, err
 	}
 
 	switch {
@@ -232,8 +241,42 @@ func (p *Pipeline) Batch(pos Position, dst *Batch) (*Batch, error) {
 	return b, nil
 }
 
+// allSamples writes every row of the batch into out, on Workers
+// goroutines; the first error (in row order) wins.
+func (p *Pipeline) allSamples(out []float32, b *Batch, pos Position) error {
+	bs := b.N
+	w := max(min(p.cfg.Workers, bs), 1)
+	errs := make([]error, w)
+	if w == 1 {
+		errs[0] = p.samples(out, b, pos, 0, bs)
+	} else {
+		var wg sync.WaitGroup
+		for k := range w {
+			wg.Go(func() { errs[k] = p.samples(out, b, pos, k*bs/w, (k+1)*bs/w) })
+		}
+		wg.Wait()
+	}
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// label is sample idx's class.
+func (p *Pipeline) label(idx int) int32 {
+	if p.st != nil {
+		return p.st.src.Label(idx)
+	}
+	return p.ds.Labels[idx]
+}
+
 // samples writes rows [lo, hi) of the batch, augmented, into out.
-func (p *Pipeline) samples(out []float32, b *Batch, pos Position, lo, hi int) {
+func (p *Pipeline) samples(out []float32, b *Batch, pos Position, lo, hi int) error {
+	if p.st != nil {
+		return p.st.samples(out, b, p.cfg.Seed, pos, lo, hi)
+	}
 	ds := p.ds
 	s := ds.SampleSize()
 	var r rng
@@ -246,4 +289,5 @@ func (p *Pipeline) samples(out []float32, b *Batch, pos Position, lo, hi int) {
 			copy(dst, src)
 		}
 	}
+	return nil
 }

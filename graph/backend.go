@@ -26,8 +26,11 @@ func (m Mem) Absent() bool { return m.Size == 0 }
 type CE struct {
 	Logits, Labels Mem
 	Smoothing      float32
-	Loss, Correct  Mem
-	DLogits        Mem
+	// Targets [N, K], when present, are soft targets used instead of
+	// smoothed labels.
+	Targets       Mem
+	Loss, Correct Mem
+	DLogits       Mem
 	// DLoss is the gradient flowing into the mean loss (a constant).
 	DLoss   float32
 	Scratch Mem

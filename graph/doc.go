@@ -12,8 +12,8 @@
 // Tensors have a static shape, a dtype and a role (input, parameter,
 // activation, constant, gradient, optimizer state). Ops are added through
 // Graph methods (Conv2D, WS, Act, AvgPool2x2, GlobalMean, Linear, SEGate,
-// Add, Mul, Scale, Residual, DropPath, Dropout, SoftmaxCE, Top1Correct,
-// Sum, Mean) that
+// Add, Mul, Scale, Residual, DropPath, Dropout, SoftmaxCE, SoftmaxCESoft,
+// Top1Correct, Sum, Mean) that
 // infer and check shapes when the node is added and return errors naming
 // the op and the shapes; nothing is deferred to execution. Optimizer (the
 // fused AGC + weight decay + momentum SGD of NFNets), EMA (the weight

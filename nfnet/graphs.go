@@ -51,6 +51,10 @@ type TrainOptions struct {
 	Batch, Height, Width int
 	// LabelSmoothing is the cross-entropy's label smoothing.
 	LabelSmoothing float64
+	// SoftTargets feeds the loss target distributions [Batch, classes]
+	// (TrainGraph.Targets: MixUp/CutMix, smoothing folded in) instead of
+	// labels; LabelSmoothing must then be 0.
+	SoftTargets bool
 	// Recipe decides what is fixed when the step is recorded: which
 	// parameters AGC clips (Recipe.Clips) and its unit rule. Its other
 	// values reach the step every step, through the step-values input.
@@ -77,6 +81,8 @@ type TrainGraph struct {
 	// and HeadHyper (the same values with the classifier's learning rate)
 	// when the recipe has a head learning-rate multiplier.
 	Input, Labels, Hyper, HeadHyper *graph.Tensor
+	// Targets [N, classes] replaces Labels with TrainOptions.SoftTargets.
+	Targets *graph.Tensor
 	// Logits (train mode) and Loss (scalar, at the parameters before the
 	// update) are kept.
 	Logits, Loss *graph.Tensor
@@ -114,13 +120,10 @@ func BuildTrain(l *Layout, o TrainOptions) (*TrainGraph, error) {
 	if s.Input, err = g.Input("input", graph.Shape{o.Batch, l.Config.InChans, o.Height, o.Width}); err != nil {
 		return nil, err
 	}
-	if s.Labels, err = g.Labels("labels", o.Batch); err != nil {
-		return nil, err
-	}
 	if s.Logits, s.Params, err = Build(g, l, s.Input, BuildOptions{Train: true}); err != nil {
 		return nil, err
 	}
-	if s.Loss, err = g.SoftmaxCE(s.Logits, s.Labels, o.LabelSmoothing); err != nil {
+	if err := s.addLoss(o); err != nil {
 		return nil, fmt.Errorf("nfnet: train graph: loss: %w", err)
 	}
 	g.Keep(s.Loss, s.Logits)
@@ -160,6 +163,27 @@ func BuildTrain(l *Layout, o TrainOptions) (*TrainGraph, error) {
 		return nil, fmt.Errorf("nfnet: train graph: %w", err)
 	}
 	return s, nil
+}
+
+// addLoss adds the labels (or soft targets) input and the loss.
+func (s *TrainGraph) addLoss(o TrainOptions) error {
+	g := s.Graph
+	var err error
+	if o.SoftTargets {
+		if o.LabelSmoothing != 0 {
+			return errors.New("label smoothing goes into the soft targets, not the loss")
+		}
+		if s.Targets, err = g.Input("targets", graph.Shape{o.Batch, s.Layout.Config.NumClasses}); err != nil {
+			return err
+		}
+		s.Loss, err = g.SoftmaxCESoft(s.Logits, s.Targets)
+		return err
+	}
+	if s.Labels, err = g.Labels("labels", o.Batch); err != nil {
+		return err
+	}
+	s.Loss, err = g.SoftmaxCE(s.Logits, s.Labels, o.LabelSmoothing)
+	return err
 }
 
 // addAccumulation sums each micro-batch's gradients, scaled by

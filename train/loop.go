@@ -42,8 +42,8 @@ func Train(ctx context.Context, o Options, progress Progress) (res Result, err e
 	if o.Kernels == nil {
 		return res, errors.New("train: run: no device (Options.Kernels)")
 	}
-	if o.Train == nil || o.Test == nil {
-		return res, errors.New("train: run: needs training and test data")
+	if err := o.dataErr(); err != nil {
+		return res, err
 	}
 	if err := ctx.Err(); err != nil {
 		return res, err
@@ -71,6 +71,9 @@ type loop struct {
 	pos      data.Position // next batch
 	global   int64         // steps done
 	lastCkpt string
+	targets  []float32 // soft targets of the step, reused
+	// The test split's image size and count (the eval pass's shape).
+	testH, testW, testN int
 }
 
 // newLoop sets up a new or resumed run: the run directory, model, state,
@@ -109,22 +112,16 @@ func newLoop(ctx context.Context, o Options) (_ *loop, err error) {
 			return nil, err
 		}
 	}
-	if err := checkData(o.Model, o.Train, "training"); err != nil {
+	tr, te, err := o.splits()
+	if err != nil {
 		return nil, err
 	}
-	if o.Test != nil {
-		if err := checkData(o.Model, o.Test, "test"); err != nil {
-			return nil, err
-		}
-		if o.Test.H != o.Train.H || o.Test.W != o.Train.W {
-			return nil, fmt.Errorf("train: run: test images are %dx%d, training images %dx%d", o.Test.H, o.Test.W, o.Train.H, o.Train.W)
-		}
+	r.Height, r.Width = tr.h, tr.w
+	l.testH, l.testW, l.testN = te.h, te.w, te.n
+	if tr.n < r.globalBatch() {
+		return nil, fmt.Errorf("train: run: %d training images make no full batch of %d", tr.n, r.globalBatch())
 	}
-	r.Height, r.Width = o.Train.H, o.Train.W
-	if o.Train.N < r.globalBatch() {
-		return nil, fmt.Errorf("train: run: %d training images make no full batch of %d", o.Train.N, r.globalBatch())
-	}
-	l.spe = o.Train.N / r.globalBatch() // data.DropLast
+	l.spe = tr.n / r.globalBatch() // data.DropLast
 	if ck != nil {
 		if ck.StepsPerEpoch != l.spe {
 			return nil, fmt.Errorf("train: checkpoint %s: %d steps per epoch, this data and batch size give %d (another dataset?)", ck.Path, ck.StepsPerEpoch, l.spe)
@@ -169,13 +166,14 @@ func (l *loop) openSession(ctx context.Context, ck *Checkpoint) error {
 	r, o := l.rs.Recipe, l.o
 	so := SessionOptions{Kernels: o.Kernels, Train: nfnet.TrainOptions{Batch: r.Batch, Height: r.Height, Width: r.Width,
 		LabelSmoothing: r.LabelSmoothing, Recipe: r.optimizer(l.layout), AccumSteps: r.AccumSteps}}
-	if o.Test != nil {
-		eb := o.EvalBatch
-		if eb <= 0 {
-			eb = r.Batch
-		}
-		so.EvalBatch, so.EvalHeight, so.EvalWidth = min(eb, o.Test.N), r.Height, r.Width
+	if r.soft() { // smoothing is folded into the targets
+		so.Train.SoftTargets, so.Train.LabelSmoothing = true, 0
 	}
+	eb := o.EvalBatch
+	if eb <= 0 {
+		eb = r.Batch
+	}
+	so.EvalBatch, so.EvalHeight, so.EvalWidth = min(eb, l.testN), l.testH, l.testW
 	var err error
 	if l.sess, err = NewSession(ctx, l.layout, so); err != nil {
 		return err
@@ -213,19 +211,6 @@ func loadResume(path string) (*Checkpoint, error) {
 		}
 	}
 	return LoadCheckpoint(path)
-}
-
-func checkData(cfg nfnet.Config, ds *data.Dataset, split string) error {
-	if err := ds.Validate(); err != nil {
-		return fmt.Errorf("train: %s data: %w", split, err)
-	}
-	if ds.C != cfg.InChans {
-		return fmt.Errorf("train: %s images have %d channels, model %q takes %d (in_chans)", split, ds.C, cfg.Name, cfg.InChans)
-	}
-	if ds.NumClasses() > cfg.NumClasses {
-		return fmt.Errorf("train: %s data has %d classes, model %q has %d (num_classes)", split, ds.NumClasses(), cfg.Name, cfg.NumClasses)
-	}
-	return nil
 }
 
 func tensorData(m map[string]Tensor) map[string][]float32 {
@@ -266,16 +251,11 @@ func (l *loop) train(ctx context.Context, progress Progress) (Result, error) {
 		res.Step, res.Checkpoint = l.global, l.lastCkpt
 		return res, nil // already finished
 	}
-	dcfg := data.Config{BatchSize: r.globalBatch(), Shuffle: true, Seed: r.DataSeed, Remainder: data.DropLast,
-		Workers: max(l.o.Workers, 1), Start: l.pos, Epochs: r.Epochs}
-	if r.CropPad > 0 || r.HFlip {
-		dcfg.Augment = &data.Augment{Pad: r.CropPad, HFlip: r.HFlip, Fill: l.o.Train.BlackLevel()}
-	}
 	// The loader has its own context: it must stop when Run returns, but
 	// not before the loop has saved its checkpoint on cancellation.
 	lctx, lcancel := context.WithCancel(context.Background())
 	defer lcancel()
-	loader, err := data.NewLoader(lctx, l.o.Train, dcfg)
+	loader, err := l.newLoader(lctx)
 	if err != nil {
 		return res, fmt.Errorf("train: run: %w", err)
 	}
@@ -308,7 +288,7 @@ func (l *loop) train(ctx context.Context, progress Progress) (Result, error) {
 		if b.Pos != l.pos {
 			return res, fmt.Errorf("train: run: loader gave batch %+v, expected %+v", b.Pos, l.pos)
 		}
-		if err := l.sess.Submit(b.Images, b.Labels, l.sched.At(l.global), stepSeed(r.Seed, l.global)); err != nil {
+		if err := l.submit(b, stepSeed(r.Seed, l.global)); err != nil {
 			return res, err
 		}
 		// The device runs the step; the loader goroutine meanwhile
@@ -420,15 +400,13 @@ func (l *loop) measure(epoch int, steps, trainS float64, elapsed func() float64)
 	m := EpochMetrics{Epoch: epoch, Step: l.global, TrainLoss: l.rs.EpochLoss / steps,
 		TrainAcc: float64(l.rs.EpochHits) / float64(l.rs.EpochImages), LR: l.sched.LR(l.global - 1),
 		ImagesPerS: float64(l.rs.EpochImages) / math.Max(trainS, 1e-9), TestAcc: math.NaN()}
-	if l.o.Test != nil {
-		// Evaluation runs to the end even when ctx ends meanwhile: the
-		// epoch's metrics and checkpoint come first.
-		er, err := l.sess.Evaluate(context.Background(), l.o.Test, EMA)
-		if err != nil {
-			return m, err
-		}
-		m.TestAcc, m.TestLoss = er.Acc, er.Loss
+	// Evaluation runs to the end even when ctx ends meanwhile: the
+	// epoch's metrics and checkpoint come first.
+	er, err := l.evaluate(context.Background())
+	if err != nil {
+		return m, err
 	}
+	m.TestAcc, m.TestLoss = er.Acc, er.Loss
 	ms := l.o.Kernels.Device().MemoryStats()
 	m.PeakDeviceMiB = float64(ms.PeakBytes) / (1 << 20)
 	m.PeakHostMiB = peakRSSMiB()

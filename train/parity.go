@@ -18,6 +18,10 @@ type ParityOptions struct {
 	Grad bool
 	// LabelSmoothing of the cross-entropy.
 	LabelSmoothing float64
+	// Targets, when set, are soft targets [N, num_classes] (MixUp/CutMix
+	// mixtures with any smoothing folded in, as timm's
+	// SoftTargetCrossEntropy takes them) used instead of the labels.
+	Targets []float32
 	// Steps runs that many training steps on the batch and returns the
 	// parameters after them.
 	Steps int
@@ -59,13 +63,17 @@ func Parity(ctx context.Context, k *kernels.Kernels, l *nfnet.Layout, weights ma
 		return nil, fmt.Errorf("train: parity: %d steps", o.Steps)
 	}
 	train := o.Grad || o.Steps > 0
-	if train && labels == nil {
-		return nil, errors.New("train: parity: gradients and training steps need labels")
+	if train && labels == nil && o.Targets == nil {
+		return nil, errors.New("train: parity: gradients and training steps need labels or targets")
+	}
+	if o.Targets != nil && (len(o.Targets) != xShape[0]*l.Config.NumClasses || o.LabelSmoothing != 0) {
+		return nil, fmt.Errorf("train: parity: %d target values for %d images of %d classes, label smoothing %v (targets hold it)",
+			len(o.Targets), xShape[0], l.Config.NumClasses, o.LabelSmoothing)
 	}
 	so := SessionOptions{Kernels: k, EvalBatch: xShape[0], EvalHeight: xShape[2], EvalWidth: xShape[3]}
 	if train {
 		so.Train = nfnet.TrainOptions{Batch: xShape[0], Height: xShape[2], Width: xShape[3],
-			LabelSmoothing: o.LabelSmoothing, Recipe: o.Recipe, GradientsOnly: o.Steps == 0}
+			LabelSmoothing: o.LabelSmoothing, Recipe: o.Recipe, GradientsOnly: o.Steps == 0, SoftTargets: o.Targets != nil}
 		if o.Steps > 0 && o.Recipe.Epochs == 0 {
 			so.Train.Recipe.Epochs = 1 // a constant rate has no schedule length
 		}
@@ -104,7 +112,13 @@ func parityTrain(ctx context.Context, s *Session, x []float32, labels []int64, o
 	for i := range max(o.Steps, 1) {
 		h := agc.Hyper{LR: r.LR, Momentum: r.Momentum, Nesterov: r.Nesterov, WeightDecay: r.WeightDecay,
 			Lambda: r.AGCClip, Eps: r.AGCEps, Step: int64(i)}
-		if err := s.Submit(x, lab, h, o.Seed+uint64(i)); err != nil {
+		var err error
+		if o.Targets != nil {
+			err = s.SubmitSoft(x, o.Targets, h, o.Seed+uint64(i))
+		} else {
+			err = s.Submit(x, lab, h, o.Seed+uint64(i))
+		}
+		if err != nil {
 			return fmt.Errorf("train: parity: step %d: %w", i+1, err)
 		}
 		loss, err := s.Wait(ctx)

@@ -416,6 +416,13 @@ func (s *Session) Evaluate(ctx context.Context, ds *data.Dataset, w Weights) (Ev
 	if err != nil {
 		return EvalResult{}, fmt.Errorf("train: evaluate: %w", err)
 	}
+	return s.evalPipeline(ctx, p, w)
+}
+
+// evalPipeline scores the chosen weights on one pass over p (PadLast).
+func (s *Session) evalPipeline(ctx context.Context, p *data.Pipeline, w Weights) (EvalResult, error) {
+	cfg := s.Layout.Config
+	var err error
 	var b *data.Batch
 	var r EvalResult
 	var lossSum float64

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/nfvk/nfvk/agc"
+	"github.com/nfvk/nfvk/graph"
 )
 
 // Submit uploads one batch (x in NCHW order, labels class indices) and
@@ -18,14 +19,13 @@ func (s *Session) Submit(x []float32, labels []int32, h agc.Hyper, seed uint64) 
 	if err := s.needTrain("submit", false); err != nil {
 		return err
 	}
-	if err := s.idle("submit"); err != nil {
+	if s.tg.Targets != nil {
+		return errors.New("train: session: submit: the step takes soft targets (SubmitSoft)")
+	}
+	if err := s.checkInput("submit", x); err != nil {
 		return err
 	}
 	k := s.tg.AccumSteps
-	micro := s.tg.Input.Size()
-	if len(x) != k*micro {
-		return fmt.Errorf("train: session: input has %d values, want %d micro-batches of %v = %d", len(x), k, s.tg.Input.Shape(), k*micro)
-	}
 	b := s.tg.Labels.Size()
 	if len(labels) != k*b {
 		return fmt.Errorf("train: session: %d labels for a batch of %d", len(labels), k*b)
@@ -38,20 +38,66 @@ func (s *Session) Submit(x []float32, labels []int32, h agc.Hyper, seed uint64) 
 		}
 		s.labelF[i] = float32(c)
 	}
+	return s.submit(x, s.labelF, h, seed)
+}
+
+// SubmitSoft is Submit for a step built with soft targets
+// (nfnet.TrainOptions.SoftTargets): targets holds each image's class
+// distribution, [images, classes] row-major (data.Batch.SoftTargets).
+func (s *Session) SubmitSoft(x, targets []float32, h agc.Hyper, seed uint64) error {
+	if err := s.needTrain("submit", false); err != nil {
+		return err
+	}
+	if s.tg.Targets == nil {
+		return errors.New("train: session: submit: the step takes labels (Submit)")
+	}
+	if err := s.checkInput("submit", x); err != nil {
+		return err
+	}
+	if want := s.tg.AccumSteps * s.tg.Targets.Size(); len(targets) != want {
+		return fmt.Errorf("train: session: %d target values, want %d (%d micro-batches of %v)", len(targets), want, s.tg.AccumSteps, s.tg.Targets.Shape())
+	}
+	return s.submit(x, targets, h, seed)
+}
+
+// checkInput checks the session is idle and x holds the step's images.
+func (s *Session) checkInput(what string, x []float32) error {
+	if err := s.idle(what); err != nil {
+		return err
+	}
+	k, micro := s.tg.AccumSteps, s.tg.Input.Size()
+	if len(x) != k*micro {
+		return fmt.Errorf("train: session: input has %d values, want %d micro-batches of %v = %d", len(x), k, s.tg.Input.Shape(), k*micro)
+	}
+	return nil
+}
+
+// submit starts the step on x and the loss's input y (labels as floats,
+// or targets).
+func (s *Session) submit(x, y []float32, h agc.Hyper, seed uint64) error {
 	if err := s.stepValues(h); err != nil {
 		return err
 	}
 	var err error
-	if k == 1 {
-		err = s.submitPhase(0, seed, x, s.labelF, true)
+	if s.tg.AccumSteps == 1 {
+		err = s.submitPhase(0, seed, x, y, true)
 	} else {
-		err = s.submitMicro(x, seed)
+		err = s.submitMicro(x, y, seed)
 	}
 	if err != nil {
 		return fmt.Errorf("train: session: %w", err)
 	}
 	s.pending, s.evalSynced = true, false
 	return nil
+}
+
+// lossInput is the tensor the loss reads besides the logits: Labels or
+// Targets.
+func (s *Session) lossInput() *graph.Tensor {
+	if s.tg.Targets != nil {
+		return s.tg.Targets
+	}
+	return s.tg.Labels
 }
 
 // stepValues encodes the step's values, and the classifier's with its
@@ -78,7 +124,7 @@ func (s *Session) stepValues(h agc.Hyper) error {
 func (s *Session) submitPhase(phase int, seed uint64, x, labels []float32, update bool) error {
 	clear(s.feeds)
 	if x != nil {
-		s.feeds[s.tg.Input], s.feeds[s.tg.Labels] = x, labels
+		s.feeds[s.tg.Input], s.feeds[s.lossInput()] = x, labels
 	}
 	if update && s.tg.Hyper != nil {
 		s.feeds[s.tg.Hyper] = s.hyperV
@@ -93,14 +139,14 @@ func (s *Session) submitPhase(phase int, seed uint64, x, labels []float32, updat
 
 // submitMicro runs the forward-backward phase of each micro-batch,
 // keeping its loss and logits, then submits the update.
-func (s *Session) submitMicro(x []float32, seed uint64) error {
-	k, micro, b := s.tg.AccumSteps, s.tg.Input.Size(), s.tg.Labels.Size()
+func (s *Session) submitMicro(x, y []float32, seed uint64) error {
+	k, micro, b := s.tg.AccumSteps, s.tg.Input.Size(), s.lossInput().Size()
 	nl := s.tg.Logits.Size()
 	s.microLoss = grow(s.microLoss, k)
 	s.logit = grow(s.logit, k*nl)
 	for i := range k {
 		// Each micro-batch draws its own random bits (dropout, drop path).
-		if err := s.submitPhase(0, seed+uint64(i)*0x9e3779b97f4a7c15, x[i*micro:(i+1)*micro], s.labelF[i*b:(i+1)*b], false); err != nil {
+		if err := s.submitPhase(0, seed+uint64(i)*0x9e3779b97f4a7c15, x[i*micro:(i+1)*micro], y[i*b:(i+1)*b], false); err != nil {
 			return err
 		}
 		if err := s.train.Wait(context.Background()); err != nil {

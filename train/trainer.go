@@ -31,6 +31,19 @@ type Recipe struct {
 	// padded by CropPad pixels (0: none) and random horizontal flips.
 	CropPad int  `json:"crop_pad"`
 	HFlip   bool `json:"hflip"`
+	// MixUp and CutMix are the Beta alphas of batch mixing (0: off); with
+	// either on, MixProb (0 means 1) is the chance a batch is mixed, and
+	// the loss takes soft targets with label smoothing folded in, as
+	// timm's Mixup and SoftTargetCrossEntropy do.
+	MixUp   float64 `json:"mixup,omitempty"`
+	CutMix  float64 `json:"cutmix,omitempty"`
+	MixProb float64 `json:"mix_prob,omitempty"`
+	// RandAugment layers and magnitude of streamed training images (0
+	// layers: off); TestSize is the streamed test split's image size.
+	// The loop only stores them (the streams apply them).
+	RandAugLayers int     `json:"randaugment_layers,omitempty"`
+	RandAugMag    float64 `json:"randaugment_magnitude,omitempty"`
+	TestSize      int     `json:"test_size,omitempty"`
 	// Seed keys parameter initialisation and the device's random streams;
 	// DataSeed shuffling and augmentation.
 	Seed     uint64 `json:"seed"`
@@ -94,6 +107,9 @@ func (r Recipe) Validate() error {
 	if r.CropPad < 0 {
 		bad("crop_pad", "%d, want >= 0", r.CropPad)
 	}
+	if !(r.MixUp >= 0) || !(r.CutMix >= 0) || !(r.MixProb >= 0 && r.MixProb <= 1) {
+		bad("mixup/cutmix/mix_prob", "%v, %v, %v: want alphas >= 0 and a probability in [0, 1]", r.MixUp, r.CutMix, r.MixProb)
+	}
 	return errors.Join(errs...)
 }
 
@@ -116,8 +132,13 @@ type Options struct {
 	// (CheckCompatible); an empty Model (no Depths) takes the checkpoint's.
 	Model nfnet.Config
 	// Train and Test are the splits, normalised alike (Recipe.Mean/Std
-	// record how). Test may be nil: no evaluation.
+	// record how).
 	Train, Test *data.Dataset
+	// TrainStream and TestStream, instead of Train and Test, read the
+	// splits from disk as the steps need them (image folders, shards):
+	// the model trains at the training stream's size and the eval pass is
+	// compiled for the test stream's, which may differ.
+	TrainStream, TestStream *data.Stream
 	// Recipe is the training recipe. On resume the checkpoint's is used.
 	Recipe Recipe
 	// RunsDir is the parent of run directories (default "runs"); RunName

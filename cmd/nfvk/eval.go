@@ -38,7 +38,7 @@ func runEval(ctx context.Context, args []string, stdout io.Writer) (retErr error
 	if err != nil {
 		return fmt.Errorf("eval: %w", err)
 	}
-	src := dataSource{name: rec.Data, dir: rec.DataDir, size: rec.Height}
+	src := dataSource{name: rec.Data, dir: rec.DataDir, size: rec.Height, skipBad: true}
 	if *dataName != "" {
 		src.name = *dataName
 	}
@@ -53,9 +53,13 @@ func runEval(ctx context.Context, args []string, stdout io.Writer) (retErr error
 	if err := ds.selectClasses(rec.ClassSubset); err != nil {
 		return fmt.Errorf("eval: checkpoint %s: class_subset %v: %w", ck.Path, rec.ClassSubset, err)
 	}
-	if ds.test.C != ck.Config.InChans || ds.test.NumClasses() != ck.Config.NumClasses {
+	if ds.channels() != ck.Config.InChans || len(ds.classNames()) != ck.Config.NumClasses {
 		return fmt.Errorf("eval: checkpoint %s: model takes %d channels and %d classes; %s has %d and %d", ck.Path,
-			ck.Config.InChans, ck.Config.NumClasses, src.name, ds.test.C, ds.test.NumClasses())
+			ck.Config.InChans, ck.Config.NumClasses, src.name, ds.channels(), len(ds.classNames()))
+	}
+	ev, err := newEvalData(ds, rec)
+	if err != nil {
+		return fmt.Errorf("eval: %w", err)
 	}
 	dev, err := openDevice(*device)
 	if err != nil {
@@ -63,7 +67,7 @@ func runEval(ctx context.Context, args []string, stdout io.Writer) (retErr error
 	}
 	defer closeDevice(dev, &retErr)
 	e, err := train.NewSession(ctx, l, train.SessionOptions{Kernels: kernels.New(dev),
-		EvalBatch: min(*batch, ds.test.N), EvalHeight: ds.test.H, EvalWidth: ds.test.W})
+		EvalBatch: min(*batch, ev.n), EvalHeight: ev.size, EvalWidth: ev.width})
 	if err != nil {
 		return fmt.Errorf("eval: %w", err)
 	}
@@ -75,7 +79,7 @@ func runEval(ctx context.Context, args []string, stdout io.Writer) (retErr error
 	if err := e.SetParams(tensorMap(w)); err != nil {
 		return fmt.Errorf("eval: checkpoint %s: %w", ck.Path, err)
 	}
-	r, err := e.Evaluate(ctx, ds.test, train.Current)
+	r, err := ev.evaluate(ctx, e)
 	if err != nil {
 		return fmt.Errorf("eval: %w", err)
 	}

@@ -38,7 +38,7 @@ func runForward(ctx context.Context, args []string, stdout io.Writer) (retErr er
 		configPath = fs.String("config", "", "model config (JSON, timm NfCfg field names) `file`")
 		variant    = fs.String("variant", "", "named variant (f0..f7, f0+..f7+, dm_nfnet_f0..f6) instead of --config")
 		weights    = fs.String("weights", "", "parameters by timm name (safetensors) `file`")
-		input      = fs.String("input", "", "safetensors `file` holding input [N,C,H,W] (F32) and, for --grad/--steps, labels [N] (I64)")
+		input      = fs.String("input", "", "safetensors `file` holding input [N,C,H,W] (F32) and, for --grad/--steps, labels [N] (I64) or soft targets [N,classes] (F32, named targets: timm's SoftTargetCrossEntropy, used when present)")
 		outPath    = fs.String("out", "", "output safetensors `file`")
 		grad       = fs.Bool("grad", false, "also write loss and grad/<name> at the given weights")
 		smoothing  = fs.Float64("label-smoothing", 0, "label smoothing of the cross-entropy")
@@ -90,7 +90,7 @@ func runForward(ctx context.Context, args []string, stdout io.Writer) (retErr er
 	if err != nil {
 		return fmt.Errorf("forward: %w", err)
 	}
-	x, xShape, labels, err := readBatch(*input, *grad || *steps > 0)
+	x, xShape, labels, targets, err := readTrainBatch(*input, *grad || *steps > 0, l.Head.Classes)
 	if err != nil {
 		return fmt.Errorf("forward: %w", err)
 	}
@@ -105,7 +105,7 @@ func runForward(ctx context.Context, args []string, stdout io.Writer) (retErr er
 		k = kernels.New(dev)
 	}
 	res, err := train.Parity(ctx, k, l, w, x, xShape, labels, train.ParityOptions{
-		Grad: *grad, LabelSmoothing: *smoothing, Steps: *steps, Recipe: rec, Seed: *seed})
+		Grad: *grad, LabelSmoothing: *smoothing, Steps: *steps, Recipe: rec, Seed: *seed, Targets: targets})
 	if err != nil {
 		return fmt.Errorf("forward: %w", err)
 	}

@@ -27,6 +27,7 @@ func commands() []command {
 		{"train", "train a model on a dataset (default: nano on Fashion-MNIST); --help lists the recipe", runTrain},
 		{"eval", "test accuracy of a checkpoint's EMA weights", runEval},
 		{"predict", "top-k classes of image files with a checkpoint", runPredict},
+		{"data", "streamed datasets: check and index (class counts, bad files), preview a batch, write tar shards", runData},
 		{"export", "a checkpoint's weights as a timm state_dict (safetensors) for PyTorch", runExport},
 		{"bench", "microbenchmarks (kernels, references, training steps) on a device; compare two runs", runBench},
 		{"version", "the module version and VCS revision nfvk was built from", runVersion},

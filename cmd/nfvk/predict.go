@@ -51,10 +51,18 @@ func runPredict(ctx context.Context, args []string, stdout io.Writer) (retErr er
 		return fmt.Errorf("predict: checkpoint %s: the recipe lacks the image size or the %d-channel normalisation", ck.Path, c)
 	}
 	files := fs.Args()[1:]
-	x := make([]float32, len(files)*c*h*w)
-	for i, f := range files {
-		if err := loadImage(f, x[i*c*h*w:(i+1)*c*h*w], c, h, w, rec.Mean, rec.Std); err != nil {
+	var x []float32
+	if streamed(rec.Data) { // as the run evaluated: resize, centre crop
+		h, w = testSize(rec), testSize(rec)
+		if x, err = evalImages(files, rec); err != nil {
 			return fmt.Errorf("predict: %w", err)
+		}
+	} else {
+		x = make([]float32, len(files)*c*h*w)
+		for i, f := range files {
+			if err := loadImage(f, x[i*c*h*w:(i+1)*c*h*w], c, h, w, rec.Mean, rec.Std); err != nil {
+				return fmt.Errorf("predict: %w", err)
+			}
 		}
 	}
 	dev, err := openDevice(*device)
@@ -97,7 +105,9 @@ const predictUsage = "usage: nfvk predict [flags] CHECKPOINT IMAGE..."
 const predictHelp = `Prints the top-k classes of each PNG or JPEG image under a checkpoint (a
 file, or a run directory: its latest). Images are resized to the training
 size, converted to gray for 1-channel models (Fashion-MNIST images are
-light garments on black) and normalised as in training.
+light garments on black) and normalised as in training; for a run on a
+streamed folder or shards, they are prepared as its test images were
+(resized to the test size plus 32, centre-cropped).
 
 flags:
 `

@@ -48,6 +48,10 @@ func bindRecipe(fs *flag.FlagSet, r *train.Recipe) {
 	fs.Float64Var(&r.LabelSmoothing, "label-smoothing", r.LabelSmoothing, "label smoothing of the training loss")
 	fs.IntVar(&r.CropPad, "crop-pad", r.CropPad, "random-crop augmentation: pad by N pixels, crop back (0: off)")
 	fs.BoolVar(&r.HFlip, "hflip", r.HFlip, "random horizontal flips (on by default for fashion-mnist, cifar10, folder; off for mnist)")
+	fs.Float64Var(&r.MixUp, "mixup", r.MixUp, "MixUp: blend image pairs with a Beta(alpha, alpha) weight, soft targets (0: off; 0.2 is common)")
+	fs.Float64Var(&r.CutMix, "cutmix", r.CutMix, "CutMix: paste a box of the partner image, Beta(alpha, alpha) area (0: off; 1 is common); with --mixup too, each sample picks one")
+	fs.Float64Var(&r.MixProb, "mix-prob", r.MixProb, "chance a batch is mixed with --mixup/--cutmix (0: always)")
+	fs.Var(raFlag{r}, "randaugment", "RandAugment `LAYERS,MAGNITUDE` on streamed training images (--data folder, shards), e.g. 4,5 (DeepMind's F0); 0: off")
 	fs.Uint64Var(&r.Seed, "seed", r.Seed, "seed of the initial weights and the device's random streams (shuffling and augmentation use seed+1)")
 }
 

@@ -25,9 +25,9 @@ type trainFlags struct {
 	rec                                                         train.Recipe
 	variant, configPath, dataName, dataDir, device, resume, run string
 	runsDir, init, classes                                      string
-	size, workers, keep                                         int
+	size, testSize, workers, keep                               int
 	maxSteps                                                    int64
-	quiet, initEMA, resetHead, initPartial                      bool
+	quiet, initEMA, resetHead, initPartial, skipBad             bool
 }
 
 const trainUsage = "usage: nfvk train [flags]"
@@ -41,14 +41,16 @@ func parseTrainFlags(args []string, stdout io.Writer) (f *trainFlags, help bool,
 	bindRecipe(fs, &f.rec)
 	fs.StringVar(&f.variant, "variant", nfnet.NanoName, "model: "+nfnet.NanoName+" (the small default for 28-32 px images; see nfnet/small.go) or a named NFNet (f0..f7, f0+..f7+, dm_nfnet_f0..f6)")
 	fs.StringVar(&f.configPath, "config", "", "model config `file` (JSON, timm NfCfg field names) instead of --variant; in_chans and num_classes are set from the data")
-	fs.StringVar(&f.dataName, "data", "fashion-mnist", "dataset: fashion-mnist, mnist (idx files), cifar10 (binary batches) or folder (DIR/train/<class>/*.png|jpg and DIR/test/<class>/...)")
+	fs.StringVar(&f.dataName, "data", "fashion-mnist", "dataset: fashion-mnist, mnist (idx files), cifar10 (binary batches), folder (DIR/train/<class>/*.jpg|png and DIR/val/ or test/, streamed from disk) or shards (DIR/train/*.tar and DIR/val/*.tar in the webdataset layout, streamed)")
 	fs.StringVar(&f.dataDir, "data-dir", "", "dataset `directory` (default for fashion-mnist: "+defaultFashionDir+")")
-	fs.IntVar(&f.size, "size", 32, "image side in pixels for --data folder (images are resized)")
+	fs.IntVar(&f.size, "size", 32, "training image side in pixels for --data folder or shards (random-resized crops; a named NFNet variant defaults to its training size)")
+	fs.IntVar(&f.testSize, "test-size", 0, "evaluation image side for --data folder or shards (resize to size+32, centre crop; default: --size, or a named variant's test size)")
+	fs.BoolVar(&f.skipBad, "skip-bad", false, "with --data folder or shards: leave out (and log) the files the index finds unreadable, instead of refusing to start")
 	fs.StringVar(&f.device, "device", "", "Vulkan device: index or name substring (default: $NFVK_DEVICE, else the best: discrete GPU, integrated, virtual, CPU)")
 	fs.StringVar(&f.resume, "resume", "", "continue a run: its `directory` (latest checkpoint) or a checkpoint file; model, recipe and image size come from the checkpoint")
 	fs.StringVar(&f.run, "run", "", "run `name`: the run directory is RUNS/NAME (default: the UTC start time)")
 	fs.StringVar(&f.runsDir, "runs", "runs", "`directory` holding run directories")
-	fs.IntVar(&f.workers, "workers", 1, "goroutines preparing each batch (on a CPU device the device needs the cores)")
+	fs.IntVar(&f.workers, "workers", 0, "goroutines preparing each batch (0: every CPU with a GPU, half of them on a CPU device, which needs the rest)")
 	fs.IntVar(&f.keep, "keep", 2, "checkpoints kept per run")
 	fs.BoolVar(&f.quiet, "quiet", false, "no progress output, only the summary")
 	fs.StringVar(&f.init, "init", "", "start from these weights (fine-tuning): a `file` of timm-named tensors (safetensors, e.g. timm's dm_nfnet_f0), an nfvk checkpoint or a run directory (its latest checkpoint); the classifier is re-initialised when the class count differs")
@@ -90,7 +92,7 @@ func runTrain(ctx context.Context, args []string, stdout io.Writer) (retErr erro
 		return err
 	}
 	o := train.Options{RunsDir: f.runsDir, RunName: f.run, KeepCheckpoints: f.keep, Workers: f.workers, MaxSteps: f.maxSteps}
-	src := dataSource{name: f.dataName, dir: f.dataDir, size: f.size}
+	src := dataSource{name: f.dataName, dir: f.dataDir, size: f.size, skipBad: f.skipBad, log: logTo(stdout, f.quiet)}
 	rec := f.rec
 	if f.resume != "" {
 		if rec, err = f.resumeRecipe(&o, &src); err != nil {
@@ -108,6 +110,13 @@ func runTrain(ctx context.Context, args []string, stdout io.Writer) (retErr erro
 		if !f.set["hflip"] {
 			rec.HFlip = src.name != "mnist"
 		}
+		if streamed(src.name) {
+			rec.CropPad = 0 // random-resized crops instead
+			if rec.Height, rec.TestSize, err = f.sizes(true); err != nil {
+				return fmt.Errorf("train: %w", err)
+			}
+			rec.Width = rec.Height
+		}
 		if o.Model, err = f.model(ds); err != nil {
 			return fmt.Errorf("train: %w", err)
 		}
@@ -117,8 +126,14 @@ func runTrain(ctx context.Context, args []string, stdout io.Writer) (retErr erro
 			return fmt.Errorf("train: %w", err)
 		}
 	}
-	rec.Data, rec.DataDir, rec.Mean, rec.Std, rec.Classes = src.name, src.dir, ds.stats.Mean, ds.stats.Std, ds.train.Classes
+	rec.Data, rec.DataDir, rec.Mean, rec.Std, rec.Classes = src.name, src.dir, ds.stats.Mean, ds.stats.Std, ds.classNames()
 	o.Recipe, o.Train, o.Test = rec, ds.train, ds.test
+	if ds.trainSrc != nil {
+		o.Train, o.Test = nil, nil
+		if o.TrainStream, o.TestStream, err = ds.streams(rec); err != nil {
+			return fmt.Errorf("train: %w", err)
+		}
+	}
 
 	dev, err := openDevice(f.device)
 	if err != nil {
@@ -127,15 +142,17 @@ func runTrain(ctx context.Context, args []string, stdout io.Writer) (retErr erro
 	defer closeDevice(dev, &retErr)
 	o.Kernels = kernels.New(dev)
 	in := dev.Info()
+	if !f.set["workers"] {
+		o.Workers = autoWorkers(in.Type)
+	}
 	fmt.Fprintf(stdout, "device: %s (%s)\n", in.Name, in.Type)
-	fmt.Fprintf(stdout, "model: %s, %d parameters; data: %s, %d train / %d test images of %dx%dx%d\n",
-		o.Model.Name, countParams(o.Model), src.name, ds.train.N, ds.test.N, ds.train.C, ds.train.H, ds.train.W)
+	fmt.Fprintf(stdout, "model: %s, %d parameters; data: %s, %s\n", o.Model.Name, countParams(o.Model), src.name, ds.describe(rec))
 	if len(rec.ClassSubset) > 0 {
 		fmt.Fprintf(stdout, "classes: %s (dataset classes %v, relabelled 0..%d)\n", strings.Join(rec.Classes, ", "), rec.ClassSubset, len(rec.ClassSubset)-1)
 	}
 	if f.resume == "" {
-		fmt.Fprintf(stdout, "recipe: %d epochs, batch %d, lr %g (warmup %g epochs, cosine), AGC %g, label smoothing %g, EMA %g, crop-pad %d, hflip %v\n",
-			rec.Epochs, rec.Batch, rec.LR, rec.WarmupEpochs, rec.AGCClip, rec.LabelSmoothing, rec.EMADecay, rec.CropPad, rec.HFlip)
+		fmt.Fprintf(stdout, "recipe: %d epochs, batch %d, lr %g (warmup %g epochs, cosine), AGC %g, label smoothing %g, EMA %g, crop-pad %d, hflip %v%s\n",
+			rec.Epochs, rec.Batch, rec.LR, rec.WarmupEpochs, rec.AGCClip, rec.LabelSmoothing, rec.EMADecay, rec.CropPad, rec.HFlip, mixDescription(rec))
 	}
 	var progress train.Progress
 	if f.quiet {
@@ -165,7 +182,7 @@ func (f *trainFlags) resumeRecipe(o *train.Options, src *dataSource) (train.Reci
 	if err != nil {
 		return train.Recipe{}, err
 	}
-	ignored := append(recipeFlags(), "variant", "config", "run", "runs", "size", "init", "init-ema", "reset-head", "init-partial", "classes")
+	ignored := append(recipeFlags(), "variant", "config", "run", "runs", "size", "test-size", "init", "init-ema", "reset-head", "init-partial", "classes")
 	for _, name := range ignored {
 		if f.set[name] {
 			return train.Recipe{}, fmt.Errorf("--%s cannot change a resumed run (the checkpoint %s holds its model, recipe, image size and run directory)", name, ck.Path)
@@ -189,7 +206,7 @@ func (f *trainFlags) resumeRecipe(o *train.Options, src *dataSource) (train.Reci
 // rec.ClassSubset), the checkpoint's class_subset on a resumed one.
 func (f *trainFlags) selectClasses(rec *train.Recipe, ds *splits) error {
 	if f.resume == "" && f.set["classes"] {
-		sub, err := data.ParseClasses(f.classes, ds.train.Classes)
+		sub, err := data.ParseClasses(f.classes, ds.classNames())
 		if err != nil {
 			return fmt.Errorf("--classes %q: %w", f.classes, err)
 		}
@@ -214,7 +231,7 @@ func (f *trainFlags) model(ds splits) (nfnet.Config, error) {
 	case f.configPath != "":
 		cfg, err = nfnet.LoadConfig(f.configPath)
 	case f.variant == nfnet.NanoName:
-		cfg = nfnet.Nano(ds.train.C, ds.train.NumClasses())
+		cfg = nfnet.Nano(ds.channels(), len(ds.classNames()))
 	default:
 		cfg, err = nfnet.Variant(f.variant)
 	}
@@ -222,7 +239,7 @@ func (f *trainFlags) model(ds splits) (nfnet.Config, error) {
 		return cfg, err
 	}
 	// The data decides the input channels and classes.
-	cfg.InChans, cfg.NumClasses = ds.train.C, ds.train.NumClasses()
+	cfg.InChans, cfg.NumClasses = ds.channels(), len(ds.classNames())
 	return cfg, nil
 }
 
@@ -284,11 +301,18 @@ const defaultFashionDir = "/usr/share/datasets/fashion-mnist"
 type dataSource struct {
 	name, dir string
 	size      int
+	// skipBad leaves out the bad samples a streamed dataset's index
+	// finds; log (may be nil) hears of each.
+	skipBad bool
+	log     io.Writer
 }
 
+// splits are a dataset's training and test splits: in memory (train,
+// test) or streamed from disk (trainSrc, testSrc).
 type splits struct {
-	train, test *data.Dataset
-	stats       data.Stats
+	train, test       *data.Dataset
+	trainSrc, testSrc data.Source
+	stats             data.Stats
 }
 
 // load reads both splits and normalises them with the training set's
@@ -326,23 +350,10 @@ func (s *dataSource) load() (splits, error) {
 			return out, err
 		}
 		out.stats = data.CIFAR10Stats
-	case "folder":
-		if s.dir == "" {
-			return out, errors.New("--data folder needs --data-dir (holding train/ and test/ class folders)")
-		}
-		fo := data.FolderOptions{Width: s.size, Height: s.size, CenterCrop: true}
-		if out.train, err = data.LoadImageFolder(filepath.Join(s.dir, "train"), fo); err != nil {
-			return out, err
-		}
-		if out.test, err = data.LoadImageFolder(filepath.Join(s.dir, "test"), fo); err != nil {
-			return out, err
-		}
-		if strings.Join(out.train.Classes, "\x00") != strings.Join(out.test.Classes, "\x00") {
-			return out, fmt.Errorf("folder %s: train and test have different classes (%v, %v)", s.dir, out.train.Classes, out.test.Classes)
-		}
-		out.stats = data.ComputeStats(out.train)
+	case "folder", "shards":
+		return s.openSources()
 	default:
-		return out, fmt.Errorf("--data %q: want fashion-mnist, mnist, cifar10 or folder", s.name)
+		return out, fmt.Errorf("--data %q: want fashion-mnist, mnist, cifar10, folder or shards", s.name)
 	}
 	if err := out.train.Normalize(out.stats); err != nil {
 		return out, err
@@ -359,6 +370,9 @@ func (s *dataSource) load() (splits, error) {
 func (s *splits) selectClasses(classes []int) error {
 	if len(classes) == 0 {
 		return nil
+	}
+	if s.trainSrc != nil {
+		return s.selectSourceClasses(classes)
 	}
 	tr, err := s.train.SelectClasses(classes)
 	if err != nil {

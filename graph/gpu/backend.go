@@ -81,7 +81,7 @@ func (b *backend) GEMM(s ref.GEMMShape, alpha float32, x, y graph.Mem, beta floa
 func (b *backend) SoftmaxCrossEntropy(s ref.LossShape, c graph.CE) error {
 	return b.k.SoftmaxCrossEntropy(b.p, s, kernels.CE{Logits: b.span(c.Logits), Labels: b.span(c.Labels),
 		Smoothing: c.Smoothing, Loss: b.span(c.Loss), Correct: b.span(c.Correct), DLogits: b.span(c.DLogits),
-		DLoss: c.DLoss, Scratch: b.span(c.Scratch)})
+		DLoss: c.DLoss, Scratch: b.span(c.Scratch), Targets: b.span(c.Targets)})
 }
 func (b *backend) Sum(x, out, scratch graph.Mem) error {
 	return b.k.Sum(b.p, b.span(x), b.span(out), b.span(scratch))

@@ -6,13 +6,15 @@ set -euo pipefail
 # Runtime: the Vulkan loader and lavapipe (the CPU driver, used when there
 # is no GPU). Build/test: headers for the cgo shim, the shader compiler
 # and validator, the validation layer the tests run under. Data: the
-# Fashion-MNIST files `make train` uses. Cross build (make cross): the
+# Fashion-MNIST files `make train` uses; libjpeg-turbo's TurboJPEG API,
+# which the streaming pipeline decodes JPEGs with (cgo). Cross build (make cross): the
 # MinGW-w64 C compiler for the Windows CLI; the win32-threads flavour
 # alone, since cgo needs no C++ and no POSIX threads from it. Desktop
 # example (examples/desktop, Gio): the X11, Wayland, xkbcommon, EGL and
 # GLES headers its cgo windowing code builds against, and Xvfb, the X
 # server its test draws the window on.
 PKGS=(mesa-vulkan-drivers libvulkan1 libvulkan-dev glslc spirv-tools vulkan-validationlayers gcc dataset-fashion-mnist
+  libturbojpeg0-dev
   gcc-mingw-w64-x86-64-win32
   pkg-config libwayland-dev libx11-dev libx11-xcb-dev libxkbcommon-x11-dev libxcursor-dev libxfixes-dev
   libegl1-mesa-dev libgles2-mesa-dev libffi-dev xvfb)
