@@ -17,16 +17,28 @@ func libraryFromEnv() string {
 // same rank count give bit-identical sums, and every rank gets the same
 // bits (each chunk is summed by one rank and then copied).
 var deterministicMCA = map[string]string{
-	"OMPI_MCA_coll_tuned_use_dynamic_rules":  "1",
-	"OMPI_MCA_coll_tuned_allreduce_algorithm": "4",
+	"OMPI_MCA_coll_tuned_use_dynamic_rules":     "1",
+	"OMPI_MCA_coll_tuned_allreduce_algorithm":   "4",
 	"OMPI_MCA_coll_libnbc_iallreduce_algorithm": "1",
 }
 
-// setDeterministicDefaults sets the MCA parameters of deterministicMCA
+// yieldMCA makes a rank waiting in MPI yield its core instead of
+// spinning: a rank that finishes its share first must not slow the
+// others, which matters where ranks share cores (a CPU Vulkan device,
+// more ranks than cores); a bucket of megabytes hardly notices the
+// latency.
+var yieldMCA = map[string]string{"OMPI_MCA_mpi_yield_when_idle": "1"}
+
+// setDefaults sets the MCA parameters of deterministicMCA and yieldMCA
 // that the user has not set (mpirun --mca exports them as the same
 // variables) before MPI_Init reads them.
-func setDeterministicDefaults() {
+func setDefaults() {
 	for k, v := range deterministicMCA {
+		if _, ok := os.LookupEnv(k); !ok {
+			os.Setenv(k, v)
+		}
+	}
+	for k, v := range yieldMCA {
 		if _, ok := os.LookupEnv(k); !ok {
 			os.Setenv(k, v)
 		}

@@ -66,7 +66,7 @@ func Init(lib string) (*Comm, error) {
 		}
 		opened = true
 	}
-	setDeterministicDefaults()
+	setDefaults()
 	var provided C.int
 	if err := check("init", C.nfmpi_init_thread(threadMultiple, &provided)); err != nil {
 		return nil, err

@@ -64,6 +64,12 @@ type TrainOptions struct {
 	// step then has two phases, the forward-backward-accumulate phase run
 	// per micro-batch and the update phase run once (graph.SetPhase).
 	AccumSteps int
+	// Replicas > 1 makes the step one of that many data-parallel
+	// replicas: the gradients are accumulated as with AccumSteps (even
+	// when it is 1), scaled by 1/(AccumSteps*Replicas), so the host's sum
+	// of GradSums over the replicas, written back between the two
+	// phases, is the gradient of the mean loss of the global batch.
+	Replicas int
 }
 
 // TrainGraph is the training step of a layout as a graph.
@@ -87,6 +93,8 @@ type TrainGraph struct {
 	Params, Grads, Momentum, EMA, GradSums map[string]*graph.Tensor
 	// AccumSteps is the number of micro-batches per update (1: none).
 	AccumSteps int
+	// Replicas is the number of data-parallel replicas (1: none).
+	Replicas int
 }
 
 // Trained reports whether the step updates the named parameter (it is
@@ -103,10 +111,10 @@ func BuildTrain(l *Layout, o TrainOptions) (*TrainGraph, error) {
 			return nil, fmt.Errorf("nfnet: train graph: %w", err)
 		}
 	}
-	if o.AccumSteps > 1 && o.GradientsOnly {
-		return nil, errors.New("nfnet: train graph: gradient accumulation needs the update")
+	if (o.AccumSteps > 1 || o.Replicas > 1) && o.GradientsOnly {
+		return nil, errors.New("nfnet: train graph: gradient accumulation and replicas need the update")
 	}
-	s := &TrainGraph{Graph: graph.New(), Layout: l, Specs: l.Params(), AccumSteps: max(o.AccumSteps, 1),
+	s := &TrainGraph{Graph: graph.New(), Layout: l, Specs: l.Params(), AccumSteps: max(o.AccumSteps, 1), Replicas: max(o.Replicas, 1),
 		Grads: map[string]*graph.Tensor{}, Momentum: map[string]*graph.Tensor{}, EMA: map[string]*graph.Tensor{},
 		GradSums: map[string]*graph.Tensor{}}
 	g := s.Graph
@@ -163,9 +171,9 @@ func BuildTrain(l *Layout, o TrainOptions) (*TrainGraph, error) {
 }
 
 // addAccumulation sums each micro-batch's gradients, scaled by
-// 1/AccumSteps, into GradSums and starts the update phase.
+// 1/(AccumSteps*Replicas), into GradSums and starts the update phase.
 func (s *TrainGraph) addAccumulation(trained []ParamSpec) error {
-	if s.AccumSteps == 1 {
+	if s.AccumSteps == 1 && s.Replicas == 1 {
 		return nil
 	}
 	g := s.Graph
@@ -174,7 +182,7 @@ func (s *TrainGraph) addAccumulation(trained []ParamSpec) error {
 		if err != nil {
 			return err
 		}
-		if err := g.Accumulate(acc, s.Grads[sp.Name], 1/float64(s.AccumSteps)); err != nil {
+		if err := g.Accumulate(acc, s.Grads[sp.Name], 1/float64(s.AccumSteps*s.Replicas)); err != nil {
 			return err
 		}
 		s.GradSums[sp.Name] = acc

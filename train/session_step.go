@@ -42,7 +42,7 @@ func (s *Session) Submit(x []float32, labels []int32, h agc.Hyper, seed uint64) 
 		return err
 	}
 	var err error
-	if k == 1 {
+	if s.tg.Graph.Phases() == 1 {
 		err = s.submitPhase(0, seed, x, s.labelF, true)
 	} else {
 		err = s.submitMicro(x, seed)
@@ -92,7 +92,8 @@ func (s *Session) submitPhase(phase int, seed uint64, x, labels []float32, updat
 }
 
 // submitMicro runs the forward-backward phase of each micro-batch,
-// keeping its loss and logits, then submits the update.
+// keeping its loss and logits, sums the gradients over the ranks of a
+// data-parallel run, then submits the update.
 func (s *Session) submitMicro(x []float32, seed uint64) error {
 	k, micro, b := s.tg.AccumSteps, s.tg.Input.Size(), s.tg.Labels.Size()
 	nl := s.tg.Logits.Size()
@@ -113,6 +114,9 @@ func (s *Session) submitMicro(x []float32, seed uint64) error {
 			return fmt.Errorf("read logits: %w", err)
 		}
 	}
+	if err := s.reduceGrads(); err != nil {
+		return err
+	}
 	return s.submitPhase(1, seed, nil, nil, true)
 }
 
@@ -127,7 +131,7 @@ func (s *Session) Wait(ctx context.Context) (float32, error) {
 		return 0, fmt.Errorf("train: session: %w", err)
 	}
 	s.pending = false
-	if s.tg.AccumSteps > 1 {
+	if s.tg.Graph.Phases() > 1 {
 		var sum float64
 		for _, l := range s.microLoss {
 			sum += float64(l)
@@ -148,7 +152,7 @@ func (s *Session) Logits() ([]float32, error) {
 	if err := s.needTrain("logits", false); err != nil {
 		return nil, err
 	}
-	if s.tg.AccumSteps > 1 {
+	if s.tg.Graph.Phases() > 1 {
 		return s.logit, nil
 	}
 	s.logit = grow(s.logit, s.tg.Logits.Size())

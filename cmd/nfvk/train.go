@@ -89,6 +89,12 @@ func runTrain(ctx context.Context, args []string, stdout io.Writer) (retErr erro
 	if err != nil || help {
 		return err
 	}
+	rk, err := startRanks()
+	if err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	defer func() { rk.end(os.Stderr, retErr) }()
+	stdout = rk.stdout(stdout)
 	o := train.Options{RunsDir: f.runsDir, RunName: f.run, KeepCheckpoints: f.keep, Workers: f.workers, MaxSteps: f.maxSteps}
 	src := dataSource{name: f.dataName, dir: f.dataDir, size: f.size}
 	rec := f.rec
@@ -120,7 +126,11 @@ func runTrain(ctx context.Context, args []string, stdout io.Writer) (retErr erro
 	rec.Data, rec.DataDir, rec.Mean, rec.Std, rec.Classes = src.name, src.dir, ds.stats.Mean, ds.stats.Std, ds.train.Classes
 	o.Recipe, o.Train, o.Test = rec, ds.train, ds.test
 
-	dev, err := openDevice(f.device)
+	devSpec, err := rk.device(f.device)
+	if err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	dev, err := openDevice(devSpec)
 	if err != nil {
 		return fmt.Errorf("train: %w", err)
 	}
@@ -128,6 +138,10 @@ func runTrain(ctx context.Context, args []string, stdout io.Writer) (retErr erro
 	o.Kernels = kernels.New(dev)
 	in := dev.Info()
 	fmt.Fprintf(stdout, "device: %s (%s)\n", in.Name, in.Type)
+	if rk != nil {
+		o.Collective = rk.comm
+		fmt.Fprintln(stdout, rk.describe(rec.Batch))
+	}
 	fmt.Fprintf(stdout, "model: %s, %d parameters; data: %s, %d train / %d test images of %dx%dx%d\n",
 		o.Model.Name, countParams(o.Model), src.name, ds.train.N, ds.test.N, ds.train.C, ds.train.H, ds.train.W)
 	if len(rec.ClassSubset) > 0 {
