@@ -77,12 +77,16 @@ func (l *loop) startChecks(resumeStep int64) ([]startCheck, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Where the data lies may differ between machines; what it holds is
+	// compared below.
+	rec := l.rs.Recipe
+	rec.DataDir = ""
 	cfg, err := json.Marshal(struct {
 		Recipe Recipe
 		Model  any
 		Step   int64
 		Size   int
-	}{l.rs.Recipe, l.layout.Config, resumeStep, l.dist.size})
+	}{rec, l.layout.Config, resumeStep, l.dist.size})
 	if err != nil {
 		return nil, fmt.Errorf("train: start-up check: %w", err)
 	}
