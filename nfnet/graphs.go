@@ -65,11 +65,16 @@ type TrainOptions struct {
 	// per micro-batch and the update phase run once (graph.SetPhase).
 	AccumSteps int
 	// Replicas > 1 makes the step one of that many data-parallel
-	// replicas: the gradients are accumulated as with AccumSteps (even
-	// when it is 1), scaled by 1/(AccumSteps*Replicas), so the host's sum
-	// of GradSums over the replicas, written back between the two
-	// phases, is the gradient of the mean loss of the global batch.
-	Replicas int
+	// replicas; the host sums the gradients over them before the update
+	// phase. With AccumSteps > 1 the accumulated GradSums are scaled by
+	// 1/(AccumSteps*Replicas), so their sum over the replicas is the
+	// gradient of the mean loss of the global batch. Without, the
+	// backward pass is split into phases (graph.SplitPhase), each ending
+	// where a bucket of at most BucketFloats gradient values (0: all of
+	// them) is complete (TrainGraph.Buckets), so the host can reduce one
+	// bucket while the device computes the next; the host scales the
+	// sums of Grads by 1/Replicas.
+	Replicas, BucketFloats int
 }
 
 // TrainGraph is the training step of a layout as a graph.
@@ -95,6 +100,11 @@ type TrainGraph struct {
 	AccumSteps int
 	// Replicas is the number of data-parallel replicas (1: none).
 	Replicas int
+	// Buckets, for Replicas > 1 without accumulation, are the trained
+	// parameters whose Grads are complete after each backward phase:
+	// bucket i after phase i, in the order backward produces them; the
+	// update is the phase after the last.
+	Buckets [][]string
 }
 
 // Trained reports whether the step updates the named parameter (it is
@@ -164,6 +174,9 @@ func BuildTrain(l *Layout, o TrainOptions) (*TrainGraph, error) {
 	if err := s.addAccumulation(trained); err != nil {
 		return nil, fmt.Errorf("nfnet: train graph: %w", err)
 	}
+	if err := s.splitBuckets(trained, o.BucketFloats); err != nil {
+		return nil, fmt.Errorf("nfnet: train graph: %w", err)
+	}
 	if err := s.addUpdate(o.Recipe); err != nil {
 		return nil, fmt.Errorf("nfnet: train graph: %w", err)
 	}
@@ -173,7 +186,7 @@ func BuildTrain(l *Layout, o TrainOptions) (*TrainGraph, error) {
 // addAccumulation sums each micro-batch's gradients, scaled by
 // 1/(AccumSteps*Replicas), into GradSums and starts the update phase.
 func (s *TrainGraph) addAccumulation(trained []ParamSpec) error {
-	if s.AccumSteps == 1 && s.Replicas == 1 {
+	if s.AccumSteps == 1 {
 		return nil
 	}
 	g := s.Graph

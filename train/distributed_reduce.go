@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/nfvk/nfvk/graph"
+	"github.com/nfvk/nfvk/nfnet"
 )
 
 // Collective is the communication between the ranks of a data-parallel
@@ -24,125 +25,157 @@ type Collective interface {
 }
 
 // BucketFloats is the size of a gradient bucket: 25 MB of float32, as
-// PyTorch DDP's default. A bucket is reduced while the next is read.
+// PyTorch DDP's default.
 const BucketFloats = 25 << 20 / 4
 
 // ReduceStats are the host-side times of the gradient allreduce of the
-// last step: Read (device to host), Exposed (waiting for an allreduce
-// after every bucket was read: communication not hidden behind reads
-// and writes), Write (host to device) and Total.
+// last step: Read (device to host, while the device waits), Exposed
+// (waiting for allreduces after the backward pass ended: communication
+// not hidden behind the backward pass) and Write (host to device).
 type ReduceStats struct {
-	Read, Exposed, Write, Total time.Duration
+	Read, Exposed, Write time.Duration
 	// Floats is the number of values reduced, Buckets their buckets.
 	Floats, Buckets int
 }
 
-// gradReducer sums a step's accumulated gradients over the ranks in
-// buckets, last layer first (the order backward produces them): while
-// one bucket is reduced on the communication goroutine the next is read
-// from the device, and a reduced bucket is written back while later ones
-// are still on the wire.
+// gradReducer sums a step's gradients over the ranks in buckets: a
+// bucket is read from the device when the backward phase that completes
+// it has run, and reduced on the communication goroutine while the
+// device runs the next phases; the sums are written back before the
+// update phase.
 type gradReducer struct {
 	c       Collective
 	buckets []*gradBucket
-	work    chan *gradBucket
-	done    chan error
-	stats   ReduceStats
+	// ready[p] are the buckets complete after backward phase p of the
+	// last micro-batch.
+	ready [][]int
+	work  chan *gradBucket
+	done  chan error
+	sent  int
+	err   error
+	stats ReduceStats
 }
 
 type gradBucket struct {
-	ts   []*graph.Tensor
-	offs []int
-	buf  []float32
+	ts    []*graph.Tensor
+	offs  []int
+	buf   []float32
+	scale float32 // applied to the sum (1/ranks for unscaled gradients)
 }
 
-// newGradReducer groups sums (GradSums by parameter, names in forward
-// order) into buckets of at most limit values (a larger tensor is a
-// bucket of its own) and starts the communication goroutine.
-func newGradReducer(c Collective, names []string, sums map[string]*graph.Tensor, limit int) *gradReducer {
+// newGradReducer sets up the buckets: tg.Buckets over Grads (each ready
+// after its own phase, summed then scaled by 1/ranks) or, with
+// accumulation, GradSums (already scaled) in buckets of at most limit
+// values, last layer first, all ready after the last micro-batch; and
+// starts the communication goroutine.
+func newGradReducer(c Collective, tg *nfnet.TrainGraph, specs []nfnet.ParamSpec, limit int) *gradReducer {
 	r := &gradReducer{c: c}
-	var b *gradBucket
-	n := 0
-	for i := len(names) - 1; i >= 0; i-- {
-		t := sums[names[i]]
-		if t == nil {
-			continue // frozen
-		}
-		if b == nil || n+t.Size() > limit && n > 0 {
-			b = &gradBucket{}
+	if len(tg.Buckets) > 0 {
+		for i, names := range tg.Buckets {
+			b := &gradBucket{scale: 1 / float32(c.Size())}
+			for _, name := range names {
+				b.add(tg.Grads[name])
+			}
 			r.buckets = append(r.buckets, b)
-			n = 0
+			r.ready = append(r.ready, []int{i})
 		}
-		b.ts, b.offs = append(b.ts, t), append(b.offs, n)
-		n += t.Size()
-		r.stats.Floats += t.Size()
+	} else {
+		var b *gradBucket
+		var all []int
+		for i := len(specs) - 1; i >= 0; i-- {
+			t := tg.GradSums[specs[i].Name]
+			if t == nil {
+				continue // frozen
+			}
+			if b == nil || len(b.buf)+t.Size() > limit && len(b.buf) > 0 {
+				b = &gradBucket{scale: 1}
+				all = append(all, len(r.buckets))
+				r.buckets = append(r.buckets, b)
+			}
+			b.add(t)
+		}
+		r.ready = [][]int{all}
 	}
 	for _, b := range r.buckets {
-		last := len(b.ts) - 1
-		b.buf = make([]float32, b.offs[last]+b.ts[last].Size())
+		r.stats.Floats += len(b.buf)
 	}
 	r.stats.Buckets = len(r.buckets)
 	r.work = make(chan *gradBucket, len(r.buckets))
 	r.done = make(chan error, len(r.buckets))
 	go func() {
 		for b := range r.work {
-			r.done <- r.c.AllreduceSum(b.buf)
+			err := r.c.AllreduceSum(b.buf)
+			if b.scale != 1 {
+				for i := range b.buf {
+					b.buf[i] *= b.scale
+				}
+			}
+			r.done <- err
 		}
 	}()
 	return r
 }
 
-// reduce reads every bucket from x, sums it over the ranks and writes it
-// back.
-func (r *gradReducer) reduce(x executor) error {
-	t0 := time.Now()
-	var st ReduceStats
-	sent := 0
-	var ferr error
-	for _, b := range r.buckets {
-		if ferr = r.readBucket(x, b); ferr != nil {
-			break
+// add appends t to the bucket.
+func (b *gradBucket) add(t *graph.Tensor) {
+	b.ts, b.offs = append(b.ts, t), append(b.offs, len(b.buf))
+	b.buf = append(b.buf, make([]float32, t.Size())...)
+}
+
+// begin starts a step.
+func (r *gradReducer) begin() {
+	r.sent, r.err = 0, nil
+	r.stats.Read, r.stats.Exposed, r.stats.Write = 0, 0, 0
+}
+
+// send reads the buckets backward phase p completed and queues them for
+// the allreduce.
+func (r *gradReducer) send(x executor, p int) {
+	if r.err != nil || p >= len(r.ready) {
+		return
+	}
+	t := time.Now()
+	defer func() { r.stats.Read += time.Since(t) }()
+	for _, i := range r.ready[p] {
+		b := r.buckets[i]
+		for j, t := range b.ts {
+			if err := x.ReadInto(t, b.buf[b.offs[j]:b.offs[j]+t.Size()]); err != nil {
+				r.err = fmt.Errorf("read %v: %w", t, err)
+				return
+			}
 		}
 		r.work <- b
-		sent++
+		r.sent++
 	}
-	st.Read = time.Since(t0)
-	for i := range sent {
+}
+
+// finish waits for the allreduces and writes the sums back.
+func (r *gradReducer) finish(x executor) error {
+	for i := range r.sent {
 		w := time.Now()
 		err := <-r.done
-		st.Exposed += time.Since(w)
-		if err != nil {
-			ferr = err
+		r.stats.Exposed += time.Since(w)
+		if r.err == nil && err != nil {
+			r.err = err
 		}
-		if ferr != nil {
+		if r.err != nil {
 			continue // drain what was sent
 		}
 		w = time.Now()
-		ferr = r.writeBucket(x, r.buckets[i])
-		st.Write += time.Since(w)
-	}
-	st.Total, st.Floats, st.Buckets = time.Since(t0), r.stats.Floats, r.stats.Buckets
-	r.stats = st
-	if ferr != nil {
-		return fmt.Errorf("gradient allreduce: %w", ferr)
-	}
-	return nil
-}
-
-func (r *gradReducer) readBucket(x executor, b *gradBucket) error {
-	for i, t := range b.ts {
-		if err := x.ReadInto(t, b.buf[b.offs[i]:b.offs[i]+t.Size()]); err != nil {
-			return fmt.Errorf("read %v: %w", t, err)
+		b := r.buckets[i]
+		for j, t := range b.ts {
+			if err := x.Write(t, b.buf[b.offs[j]:b.offs[j]+t.Size()]); err != nil {
+				r.err = fmt.Errorf("write %v: %w", t, err)
+				break
+			}
 		}
+		r.stats.Write += time.Since(w)
 	}
-	return nil
-}
-
-func (r *gradReducer) writeBucket(x executor, b *gradBucket) error {
-	for i, t := range b.ts {
-		if err := x.Write(t, b.buf[b.offs[i]:b.offs[i]+t.Size()]); err != nil {
-			return fmt.Errorf("write %v: %w", t, err)
-		}
+	if r.err == nil && r.sent != len(r.buckets) {
+		r.err = fmt.Errorf("%d of %d buckets were ready", r.sent, len(r.buckets))
+	}
+	if r.err != nil {
+		return fmt.Errorf("gradient allreduce: %w", r.err)
 	}
 	return nil
 }
@@ -153,15 +186,6 @@ func (r *gradReducer) close() {
 		close(r.work)
 		r.work = nil
 	}
-}
-
-// reduceGrads sums the accumulated gradients over the ranks (no-op
-// without a collective).
-func (s *Session) reduceGrads() error {
-	if s.reducer == nil {
-		return nil
-	}
-	return s.reducer.reduce(s.train)
 }
 
 // ReduceStats are the times of the last step's gradient allreduce (zero
@@ -185,14 +209,10 @@ func (s *Session) startReducer() error {
 	if s.tg.Hyper == nil {
 		return fmt.Errorf("train: session: a data-parallel step needs the update")
 	}
-	names := make([]string, len(s.Specs))
-	for i, sp := range s.Specs {
-		names[i] = sp.Name
-	}
-	limit := s.o.BucketFloats
+	limit := s.o.Train.BucketFloats
 	if limit <= 0 {
 		limit = BucketFloats
 	}
-	s.reducer = newGradReducer(c, names, s.tg.GradSums, limit)
+	s.reducer = newGradReducer(c, s.tg, s.Specs, limit)
 	return nil
 }

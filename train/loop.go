@@ -186,7 +186,7 @@ func newLoop(ctx context.Context, o Options) (_ *loop, err error) {
 func (l *loop) openSession(ctx context.Context, ck *Checkpoint) error {
 	r, o := l.rs.Recipe, l.o
 	so := SessionOptions{Kernels: o.Kernels, Train: nfnet.TrainOptions{Batch: l.localBatch(), Height: r.Height, Width: r.Width,
-		LabelSmoothing: r.LabelSmoothing, Recipe: r.optimizer(l.layout), AccumSteps: r.AccumSteps, Replicas: l.replicas()}}
+		LabelSmoothing: r.LabelSmoothing, Recipe: r.optimizer(l.layout), AccumSteps: r.AccumSteps, Replicas: l.replicas(), BucketFloats: BucketFloats}}
 	if l.dist != nil {
 		so.Collective = l.dist.c
 	}

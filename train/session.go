@@ -61,10 +61,9 @@ type SessionOptions struct {
 	// training step (TrainProgram().Timings).
 	Profile bool
 	// Collective, for a step recorded with Train.Replicas ranks, sums the
-	// gradients over them between the gradient and update phases, in
-	// buckets of BucketFloats values (0: the package's BucketFloats).
-	Collective   Collective
-	BucketFloats int
+	// gradients over them before the update phase, in buckets of
+	// Train.BucketFloats values (0: the package's BucketFloats).
+	Collective Collective
 }
 
 // Weights chooses which weights Evaluate and Forward use.

@@ -91,21 +91,36 @@ func (s *Session) submitPhase(phase int, seed uint64, x, labels []float32, updat
 	return err
 }
 
-// submitMicro runs the forward-backward phase of each micro-batch,
-// keeping its loss and logits, sums the gradients over the ranks of a
-// data-parallel run, then submits the update.
+// submitMicro runs the forward-backward phases of each micro-batch,
+// keeping its loss and logits, and on a data-parallel run hands each
+// bucket of gradients to the allreduce as the phase that completes it
+// ends; then it submits the update, the last phase.
 func (s *Session) submitMicro(x []float32, seed uint64) error {
 	k, micro, b := s.tg.AccumSteps, s.tg.Input.Size(), s.tg.Labels.Size()
 	nl := s.tg.Logits.Size()
+	back := s.tg.Graph.Phases() - 1
 	s.microLoss = grow(s.microLoss, k)
 	s.logit = grow(s.logit, k*nl)
+	if s.reducer != nil {
+		s.reducer.begin()
+	}
 	for i := range k {
 		// Each micro-batch draws its own random bits (dropout, drop path).
-		if err := s.submitPhase(0, seed+uint64(i)*0x9e3779b97f4a7c15, x[i*micro:(i+1)*micro], s.labelF[i*b:(i+1)*b], false); err != nil {
-			return err
-		}
-		if err := s.train.Wait(context.Background()); err != nil {
-			return err
+		mseed := seed + uint64(i)*0x9e3779b97f4a7c15
+		for p := range back {
+			var xs, ls []float32
+			if p == 0 {
+				xs, ls = x[i*micro:(i+1)*micro], s.labelF[i*b:(i+1)*b]
+			}
+			if err := s.submitPhase(p, mseed, xs, ls, false); err != nil {
+				return err
+			}
+			if err := s.train.Wait(context.Background()); err != nil {
+				return err
+			}
+			if s.reducer != nil && i == k-1 {
+				s.reducer.send(s.train, p)
+			}
 		}
 		if err := s.train.ReadInto(s.tg.Loss, s.microLoss[i:i+1]); err != nil {
 			return fmt.Errorf("read loss: %w", err)
@@ -114,10 +129,12 @@ func (s *Session) submitMicro(x []float32, seed uint64) error {
 			return fmt.Errorf("read logits: %w", err)
 		}
 	}
-	if err := s.reduceGrads(); err != nil {
-		return err
+	if s.reducer != nil {
+		if err := s.reducer.finish(s.train); err != nil {
+			return err
+		}
 	}
-	return s.submitPhase(1, seed, nil, nil, true)
+	return s.submitPhase(back, seed, nil, nil, true)
 }
 
 // Wait waits for the submitted step and returns its loss (at the
