@@ -32,7 +32,7 @@ vet:
 # system headers (-idirafter): glibc's headers never mix in, and vulkan-go
 # keeps its bundled ones (its -I comes first). Outputs go to a temp dir.
 VULKAN_INCLUDE ?= /usr/include
-CROSS_PURE := ./safetensors/ ./data/ ./agc/ ./kernels/ref/ ./graph/ ./nfnet/
+CROSS_PURE := ./safetensors/ ./data/ ./agc/ ./kernels/ref/ ./graph/ ./nfnet/ ./mpi/
 .PHONY: cross
 cross:
 	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
@@ -74,6 +74,15 @@ test: deps
 .PHONY: desktop
 desktop:
 	cd examples/desktop && $(GO) vet ./... && NFVK_VALIDATE=1 $(GO) test -count=1 ./...
+
+# Data-parallel training alone (`make test` runs these within ./...):
+# the mpi package's collectives on 3 ranks under mpirun, replicas in one
+# process against one whole-batch process, and nfvk train on 2 ranks of
+# lavapipe (1e-5 of one process, bit-identical reruns, accumulation,
+# resume across rank counts, disagreeing ranks, a killed rank).
+.PHONY: test-mpi
+test-mpi: deps
+	NFVK_VALIDATE=1 $(GO) test -count=1 -run 'Collectives|Launched|InitBadLibrary|Replicas|NewDist|Buckets|SplitPhase|Distributed' ./mpi/ ./graph/ ./nfnet/ ./train/ ./cmd/nfvk/
 
 test-race:
 	$(GO) test -count=1 -race $(PURE_PKGS)

@@ -29,11 +29,12 @@ type Collective interface {
 const BucketFloats = 25 << 20 / 4
 
 // ReduceStats are the host-side times of the gradient allreduce of the
-// last step: Read (device to host, while the device waits), Exposed
-// (waiting for allreduces after the backward pass ended: communication
-// not hidden behind the backward pass) and Write (host to device).
+// last step: Read (device to host, while the device waits), Comm (in
+// MPI, on the communication goroutine), Exposed (the part of Comm not
+// hidden behind the backward pass: waiting for allreduces after it
+// ended) and Write (host to device).
 type ReduceStats struct {
-	Read, Exposed, Write time.Duration
+	Read, Comm, Exposed, Write time.Duration
 	// Floats is the number of values reduced, Buckets their buckets.
 	Floats, Buckets int
 }
@@ -50,10 +51,16 @@ type gradReducer struct {
 	// last micro-batch.
 	ready [][]int
 	work  chan *gradBucket
-	done  chan error
+	done  chan reduced
 	sent  int
 	err   error
 	stats ReduceStats
+}
+
+// reduced is the outcome of one bucket's allreduce.
+type reduced struct {
+	err  error
+	took time.Duration
 }
 
 type gradBucket struct {
@@ -101,16 +108,17 @@ func newGradReducer(c Collective, tg *nfnet.TrainGraph, specs []nfnet.ParamSpec,
 	}
 	r.stats.Buckets = len(r.buckets)
 	r.work = make(chan *gradBucket, len(r.buckets))
-	r.done = make(chan error, len(r.buckets))
+	r.done = make(chan reduced, len(r.buckets))
 	go func() {
 		for b := range r.work {
+			t := time.Now()
 			err := r.c.AllreduceSum(b.buf)
 			if b.scale != 1 {
 				for i := range b.buf {
 					b.buf[i] *= b.scale
 				}
 			}
-			r.done <- err
+			r.done <- reduced{err, time.Since(t)}
 		}
 	}()
 	return r
@@ -125,7 +133,7 @@ func (b *gradBucket) add(t *graph.Tensor) {
 // begin starts a step.
 func (r *gradReducer) begin() {
 	r.sent, r.err = 0, nil
-	r.stats.Read, r.stats.Exposed, r.stats.Write = 0, 0, 0
+	r.stats.Read, r.stats.Comm, r.stats.Exposed, r.stats.Write = 0, 0, 0, 0
 }
 
 // send reads the buckets backward phase p completed and queues them for
@@ -153,10 +161,11 @@ func (r *gradReducer) send(x executor, p int) {
 func (r *gradReducer) finish(x executor) error {
 	for i := range r.sent {
 		w := time.Now()
-		err := <-r.done
+		d := <-r.done
 		r.stats.Exposed += time.Since(w)
-		if r.err == nil && err != nil {
-			r.err = err
+		r.stats.Comm += d.took
+		if r.err == nil && d.err != nil {
+			r.err = d.err
 		}
 		if r.err != nil {
 			continue // drain what was sent
