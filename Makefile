@@ -18,8 +18,10 @@ deps:
 shaders:
 	$(GO) run ./tools/glslc -dir shaders
 
+# bin/nfvk runs alone, or data-parallel under mpirun/srun (README).
 build:
 	$(GO) build ./...
+	$(GO) build -o bin/nfvk ./cmd/nfvk
 
 vet:
 	$(GO) vet ./...

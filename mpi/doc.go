@@ -8,6 +8,10 @@
 // installed and data-parallel under mpirun or srun. Launched tells the two
 // apart from the environment a launcher sets.
 //
+// A rank that reaches a blocking collective before the others waits
+// asleep (a polled MPI_Ibarrier), not spinning: ranks that share cores
+// with each other or with a CPU device keep them.
+//
 // Calls are serialised by the Comm (MPI is initialised with at least
 // MPI_THREAD_SERIALIZED), so a Comm may be used from several goroutines;
 // the order of collective calls must still be the same on every rank.

@@ -15,6 +15,7 @@ import (
 	"math"
 	"runtime"
 	"sync"
+	"time"
 	"unsafe"
 )
 
@@ -102,6 +103,9 @@ func (c *Comm) LocalRank() int { return c.local }
 func (c *Comm) AllreduceSum(buf []float32) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if err := c.awaitRanks(); err != nil {
+		return err
+	}
 	for len(buf) > 0 {
 		n := min(len(buf), maxCount)
 		if err := check("allreduce", C.nfmpi_allreduce_f32((*C.float)(unsafe.Pointer(&buf[0])), C.int(n))); err != nil {
@@ -117,6 +121,9 @@ func (c *Comm) AllreduceSum(buf []float32) error {
 func (c *Comm) AllreduceSum64(buf []float64) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if err := c.awaitRanks(); err != nil {
+		return err
+	}
 	for len(buf) > 0 {
 		n := min(len(buf), maxCount)
 		if err := check("allreduce", C.nfmpi_allreduce_f64((*C.double)(unsafe.Pointer(&buf[0])), C.int(n))); err != nil {
@@ -202,6 +209,9 @@ func (r *Request) Test() (bool, error) {
 func (c *Comm) Bcast(buf []float32, root int) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if err := c.awaitRanks(); err != nil {
+		return err
+	}
 	for len(buf) > 0 {
 		n := min(len(buf), maxCount)
 		if err := check("bcast", C.nfmpi_bcast_f32((*C.float)(unsafe.Pointer(&buf[0])), C.int(n), C.int(root))); err != nil {
@@ -216,6 +226,9 @@ func (c *Comm) Bcast(buf []float32, root int) error {
 func (c *Comm) BcastBytes(buf []byte, root int) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if err := c.awaitRanks(); err != nil {
+		return err
+	}
 	for len(buf) > 0 {
 		n := min(len(buf), maxCount)
 		if err := check("bcast", C.nfmpi_bcast_bytes(unsafe.Pointer(&buf[0]), C.int(n), C.int(root))); err != nil {
@@ -230,7 +243,33 @@ func (c *Comm) BcastBytes(buf []byte, root int) error {
 func (c *Comm) Barrier() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return check("barrier", C.nfmpi_barrier())
+	return c.awaitRanks()
+}
+
+// awaitRanks returns when every rank has reached this call, sleeping
+// while it waits: a non-blocking barrier polled with growing sleeps
+// (20 µs to 1 ms). A rank that reached a collective first would otherwise
+// spin in MPI (or yield in a busy loop) until the slowest arrives,
+// taking a core from the ranks still computing wherever they share cores
+// (a CPU Vulkan device, more ranks than cores). The collective that
+// follows then finds every rank there.
+func (c *Comm) awaitRanks() error {
+	var h unsafe.Pointer
+	if err := check("ibarrier", C.nfmpi_ibarrier(&h)); err != nil {
+		return err
+	}
+	sleep := 20 * time.Microsecond
+	for {
+		var done C.int
+		if err := check("test", C.nfmpi_test(&h, &done)); err != nil {
+			return err
+		}
+		if done != 0 {
+			return nil
+		}
+		time.Sleep(sleep)
+		sleep = min(2*sleep, time.Millisecond)
+	}
 }
 
 // Abort ends every rank of the job with code (MPI_Abort; the launcher

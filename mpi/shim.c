@@ -19,7 +19,7 @@ static int (*p_iallreduce)(const void *, void *, int, mpi_handle, mpi_handle, mp
 static int (*p_wait)(void **, void *);
 static int (*p_test)(void **, int *, void *);
 static int (*p_bcast)(void *, int, mpi_handle, int, mpi_handle);
-static int (*p_barrier)(mpi_handle);
+static int (*p_ibarrier)(mpi_handle, void **);
 static int (*p_abort)(mpi_handle, int);
 static int (*p_error_string)(int, char *, int *);
 
@@ -55,7 +55,7 @@ int nfmpi_open(const char *path, char *err, size_t errlen) {
 		{"MPI_Wait", (void **)&p_wait},
 		{"MPI_Test", (void **)&p_test},
 		{"MPI_Bcast", (void **)&p_bcast},
-		{"MPI_Barrier", (void **)&p_barrier},
+		{"MPI_Ibarrier", (void **)&p_ibarrier},
 		{"MPI_Abort", (void **)&p_abort},
 		{"MPI_Error_string", (void **)&p_error_string},
 		{"ompi_mpi_comm_world", &comm_world},
@@ -95,7 +95,7 @@ int nfmpi_test(void **req, int *done) { return p_test(req, done, NULL); }
 
 int nfmpi_bcast_bytes(void *buf, int count, int root) { return p_bcast(buf, count, type_byte, root, comm_world); }
 int nfmpi_bcast_f32(float *buf, int count, int root) { return p_bcast(buf, count, type_float, root, comm_world); }
-int nfmpi_barrier(void) { return p_barrier(comm_world); }
+int nfmpi_ibarrier(void **req) { return p_ibarrier(comm_world, req); }
 int nfmpi_abort(int code) { return p_abort(comm_world, code); }
 
 void nfmpi_error_string(int code, char *out, size_t outlen) {

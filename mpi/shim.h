@@ -23,7 +23,7 @@ int nfmpi_wait(void **req);
 int nfmpi_test(void **req, int *done);
 int nfmpi_bcast_bytes(void *buf, int count, int root);
 int nfmpi_bcast_f32(float *buf, int count, int root);
-int nfmpi_barrier(void);
+int nfmpi_ibarrier(void **req);
 int nfmpi_abort(int code);
 // nfmpi_error_string writes MPI's text for an error code.
 void nfmpi_error_string(int code, char *out, size_t outlen);

@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -36,7 +37,10 @@ func TestRankMain(t *testing.T) {
 	if r1 := os.Getenv(rank1ArgsEnv); r1 != "" && os.Getenv("OMPI_COMM_WORLD_RANK") == "1" {
 		v = r1
 	}
-	if err := run(context.Background(), strings.Split(v, "\x1f"), os.Stdout, os.Stderr); err != nil {
+	// As main: Ctrl-C (SIGINT) stops the run after a step.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx, strings.Split(v, "\x1f"), os.Stdout, os.Stderr); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -219,25 +223,26 @@ func TestDistributedRanksDisagree(t *testing.T) {
 	}
 }
 
-// TestDistributedRankDies: killing rank 1 after the first checkpoint
-// ends the job within 30 s with a message naming rank 1, and the last
-// checkpoint resumes in one process.
-func TestDistributedRankDies(t *testing.T) {
+// longRun starts a long run on 2 ranks and returns when it has written
+// its first checkpoint: the command's output, the channel its end is
+// sent on, the run directory and the pid of rank 1.
+func longRun(t *testing.T) (out *bytes.Buffer, done chan error, runDir string, rank1 int) {
 	dir, flags := distSetup(t)
-	runs := filepath.Join(dir, "runs")
+	runDir = filepath.Join(dir, "runs", "long")
 	mark := fmt.Sprintf("NFVK_TEST_MARK=%d", time.Now().UnixNano())
 	cmd := rankCommand(t, 2, append([]string{"train"}, append(slicesWithout(flags, "--epochs", "2"), "--epochs", "1000", "--run", "long")...), nil)
 	cmd.Env = append(cmd.Env, mark)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
+	out = &bytes.Buffer{}
+	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
+	done = make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() { cmd.Process.Kill() })
 	deadline := time.Now().Add(5 * time.Minute)
 	for {
-		if m, _ := filepath.Glob(filepath.Join(runs, "long", "ckpt-*.safetensors")); len(m) > 0 {
+		if m, _ := filepath.Glob(filepath.Join(runDir, "ckpt-*.safetensors")); len(m) > 0 {
 			break
 		}
 		select {
@@ -246,11 +251,17 @@ func TestDistributedRankDies(t *testing.T) {
 		case <-time.After(200 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			cmd.Process.Kill()
 			t.Fatalf("no checkpoint after 5 minutes:\n%s", out.String())
 		}
 	}
-	pid := findRank(t, mark, 1)
+	return out, done, runDir, findRank(t, mark, 1)
+}
+
+// TestDistributedRankDies: killing rank 1 after the first checkpoint
+// ends the job within 30 s with a message naming rank 1, and the last
+// checkpoint resumes in one process.
+func TestDistributedRankDies(t *testing.T) {
+	out, done, runDir, pid := longRun(t)
 	killed := time.Now()
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -273,10 +284,9 @@ func TestDistributedRankDies(t *testing.T) {
 			t.Errorf("the output does not name rank 1:\n%s", out.String())
 		}
 	case <-time.After(30 * time.Second):
-		cmd.Process.Kill()
 		t.Fatalf("the job still runs 30 s after rank 1 was killed:\n%s", out.String())
 	}
-	last, err := train.LatestCheckpoint(filepath.Join(runs, "long"))
+	last, err := train.LatestCheckpoint(runDir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -285,6 +295,40 @@ func TestDistributedRankDies(t *testing.T) {
 		t.Fatal(err)
 	}
 	trainRanks(t, 1, "--resume", last, "--max-steps", fmt.Sprint(c.Step+2), "--quiet")
+}
+
+// TestDistributedInterrupt: SIGINT to one rank (Ctrl-C) stops every rank
+// after the same step, and rank 0 saves a checkpoint there.
+func TestDistributedInterrupt(t *testing.T) {
+	out, done, runDir, pid := longRun(t)
+	if err := syscall.Kill(pid, syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("interrupted job: %v\n%s", err, out.String())
+		}
+	case <-time.After(2 * time.Minute):
+		t.Fatalf("the job still runs 2 minutes after SIGINT to rank 1:\n%s", out.String())
+	}
+	var step int64
+	for _, line := range strings.Split(out.String(), "\n") {
+		if _, rest, ok := strings.Cut(line, "interrupted after step "); ok {
+			fmt.Sscanf(rest, "%d", &step)
+		}
+	}
+	last, err := train.LatestCheckpoint(runDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := train.LoadCheckpoint(last)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if step == 0 || c.Step != step {
+		t.Fatalf("rank 0 reports an interruption after step %d, the last checkpoint is of step %d:\n%s", step, c.Step, out.String())
+	}
 }
 
 // findRank returns the pid of the rank of the job whose environment
