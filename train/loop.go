@@ -347,12 +347,7 @@ func (l *loop) train(ctx context.Context, progress Progress) (Result, error) {
 		if err != nil {
 			return res, err
 		}
-		hits := 0
-		for i, y := range labels {
-			if _, top := crossEntropy(logits[i*classes:(i+1)*classes], int(y)); top == int(y) {
-				hits++
-			}
-		}
+		hits := countHits(logits, labels, classes)
 		loader.Recycle(b)
 		if loss, hits, err = l.agree(ctx, loss, hits); err != nil {
 			return res, err

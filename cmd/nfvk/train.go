@@ -290,6 +290,8 @@ weight EMA on the test split. Ctrl-C saves a checkpoint and stops; --resume
 continues exactly where it stopped (it takes the model, recipe and image
 size from the checkpoint and refuses flags that would change them). The
 defaults are the nano recipe for Fashion-MNIST (see README, Training).
+Started by mpirun or srun with several ranks it trains data-parallel, one
+device per rank, --batch being the global batch (README, Data-parallel).
 `
 
 const defaultFashionDir = "/usr/share/datasets/fashion-mnist"
