@@ -1,3 +1,5 @@
+//go:build cgo && unix
+
 // Open MPI through dlopen: MPI_Comm, MPI_Datatype and MPI_Op are pointers
 // to exported objects (ompi_mpi_comm_world, ompi_mpi_float, ...), and
 // MPI_IN_PLACE is (void *)1 (Open MPI's mpi.h). MPICH's integer handles
