@@ -18,8 +18,10 @@ deps:
 shaders:
 	$(GO) run ./tools/glslc -dir shaders
 
+# bin/nfvk runs alone, or data-parallel under mpirun/srun (README).
 build:
 	$(GO) build ./...
+	$(GO) build -o bin/nfvk ./cmd/nfvk
 
 vet:
 	$(GO) vet ./...
@@ -32,7 +34,7 @@ vet:
 # system headers (-idirafter): glibc's headers never mix in, and vulkan-go
 # keeps its bundled ones (its -I comes first). Outputs go to a temp dir.
 VULKAN_INCLUDE ?= /usr/include
-CROSS_PURE := ./safetensors/ ./data/ ./agc/ ./kernels/ref/ ./graph/ ./nfnet/
+CROSS_PURE := ./safetensors/ ./data/ ./agc/ ./kernels/ref/ ./graph/ ./nfnet/ ./mpi/
 .PHONY: cross
 cross:
 	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
@@ -90,6 +92,15 @@ test-gpu-paths:
 	NFVK_VALIDATE=1 NFVK_SHUFFLE_DISPATCH=11 $(GO) test -count=1 ./graph/gpu/
 	NFVK_VALIDATE=gpu $(GO) test -count=1 ./engine/
 	NFVK_VALIDATE=gpu $(GO) test -count=1 -run '$(GPUAV_TESTS)' ./kernels/
+
+# Data-parallel training alone (`make test` runs these within ./...):
+# the mpi package's collectives on 3 ranks under mpirun, replicas in one
+# process against one whole-batch process, and nfvk train on 2 ranks of
+# lavapipe (1e-5 of one process, bit-identical reruns, accumulation,
+# resume across rank counts, disagreeing ranks, a killed rank).
+.PHONY: test-mpi
+test-mpi: deps
+	NFVK_VALIDATE=1 $(GO) test -count=1 -run 'Collectives|Launched|InitBadLibrary|Replicas|NewDist|Buckets|SplitPhase|Distributed' ./mpi/ ./graph/ ./nfnet/ ./train/ ./cmd/nfvk/
 
 test-race:
 	$(GO) test -count=1 -race $(PURE_PKGS)

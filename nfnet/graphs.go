@@ -68,6 +68,17 @@ type TrainOptions struct {
 	// step then has two phases, the forward-backward-accumulate phase run
 	// per micro-batch and the update phase run once (graph.SetPhase).
 	AccumSteps int
+	// Replicas > 1 makes the step one of that many data-parallel
+	// replicas; the host sums the gradients over them before the update
+	// phase. With AccumSteps > 1 the accumulated GradSums are scaled by
+	// 1/(AccumSteps*Replicas), so their sum over the replicas is the
+	// gradient of the mean loss of the global batch. Without, the
+	// backward pass is split into phases (graph.SplitPhase), each ending
+	// where a bucket of at most BucketFloats gradient values (0: all of
+	// them) is complete (TrainGraph.Buckets), so the host can reduce one
+	// bucket while the device computes the next; the host scales the
+	// sums of Grads by 1/Replicas.
+	Replicas, BucketFloats int
 }
 
 // TrainGraph is the training step of a layout as a graph.
@@ -93,6 +104,13 @@ type TrainGraph struct {
 	Params, Grads, Momentum, EMA, GradSums map[string]*graph.Tensor
 	// AccumSteps is the number of micro-batches per update (1: none).
 	AccumSteps int
+	// Replicas is the number of data-parallel replicas (1: none).
+	Replicas int
+	// Buckets, for Replicas > 1 without accumulation, are the trained
+	// parameters whose Grads are complete after each backward phase:
+	// bucket i after phase i, in the order backward produces them; the
+	// update is the phase after the last.
+	Buckets [][]string
 }
 
 // Trained reports whether the step updates the named parameter (it is
@@ -109,10 +127,10 @@ func BuildTrain(l *Layout, o TrainOptions) (*TrainGraph, error) {
 			return nil, fmt.Errorf("nfnet: train graph: %w", err)
 		}
 	}
-	if o.AccumSteps > 1 && o.GradientsOnly {
-		return nil, errors.New("nfnet: train graph: gradient accumulation needs the update")
+	if (o.AccumSteps > 1 || o.Replicas > 1) && o.GradientsOnly {
+		return nil, errors.New("nfnet: train graph: gradient accumulation and replicas need the update")
 	}
-	s := &TrainGraph{Graph: graph.New(), Layout: l, Specs: l.Params(), AccumSteps: max(o.AccumSteps, 1),
+	s := &TrainGraph{Graph: graph.New(), Layout: l, Specs: l.Params(), AccumSteps: max(o.AccumSteps, 1), Replicas: max(o.Replicas, 1),
 		Grads: map[string]*graph.Tensor{}, Momentum: map[string]*graph.Tensor{}, EMA: map[string]*graph.Tensor{},
 		GradSums: map[string]*graph.Tensor{}}
 	g := s.Graph
@@ -159,6 +177,9 @@ func BuildTrain(l *Layout, o TrainOptions) (*TrainGraph, error) {
 	if err := s.addAccumulation(trained); err != nil {
 		return nil, fmt.Errorf("nfnet: train graph: %w", err)
 	}
+	if err := s.splitBuckets(trained, o.BucketFloats); err != nil {
+		return nil, fmt.Errorf("nfnet: train graph: %w", err)
+	}
 	if err := s.addUpdate(o.Recipe); err != nil {
 		return nil, fmt.Errorf("nfnet: train graph: %w", err)
 	}
@@ -187,7 +208,7 @@ func (s *TrainGraph) addLoss(o TrainOptions) error {
 }
 
 // addAccumulation sums each micro-batch's gradients, scaled by
-// 1/AccumSteps, into GradSums and starts the update phase.
+// 1/(AccumSteps*Replicas), into GradSums and starts the update phase.
 func (s *TrainGraph) addAccumulation(trained []ParamSpec) error {
 	if s.AccumSteps == 1 {
 		return nil
@@ -198,7 +219,7 @@ func (s *TrainGraph) addAccumulation(trained []ParamSpec) error {
 		if err != nil {
 			return err
 		}
-		if err := g.Accumulate(acc, s.Grads[sp.Name], 1/float64(s.AccumSteps)); err != nil {
+		if err := g.Accumulate(acc, s.Grads[sp.Name], 1/float64(s.AccumSteps*s.Replicas)); err != nil {
 			return err
 		}
 		s.GradSums[sp.Name] = acc

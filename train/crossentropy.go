@@ -18,3 +18,15 @@ func crossEntropy(l []float32, label int) (float64, int) {
 	}
 	return m + math.Log(s) - float64(l[label]), top
 }
+
+// countHits counts the rows of logits ([len(labels), classes]) whose top
+// class is the label.
+func countHits(logits []float32, labels []int32, classes int) int {
+	hits := 0
+	for i, y := range labels {
+		if _, top := crossEntropy(logits[i*classes:(i+1)*classes], int(y)); top == int(y) {
+			hits++
+		}
+	}
+	return hits
+}

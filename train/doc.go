@@ -59,4 +59,15 @@
 //     MetricsWriter.Append, Progress.EpochDone, Run.SaveCheckpoint with
 //     Summarize(metrics), WritePlot. On cancellation (Ctrl-C), save a
 //     checkpoint at the current Position and return.
+//
+// # Data-parallel
+//
+// With Options.Collective of N ranks (package mpi under mpirun or srun)
+// each rank runs this loop on its own device: the same global batches,
+// of which it steps its slice; the step's gradients summed over the
+// ranks in buckets as the backward pass completes them (SessionOptions.
+// Collective, nfnet.TrainOptions.Replicas) before AGC and the update; the
+// loss, hits, evaluation and a stop on cancellation agreed through the
+// Collective; only rank 0 writing the run directory. Checkpoints are
+// those of one process, so a run resumes under any rank count.
 package train

@@ -53,7 +53,9 @@ func Train(ctx context.Context, o Options, progress Progress) (res Result, err e
 		return res, err
 	}
 	defer l.close()
-	res.Dir = l.run.Dir
+	if l.run != nil {
+		res.Dir = l.run.Dir
+	}
 	return l.train(ctx, progress)
 }
 
@@ -72,6 +74,7 @@ type loop struct {
 	global   int64         // steps done
 	lastCkpt string
 	targets  []float32 // soft targets of the step, reused
+	dist     *dist     // nil: one process
 	// The test split's image size and count (the eval pass's shape).
 	testH, testW, testN int
 }
@@ -103,6 +106,9 @@ func newLoop(ctx context.Context, o Options) (_ *loop, err error) {
 	if err := r.Validate(); err != nil {
 		return nil, fmt.Errorf("train: run: %w", err)
 	}
+	if l.dist, err = newDist(o.Collective, *r); err != nil {
+		return nil, err
+	}
 	if l.layout, err = nfnet.NewLayout(o.Model); err != nil {
 		return nil, fmt.Errorf("train: run: model: %w", err)
 	}
@@ -132,8 +138,14 @@ func newLoop(ctx context.Context, o Options) (_ *loop, err error) {
 		return nil, fmt.Errorf("train: run: %w", err)
 	}
 
-	// Run directory and metrics.
-	if ck != nil {
+	if err := l.checkRanksAgree(l.global); err != nil {
+		return nil, err
+	}
+
+	// Run directory and metrics (rank 0's).
+	if !l.writer() {
+		// no run directory
+	} else if ck != nil {
 		if l.run, err = OpenRun(filepath.Dir(ck.Path)); err != nil {
 			return nil, err
 		}
@@ -154,7 +166,13 @@ func newLoop(ctx context.Context, o Options) (_ *loop, err error) {
 		}
 	}
 
+	if err := l.splitTest(); err != nil {
+		return nil, err
+	}
 	if err := l.openSession(ctx, ck); err != nil {
+		return nil, err
+	}
+	if err := l.broadcastState(); err != nil {
 		return nil, err
 	}
 	return l, nil
@@ -164,16 +182,22 @@ func newLoop(ctx context.Context, o Options) (_ *loop, err error) {
 // state: the checkpoint's, or a fresh initialisation.
 func (l *loop) openSession(ctx context.Context, ck *Checkpoint) error {
 	r, o := l.rs.Recipe, l.o
-	so := SessionOptions{Kernels: o.Kernels, Train: nfnet.TrainOptions{Batch: r.Batch, Height: r.Height, Width: r.Width,
-		LabelSmoothing: r.LabelSmoothing, Recipe: r.optimizer(l.layout), AccumSteps: r.AccumSteps}}
+	so := SessionOptions{Kernels: o.Kernels, Train: nfnet.TrainOptions{Batch: l.localBatch(), Height: r.Height, Width: r.Width,
+		LabelSmoothing: r.LabelSmoothing, Recipe: r.optimizer(l.layout), AccumSteps: r.AccumSteps, Replicas: l.replicas(), BucketFloats: BucketFloats}}
 	if r.soft() { // smoothing is folded into the targets
 		so.Train.SoftTargets, so.Train.LabelSmoothing = true, 0
 	}
-	eb := o.EvalBatch
-	if eb <= 0 {
-		eb = r.Batch
+	if l.dist != nil {
+		so.Collective = l.dist.c
 	}
-	so.EvalBatch, so.EvalHeight, so.EvalWidth = min(eb, l.testN), l.testH, l.testW
+	eb, n := o.EvalBatch, l.testN
+	if eb <= 0 {
+		eb = l.localBatch()
+	}
+	if test := l.testSet(); test != nil { // this rank's share
+		n = test.N
+	}
+	so.EvalBatch, so.EvalHeight, so.EvalWidth = min(eb, n), l.testH, l.testW
 	var err error
 	if l.sess, err = NewSession(ctx, l.layout, so); err != nil {
 		return err
@@ -242,7 +266,10 @@ func stepSeed(seed uint64, i int64) uint64 {
 // train runs the steps.
 func (l *loop) train(ctx context.Context, progress Progress) (Result, error) {
 	r := l.rs.Recipe
-	res := Result{Dir: l.run.Dir, Metrics: l.history, TestAcc: -1}
+	res := Result{Metrics: l.history, TestAcc: -1}
+	if l.run != nil {
+		res.Dir = l.run.Dir
+	}
 	if n := len(l.history); n > 0 {
 		res.TestAcc = l.history[n-1].TestAcc
 	}
@@ -270,12 +297,12 @@ func (l *loop) train(ctx context.Context, progress Progress) (Result, error) {
 	trainS0 := l.rs.EpochTrainS
 	classes := l.layout.Config.NumClasses
 	for l.global < total {
-		if ctx.Err() != nil {
+		if l.stopping(ctx) {
 			l.rs.ElapsedS = elapsed()
 			l.rs.EpochTrainS = trainS0 + time.Since(epochStart).Seconds()
 			return l.interrupt(res)
 		}
-		b, err := loader.Next(ctx)
+		b, err := loader.Next(l.loaderContext(ctx))
 		if err != nil {
 			if ctx.Err() != nil {
 				continue // saved at the top of the loop
@@ -302,14 +329,11 @@ func (l *loop) train(ctx context.Context, progress Progress) (Result, error) {
 		if err != nil {
 			return res, err
 		}
-		hits := 0
-		for i := range r.globalBatch() {
-			_, top := crossEntropy(logits[i*classes:(i+1)*classes], int(b.Labels[i]))
-			if top == int(b.Labels[i]) {
-				hits++
-			}
-		}
+		hits := countHits(logits, l.shardLabels(b.Labels), classes)
 		loader.Recycle(b)
+		if loss, hits, err = l.agree(ctx, loss, hits); err != nil {
+			return res, err
+		}
 		if math.IsNaN(float64(loss)) || math.IsInf(float64(loss), 0) {
 			return res, fmt.Errorf("train: run: loss %v at step %d (diverged: lower the learning rate or the AGC clip)", loss, l.global+1)
 		}
@@ -370,7 +394,7 @@ func (l *loop) stopAtMax(res Result, epoch int, steps, trainS float64, elapsed f
 		if err := l.checkpoint(); err != nil {
 			return res, err
 		}
-		if err := WritePlot(l.run.PlotPath(), l.history); err != nil {
+		if err := l.plot(); err != nil {
 			return res, err
 		}
 	}
@@ -388,7 +412,7 @@ func (l *loop) endEpoch(ctx context.Context, epoch int, steps, trainS float64, e
 	if err := l.checkpoint(); err != nil {
 		return m, err
 	}
-	if err := WritePlot(l.run.PlotPath(), l.history); err != nil {
+	if err := l.plot(); err != nil {
 		return m, err
 	}
 	return m, nil
@@ -411,8 +435,10 @@ func (l *loop) measure(epoch int, steps, trainS float64, elapsed func() float64)
 	m.PeakDeviceMiB = float64(ms.PeakBytes) / (1 << 20)
 	m.PeakHostMiB = peakRSSMiB()
 	m.ElapsedS = elapsed()
-	if err := l.metrics.Append(m); err != nil {
-		return m, err
+	if l.metrics != nil {
+		if err := l.metrics.Append(m); err != nil {
+			return m, err
+		}
 	}
 	l.history = append(l.history, m)
 	l.rs.ElapsedS = m.ElapsedS
@@ -427,7 +453,7 @@ func (l *loop) interrupt(res Result) (Result, error) {
 	}
 	res.Checkpoint = l.lastCkpt
 	if len(l.history) > 0 {
-		if err := WritePlot(l.run.PlotPath(), l.history); err != nil {
+		if err := l.plot(); err != nil {
 			return res, err
 		}
 	}
@@ -436,6 +462,9 @@ func (l *loop) interrupt(res Result) (Result, error) {
 
 // checkpoint saves the complete state at the current step.
 func (l *loop) checkpoint() error {
+	if !l.writer() {
+		return nil
+	}
 	st, err := l.sess.ReadState()
 	if err != nil {
 		return err

@@ -42,6 +42,8 @@ type Session struct {
 	// microLoss holds each micro-batch's loss of an accumulated step.
 	microLoss []float32
 	feeds     map[*graph.Tensor][]float32
+	// reducer sums the gradients over the ranks of a data-parallel run.
+	reducer *gradReducer
 }
 
 // SessionOptions configure NewSession.
@@ -58,6 +60,10 @@ type SessionOptions struct {
 	// Profile records a GPU timestamp after every dispatch of the
 	// training step (TrainProgram().Timings).
 	Profile bool
+	// Collective, for a step recorded with Train.Replicas ranks, sums the
+	// gradients over them before the update phase, in buckets of
+	// Train.BucketFloats values (0: the package's BucketFloats).
+	Collective Collective
 }
 
 // Weights chooses which weights Evaluate and Forward use.
@@ -93,6 +99,9 @@ func NewSession(ctx context.Context, l *nfnet.Layout, o SessionOptions) (_ *Sess
 			return nil, fmt.Errorf("train: session: training step of %s: %w", l.Config.Name, err)
 		}
 		s.labelF = make([]float32, o.Train.Batch)
+		if err := s.startReducer(); err != nil {
+			return nil, err
+		}
 	}
 	if o.EvalBatch != 0 {
 		if s.eg, err = nfnet.BuildEval(l, o.EvalBatch, o.EvalHeight, o.EvalWidth); err != nil {
@@ -316,6 +325,9 @@ func (s *Session) Close() {
 		}
 		s.train.Close()
 		s.train = nil
+	}
+	if s.reducer != nil {
+		s.reducer.close()
 	}
 	if s.eval != nil {
 		s.eval.Close()

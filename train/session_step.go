@@ -79,7 +79,7 @@ func (s *Session) submit(x, y []float32, h agc.Hyper, seed uint64) error {
 		return err
 	}
 	var err error
-	if s.tg.AccumSteps == 1 {
+	if s.tg.Graph.Phases() == 1 {
 		err = s.submitPhase(0, seed, x, y, true)
 	} else {
 		err = s.submitMicro(x, y, seed)
@@ -137,20 +137,36 @@ func (s *Session) submitPhase(phase int, seed uint64, x, labels []float32, updat
 	return err
 }
 
-// submitMicro runs the forward-backward phase of each micro-batch,
-// keeping its loss and logits, then submits the update.
+// submitMicro runs the forward-backward phases of each micro-batch,
+// keeping its loss and logits, and on a data-parallel run hands each
+// bucket of gradients to the allreduce as the phase that completes it
+// ends; then it submits the update, the last phase.
 func (s *Session) submitMicro(x, y []float32, seed uint64) error {
 	k, micro, b := s.tg.AccumSteps, s.tg.Input.Size(), s.lossInput().Size()
 	nl := s.tg.Logits.Size()
+	back := s.tg.Graph.Phases() - 1
 	s.microLoss = grow(s.microLoss, k)
 	s.logit = grow(s.logit, k*nl)
+	if s.reducer != nil {
+		s.reducer.begin()
+	}
 	for i := range k {
 		// Each micro-batch draws its own random bits (dropout, drop path).
-		if err := s.submitPhase(0, seed+uint64(i)*0x9e3779b97f4a7c15, x[i*micro:(i+1)*micro], y[i*b:(i+1)*b], false); err != nil {
-			return err
-		}
-		if err := s.train.Wait(context.Background()); err != nil {
-			return err
+		mseed := seed + uint64(i)*0x9e3779b97f4a7c15
+		for p := range back {
+			var xs, ls []float32
+			if p == 0 {
+				xs, ls = x[i*micro:(i+1)*micro], y[i*b:(i+1)*b]
+			}
+			if err := s.submitPhase(p, mseed, xs, ls, false); err != nil {
+				return err
+			}
+			if err := s.train.Wait(context.Background()); err != nil {
+				return err
+			}
+			if s.reducer != nil && i == k-1 {
+				s.reducer.send(s.train, p)
+			}
 		}
 		if err := s.train.ReadInto(s.tg.Loss, s.microLoss[i:i+1]); err != nil {
 			return fmt.Errorf("read loss: %w", err)
@@ -159,7 +175,12 @@ func (s *Session) submitMicro(x, y []float32, seed uint64) error {
 			return fmt.Errorf("read logits: %w", err)
 		}
 	}
-	return s.submitPhase(1, seed, nil, nil, true)
+	if s.reducer != nil {
+		if err := s.reducer.finish(s.train); err != nil {
+			return err
+		}
+	}
+	return s.submitPhase(back, seed, nil, nil, true)
 }
 
 // Wait waits for the submitted step and returns its loss (at the
@@ -173,7 +194,7 @@ func (s *Session) Wait(ctx context.Context) (float32, error) {
 		return 0, fmt.Errorf("train: session: %w", err)
 	}
 	s.pending = false
-	if s.tg.AccumSteps > 1 {
+	if s.tg.Graph.Phases() > 1 {
 		var sum float64
 		for _, l := range s.microLoss {
 			sum += float64(l)
@@ -194,7 +215,7 @@ func (s *Session) Logits() ([]float32, error) {
 	if err := s.needTrain("logits", false); err != nil {
 		return nil, err
 	}
-	if s.tg.AccumSteps > 1 {
+	if s.tg.Graph.Phases() > 1 {
 		return s.logit, nil
 	}
 	s.logit = grow(s.logit, s.tg.Logits.Size())

@@ -116,21 +116,14 @@ func (l *loop) newLoader(ctx context.Context) (*data.Loader, error) {
 
 // submit starts the step on a batch: soft targets with mixing, labels
 // otherwise.
+// On a data-parallel run, each rank submits its share of the batch.
 func (l *loop) submit(b *data.Batch, seed uint64) error {
 	h := l.sched.At(l.global)
 	if l.rs.Recipe.soft() {
 		l.targets = b.SoftTargets(l.targets)
-		return l.sess.SubmitSoft(b.Images, l.targets, h, seed)
+		return l.sess.SubmitSoft(l.shardImages(b), l.shardTargets(l.targets), h, seed)
 	}
-	return l.sess.Submit(b.Images, b.Labels, h, seed)
-}
-
-// evaluate scores the EMA weights on the test split.
-func (l *loop) evaluate(ctx context.Context) (EvalResult, error) {
-	if l.o.TestStream != nil {
-		return l.sess.EvaluateStream(ctx, l.o.TestStream, EMA)
-	}
-	return l.sess.Evaluate(ctx, l.o.Test, EMA)
+	return l.sess.Submit(l.shardImages(b), l.shardLabels(b.Labels), h, seed)
 }
 
 // EvaluateStream scores the chosen weights on every image of a stream

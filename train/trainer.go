@@ -168,6 +168,12 @@ type Options struct {
 	// OnStep, when set, is called after every step with the global step
 	// number (from 1) and its loss, on the loop's goroutine.
 	OnStep func(step int64, loss float32)
+	// Collective, when it has more than one rank, makes this process one
+	// rank of a data-parallel run (package mpi): each rank computes its
+	// share of every global batch (Recipe.Batch) on its own device, the
+	// gradients are summed over the ranks before AGC and the update, and
+	// only rank 0 writes the run directory.
+	Collective Collective
 }
 
 // Result is what Train returns.

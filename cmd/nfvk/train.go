@@ -91,6 +91,12 @@ func runTrain(ctx context.Context, args []string, stdout io.Writer) (retErr erro
 	if err != nil || help {
 		return err
 	}
+	rk, err := startRanks()
+	if err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	defer func() { rk.end(os.Stderr, retErr) }()
+	stdout = rk.stdout(stdout)
 	o := train.Options{RunsDir: f.runsDir, RunName: f.run, KeepCheckpoints: f.keep, Workers: f.workers, MaxSteps: f.maxSteps}
 	src := dataSource{name: f.dataName, dir: f.dataDir, size: f.size, skipBad: f.skipBad, log: logTo(stdout, f.quiet)}
 	rec := f.rec
@@ -135,7 +141,11 @@ func runTrain(ctx context.Context, args []string, stdout io.Writer) (retErr erro
 		}
 	}
 
-	dev, err := openDevice(f.device)
+	devSpec, err := rk.device(f.device)
+	if err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	dev, err := openDevice(devSpec)
 	if err != nil {
 		return fmt.Errorf("train: %w", err)
 	}
@@ -146,6 +156,10 @@ func runTrain(ctx context.Context, args []string, stdout io.Writer) (retErr erro
 		o.Workers = autoWorkers(in.Type)
 	}
 	fmt.Fprintf(stdout, "device: %s (%s)\n", in.Name, in.Type)
+	if rk != nil {
+		o.Collective = rk.comm
+		fmt.Fprintln(stdout, rk.describe(rec.Batch))
+	}
 	fmt.Fprintf(stdout, "model: %s, %d parameters; data: %s, %s\n", o.Model.Name, countParams(o.Model), src.name, ds.describe(rec))
 	if len(rec.ClassSubset) > 0 {
 		fmt.Fprintf(stdout, "classes: %s (dataset classes %v, relabelled 0..%d)\n", strings.Join(rec.Classes, ", "), rec.ClassSubset, len(rec.ClassSubset)-1)
@@ -293,6 +307,8 @@ weight EMA on the test split. Ctrl-C saves a checkpoint and stops; --resume
 continues exactly where it stopped (it takes the model, recipe and image
 size from the checkpoint and refuses flags that would change them). The
 defaults are the nano recipe for Fashion-MNIST (see README, Training).
+Started by mpirun or srun with several ranks it trains data-parallel, one
+device per rank, --batch being the global batch (README, Data-parallel).
 `
 
 const defaultFashionDir = "/usr/share/datasets/fashion-mnist"

@@ -12,12 +12,14 @@ set -euo pipefail
 # alone, since cgo needs no C++ and no POSIX threads from it. Desktop
 # example (examples/desktop, Gio): the X11, Wayland, xkbcommon, EGL and
 # GLES headers its cgo windowing code builds against, and Xvfb, the X
-# server its test draws the window on.
+# server its test draws the window on. Data-parallel training: Open MPI
+# (mpirun, and libmpi.so.40, which nfvk opens at run time).
 PKGS=(mesa-vulkan-drivers libvulkan1 libvulkan-dev glslc spirv-tools vulkan-validationlayers gcc dataset-fashion-mnist
   libturbojpeg0-dev
   gcc-mingw-w64-x86-64-win32
   pkg-config libwayland-dev libx11-dev libx11-xcb-dev libxkbcommon-x11-dev libxcursor-dev libxfixes-dev
-  libegl1-mesa-dev libgles2-mesa-dev libffi-dev xvfb)
+  libegl1-mesa-dev libgles2-mesa-dev libffi-dev xvfb
+  openmpi-bin libopenmpi-dev)
 
 if ! command -v go >/dev/null 2>&1 && [ ! -x /usr/local/go/bin/go ]; then
   echo "deps: Go is not installed: get Go 1.26 or newer from https://go.dev/dl/" >&2
