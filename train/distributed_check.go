@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"strings"
 	"unsafe"
@@ -93,10 +94,13 @@ func (l *loop) startChecks(resumeStep int64) ([]startCheck, error) {
 	checks := []startCheck{
 		{"the program (nfvk binary)", prog},
 		{"the configuration (model, recipe, start step)", sha256.Sum256(cfg)},
-		{"the training data", datasetDigest(l.o.Train)},
 	}
-	if l.o.Test != nil {
-		checks = append(checks, startCheck{"the test data", datasetDigest(l.o.Test)})
+	if l.o.TrainStream != nil {
+		checks = append(checks, startCheck{"the training data", streamDigest(l.o.TrainStream)},
+			startCheck{"the test data", streamDigest(l.o.TestStream)})
+	} else {
+		checks = append(checks, startCheck{"the training data", datasetDigest(l.o.Train)},
+			startCheck{"the test data", datasetDigest(l.o.Test)})
 	}
 	return checks, nil
 }
@@ -119,6 +123,40 @@ func datasetDigest(ds *data.Dataset) [sha256.Size]byte {
 	}
 	if len(ds.Images) > 0 {
 		h.Write(unsafe.Slice((*byte)(unsafe.Pointer(&ds.Images[0])), 4*len(ds.Images)))
+	}
+	var out [sha256.Size]byte
+	h.Sum(out[:0])
+	return out
+}
+
+// streamDigest hashes a stream's index (its class names and each
+// sample's label and file or shard member name without its directory,
+// which may differ between machines) and the encoded bytes of up to
+// digestSamples samples spread over it: a dataset streamed from disk can
+// be far too large to read whole at start-up.
+const digestSamples = 256
+
+func streamDigest(st *data.Stream) [sha256.Size]byte {
+	h := sha256.New()
+	src := st.Source()
+	var b [8]byte
+	binary.LittleEndian.PutUint64(b[:], uint64(src.Len()))
+	h.Write(b[:])
+	for _, name := range src.Classes() {
+		io.WriteString(h, name+"\x00")
+	}
+	for i := range src.Len() {
+		binary.LittleEndian.PutUint32(b[:4], uint32(src.Label(i)))
+		h.Write(b[:4])
+		io.WriteString(h, filepath.Base(src.Name(i))+"\x00")
+	}
+	var buf []byte
+	for j := range min(src.Len(), digestSamples) {
+		var err error
+		if buf, err = src.Read(j*src.Len()/min(src.Len(), digestSamples), buf); err != nil {
+			io.WriteString(h, err.Error()) // the run fails on it later; here it is a difference
+		}
+		h.Write(buf)
 	}
 	var out [sha256.Size]byte
 	h.Sum(out[:0])
