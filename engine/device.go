@@ -78,6 +78,7 @@ type Device struct {
 	unified       bool   // device type is also host-visible
 
 	queueMu sync.Mutex // guards queue, oneShot pool and fence
+	wait    waitState  // watchdog and slow-wait reports (wait.go)
 	oneShot vk.CommandPool
 	fence   vk.Fence
 

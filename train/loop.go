@@ -54,7 +54,13 @@ func Train(ctx context.Context, o Options, progress Progress) (res Result, err e
 	}
 	defer l.close()
 	res.Dir = l.run.Dir
-	return l.train(ctx, progress)
+	l.watch = newStepWatch(o.Kernels.Device(), o.Watchdog)
+	defer l.watch.restore()
+	res, err = l.train(ctx, progress)
+	if err != nil && l.discardUnstarted() {
+		res.Dir = ""
+	}
+	return res, l.explainDeviceFailure(err)
 }
 
 // loop is one Train call's state.
@@ -71,6 +77,9 @@ type loop struct {
 	pos      data.Position // next batch
 	global   int64         // steps done
 	lastCkpt string
+	lock     *RunLock // held until close
+	created  bool     // this call created the run directory
+	watch    *stepWatch
 }
 
 // newLoop sets up a new or resumed run: the run directory, model, state,
@@ -84,6 +93,11 @@ func newLoop(ctx context.Context, o Options) (_ *loop, err error) {
 	}()
 	var ck *Checkpoint
 	if o.Resume != "" {
+		// Locked before the checkpoint is read: a run another process
+		// is still writing is refused, never resumed from a stale step.
+		if l.lock, err = lockForResume(o.Resume); err != nil {
+			return nil, err
+		}
 		if ck, err = loadResume(o.Resume); err != nil {
 			return nil, err
 		}
@@ -135,7 +149,17 @@ func newLoop(ctx context.Context, o Options) (_ *loop, err error) {
 		return nil, fmt.Errorf("train: run: %w", err)
 	}
 
-	// Run directory and metrics.
+	if ck == nil {
+		if err := checkNewRun(o.RunsDir, o.RunName); err != nil {
+			return nil, err
+		}
+	}
+	if err := l.openSession(ctx, ck); err != nil {
+		return nil, err
+	}
+	// The run directory is created (and a resumed one's metrics cut back
+	// to its checkpoint) only once the model is on the device: a run that
+	// cannot start leaves nothing behind.
 	if ck != nil {
 		if l.run, err = OpenRun(filepath.Dir(ck.Path)); err != nil {
 			return nil, err
@@ -152,14 +176,15 @@ func newLoop(ctx context.Context, o Options) (_ *loop, err error) {
 		if l.run, err = NewRun(root, o.RunName, time.Now()); err != nil {
 			return nil, err
 		}
+		if l.lock, err = LockRun(l.run.Dir); err != nil {
+			return nil, err
+		}
+		l.created = true
 		if l.metrics, err = CreateMetrics(l.run.MetricsPath()); err != nil {
 			return nil, err
 		}
 	}
 
-	if err := l.openSession(ctx, ck); err != nil {
-		return nil, err
-	}
 	return l, nil
 }
 
@@ -212,7 +237,11 @@ func loadResume(path string) (*Checkpoint, error) {
 			return nil, fmt.Errorf("train: resume: %w", err)
 		}
 	}
-	return LoadCheckpoint(path)
+	c, err := LoadCheckpoint(path)
+	if err != nil {
+		return nil, err
+	}
+	return c, c.CheckFinite()
 }
 
 func checkData(cfg nfnet.Config, ds *data.Dataset, split string) error {
@@ -243,6 +272,7 @@ func (l *loop) close() {
 	if l.metrics != nil {
 		l.metrics.Close()
 	}
+	l.lock.Unlock()
 }
 
 // stepSeed is the device's random seed of global step i: derived from the
@@ -308,6 +338,7 @@ func (l *loop) train(ctx context.Context, progress Progress) (Result, error) {
 		if b.Pos != l.pos {
 			return res, fmt.Errorf("train: run: loader gave batch %+v, expected %+v", b.Pos, l.pos)
 		}
+		stepStart := time.Now()
 		if err := l.sess.Submit(b.Images, b.Labels, l.sched.At(l.global), stepSeed(r.Seed, l.global)); err != nil {
 			return res, err
 		}
@@ -318,6 +349,7 @@ func (l *loop) train(ctx context.Context, progress Progress) (Result, error) {
 		if err != nil {
 			return res, err
 		}
+		l.watch.observe(time.Since(stepStart))
 		logits, err := l.sess.Logits()
 		if err != nil {
 			return res, err
@@ -331,7 +363,7 @@ func (l *loop) train(ctx context.Context, progress Progress) (Result, error) {
 		}
 		loader.Recycle(b)
 		if math.IsNaN(float64(loss)) || math.IsInf(float64(loss), 0) {
-			return res, fmt.Errorf("train: run: loss %v at step %d (diverged: lower the learning rate or the AGC clip)", loss, l.global+1)
+			return res, l.diverged(l.global+1, fmt.Sprintf("loss %v", loss))
 		}
 		l.global++
 		l.pos = loader.Pipeline().Next(l.pos)
@@ -460,6 +492,9 @@ func (l *loop) interrupt(res Result) (Result, error) {
 func (l *loop) checkpoint() error {
 	st, err := l.sess.ReadState()
 	if err != nil {
+		return err
+	}
+	if err := l.checkStateFinite(st); err != nil {
 		return err
 	}
 	run, err := json.Marshal(l.rs)

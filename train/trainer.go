@@ -147,6 +147,11 @@ type Options struct {
 	// OnStep, when set, is called after every step with the global step
 	// number (from 1) and its loss, on the loop's goroutine.
 	OnStep func(step int64, loss float32)
+	// Watchdog bounds each wait for the device: a wait longer than this is
+	// taken for a hung device and fails the run (its last checkpoint
+	// stays). 0 derives it from the measured step time (50 times the
+	// slowest step, at least 5 minutes); a negative value turns it off.
+	Watchdog time.Duration
 }
 
 // Result is what Train returns.

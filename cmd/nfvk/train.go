@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/nfvk/nfvk/data"
 	"github.com/nfvk/nfvk/engine"
@@ -27,6 +28,7 @@ type trainFlags struct {
 	runsDir, init, classes                                      string
 	size, workers, keep                                         int
 	maxSteps                                                    int64
+	watchdog                                                    time.Duration
 	quiet, initEMA, resetHead, initPartial                      bool
 }
 
@@ -57,6 +59,7 @@ func parseTrainFlags(args []string, stdout io.Writer) (f *trainFlags, help bool,
 	fs.BoolVar(&f.initPartial, "init-partial", false, "with --init: missing, extra or mis-shaped tensors are warnings (those parameters start fresh), not an error")
 	fs.StringVar(&f.classes, "classes", "", "train and test on only these classes of the dataset, relabelled 0..k-1 in the order given (the model gets k classes): a comma-separated `list` of indices, ranges and class names, e.g. 0-4, 5,6,7 or cat,dog")
 	fs.Int64Var(&f.maxSteps, "max-steps", 0, "stop after N optimizer steps (counting those of a resumed run) with an evaluation, a metrics line and a checkpoint (0: run every epoch)")
+	fs.DurationVar(&f.watchdog, "watchdog", 0, "fail the run (keeping its last checkpoint) when the device has not finished a step after this `duration`; 0: 50 times the slowest step so far, at least 5m; negative: never")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprint(stdout, usageText(fs, trainUsage, trainHelp))
@@ -89,7 +92,7 @@ func runTrain(ctx context.Context, args []string, stdout io.Writer) (retErr erro
 	if err != nil || help {
 		return err
 	}
-	o := train.Options{RunsDir: f.runsDir, RunName: f.run, KeepCheckpoints: f.keep, Workers: f.workers, MaxSteps: f.maxSteps}
+	o := train.Options{RunsDir: f.runsDir, RunName: f.run, KeepCheckpoints: f.keep, Workers: f.workers, MaxSteps: f.maxSteps, Watchdog: f.watchdog}
 	src := dataSource{name: f.dataName, dir: f.dataDir, size: f.size}
 	rec := f.rec
 	if f.resume != "" {
@@ -126,6 +129,7 @@ func runTrain(ctx context.Context, args []string, stdout io.Writer) (retErr erro
 	}
 	defer closeDevice(dev, &retErr)
 	o.Kernels = kernels.New(dev)
+	reportSlowWaits(dev, stdout)
 	in := dev.Info()
 	fmt.Fprintf(stdout, "device: %s (%s)\n", in.Name, in.Type)
 	fmt.Fprintf(stdout, "model: %s, %d parameters; data: %s, %d train / %d test images of %dx%dx%d\n",
@@ -150,7 +154,7 @@ func runTrain(ctx context.Context, args []string, stdout io.Writer) (retErr erro
 	if err != nil {
 		return fmt.Errorf("train: %w", err)
 	}
-	return reportTrain(stdout, res)
+	return reportTrain(ctx, stdout, res)
 }
 
 // resumeRecipe takes the model, recipe, data and image size from the
@@ -252,13 +256,13 @@ func (f *trainFlags) initWeights(stdout io.Writer, cfg nfnet.Config, seed uint64
 }
 
 // reportTrain prints where the run's results are and its final accuracy.
-func reportTrain(stdout io.Writer, res train.Result) error {
+func reportTrain(ctx context.Context, stdout io.Writer, res train.Result) error {
 	if res.Stopped {
 		fmt.Fprintf(stdout, "stopped after step %d (--max-steps); checkpoint %s\n", res.Step, res.Checkpoint)
 	}
 	if res.Interrupted {
-		fmt.Fprintf(stdout, "interrupted after step %d; checkpoint %s\nresume with: nfvk train --resume %s\n", res.Step, res.Checkpoint, res.Dir)
-		return nil
+		// Not a success: scripts and schedulers must see the run stopped.
+		return interruptedError(ctx, res)
 	}
 	fmt.Fprintf(stdout, "checkpoint: %s\nmetrics: %s\nplot: %s\n", res.Checkpoint,
 		filepath.Join(res.Dir, train.MetricsFile), filepath.Join(res.Dir, train.PlotFile))
