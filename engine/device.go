@@ -178,6 +178,9 @@ func createInstance(validate bool) (C.VkInstance, error) {
 	var inst C.VkInstance
 	r := C.nfvk_create_instance(C.uint32_t(api), al, C.uint32_t(len(cl)), ae, C.uint32_t(len(ce)), C.uint32_t(flags), &inst)
 	if err := check("vkCreateInstance", vk.Result(r)); err != nil {
+		if vk.Result(r) == vk.ErrorIncompatibleDriver {
+			return nil, noDriverError(err)
+		}
 		return nil, err
 	}
 	if err := vk.InitInstance(vk.Instance(unsafe.Pointer(inst))); err != nil {
@@ -194,7 +197,7 @@ func enumerate(inst C.VkInstance) ([]DeviceInfo, []C.VkPhysicalDevice, error) {
 		return nil, nil, err
 	}
 	if n == 0 {
-		return nil, nil, fmt.Errorf("%w: the Vulkan loader found no device (install a driver, e.g. mesa-vulkan-drivers for lavapipe)", ErrNoDevice)
+		return nil, nil, noDriverError(errors.New("no physical device"))
 	}
 	pds := make([]vk.PhysicalDevice, n)
 	if err := check("vkEnumeratePhysicalDevices", vk.EnumeratePhysicalDevices(vinst, &n, pds)); err != nil {
