@@ -65,6 +65,7 @@ test: deps
 	$(GO) vet ./...
 	$(MAKE) cross
 	NFVK_VALIDATE=1 $(GO) test -count=1 ./...
+	$(MAKE) test-mesa25
 	$(MAKE) test-race fuzz
 	$(MAKE) desktop
 
@@ -74,6 +75,13 @@ test: deps
 .PHONY: desktop
 desktop:
 	cd examples/desktop && $(GO) vet ./... && NFVK_VALIDATE=1 $(GO) test -count=1 ./...
+
+# The device packages' tests again on a second driver, Mesa 25.0 lavapipe
+# from bookworm-backports, unpacked into ~/.cache/nfvk/mesa-25.0 (make deps
+# fetches it) and selected for these tests alone (tools/mesa25).
+.PHONY: test-mesa25
+test-mesa25:
+	GO=$(GO) bash tools/mesa25/test.sh
 
 test-race:
 	$(GO) test -count=1 -race $(PURE_PKGS)
