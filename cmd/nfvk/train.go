@@ -82,6 +82,10 @@ func parseTrainFlags(args []string, stdout io.Writer) (f *trainFlags, help bool,
 	if f.maxSteps < 0 {
 		return nil, false, fmt.Errorf("train: --max-steps %d: want >= 0", f.maxSteps)
 	}
+	// Checked before any data is read: --size 100000 would not fit memory.
+	if err := data.CheckImageSize("--size and --crop-pad", f.size, f.size, f.rec.CropPad); err != nil {
+		return nil, false, fmt.Errorf("train: %w", err)
+	}
 	f.rec.DataSeed = f.rec.Seed + 1
 	return f, false, nil
 }
