@@ -201,6 +201,11 @@ func (l *loop) openSession(ctx context.Context, ck *Checkpoint) error {
 		}
 		so.EvalBatch, so.EvalHeight, so.EvalWidth = min(eb, o.Test.N), r.Height, r.Width
 	}
+	// Refused before anything is allocated: a model too big for the
+	// device fails in a second with what it needs, not late and raw.
+	if err := admit(l.layout, so, o.DeviceMemoryLimit); err != nil {
+		return err
+	}
 	var err error
 	if l.sess, err = NewSession(ctx, l.layout, so); err != nil {
 		return err

@@ -152,6 +152,10 @@ type Options struct {
 	// stays). 0 derives it from the measured step time (50 times the
 	// slowest step, at least 5 minutes); a negative value turns it off.
 	Watchdog time.Duration
+	// DeviceMemoryLimit, when > 0, is the device memory the run may plan
+	// for (a device shared with other work); 0 means what the device
+	// offers (its memory budget, or its heap).
+	DeviceMemoryLimit int64
 }
 
 // Result is what Train returns.
