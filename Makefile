@@ -87,9 +87,14 @@ test-race:
 	$(GO) test -count=1 -race $(PURE_PKGS)
 	$(GO) test -count=1 -race -run 'FreeList|SelectDevice|Errors' ./engine/
 
-# A short fuzz run of the parsers that read user files.
+# A short fuzz run of the parsers that read user files: safetensors, idx,
+# CIFAR-10, image headers, checkpoint metadata.
 fuzz:
 	$(GO) test -run '^$$' -fuzz=FuzzParse -fuzztime=20s ./safetensors/
+	for f in FuzzReadIDX FuzzReadCIFAR10 FuzzDecodeImage; do \
+		$(GO) test -run '^$$' -fuzz="^$$f\$$" -fuzztime=10s ./data/ || exit 1; \
+	done
+	$(GO) test -run '^$$' -fuzz='^FuzzDecodeCheckpoint$$' -fuzztime=10s ./train/
 
 # Microbenchmarks timed with GPU timestamps; rewrites bench/RESULTS.md.
 bench: deps
