@@ -79,8 +79,10 @@ type Device struct {
 
 	queueMu sync.Mutex // guards queue, oneShot pool and fence
 	wait    waitState  // watchdog and slow-wait reports (wait.go)
-	oneShot vk.CommandPool
-	fence   vk.Fence
+
+	deviceFromEnv bool // opts.Device came from $NFVK_DEVICE (for errors)
+	oneShot       vk.CommandPool
+	fence         vk.Fence
 
 	arena        *arena
 	staging      *block // host-visible staging buffer (non-unified devices)
@@ -283,8 +285,10 @@ func Open(opts Options) (*Device, error) {
 	if err := loadVulkan(); err != nil {
 		return nil, err
 	}
+	fromEnv := false
 	if opts.Device == "" {
 		opts.Device = os.Getenv("NFVK_DEVICE")
+		fromEnv = opts.Device != ""
 	}
 	if os.Getenv("NFVK_VALIDATE") == "1" {
 		opts.Validate = true
@@ -302,7 +306,7 @@ func Open(opts Options) (*Device, error) {
 		}
 		validate = false
 	}
-	d := &Device{opts: opts, programs: map[*Program]struct{}{}}
+	d := &Device{opts: opts, programs: map[*Program]struct{}{}, deviceFromEnv: fromEnv}
 	if err := d.init(validate); err != nil {
 		d.Close()
 		return nil, err
@@ -328,7 +332,9 @@ func (d *Device) init(validate bool) error {
 		return fmt.Errorf("open device: %w", err)
 	}
 	idx, err := selectDevice(infos, d.opts.Device)
-	if err != nil {
+	if err != nil && d.deviceFromEnv {
+		return fmt.Errorf("open device: $NFVK_DEVICE: %w", err)
+	} else if err != nil {
 		return fmt.Errorf("open device: %w", err)
 	}
 	d.info, d.phys = infos[idx], pds[idx]
