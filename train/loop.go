@@ -298,8 +298,8 @@ func (l *loop) train(ctx context.Context, progress Progress) (Result, error) {
 	}
 	total := int64(r.Epochs) * int64(l.spe)
 	if l.global >= total {
-		res.Step, res.Checkpoint = l.global, l.lastCkpt
-		return res, nil // already finished
+		res.Step, res.Checkpoint, res.AlreadyDone = l.global, l.lastCkpt, true
+		return res, nil
 	}
 	dcfg := data.Config{BatchSize: r.globalBatch(), Shuffle: true, Seed: r.DataSeed, Remainder: data.DropLast,
 		Workers: max(l.o.Workers, 1), Start: l.pos, Epochs: r.Epochs}

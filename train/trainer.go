@@ -170,6 +170,9 @@ type Result struct {
 	// (after a checkpoint was saved).
 	Step                 int64
 	Interrupted, Stopped bool
+	// AlreadyDone is set when a resumed run had finished every epoch:
+	// nothing was trained.
+	AlreadyDone bool
 	// TestAcc is the last evaluation's accuracy (EMA weights), -1 when
 	// none ran.
 	TestAcc float64

@@ -264,6 +264,9 @@ func reportTrain(ctx context.Context, stdout io.Writer, res train.Result) error 
 	if res.Stopped {
 		fmt.Fprintf(stdout, "stopped after step %d (--max-steps); checkpoint %s\n", res.Step, res.Checkpoint)
 	}
+	if res.AlreadyDone {
+		fmt.Fprintf(stdout, "run %s had already finished: step %d, every epoch of its recipe done; nothing to train\n", res.Dir, res.Step)
+	}
 	if res.Interrupted {
 		// Not a success: scripts and schedulers must see the run stopped.
 		return interruptedError(ctx, res)
@@ -351,6 +354,9 @@ func (s *dataSource) load() (splits, error) {
 		out.stats = data.ComputeStats(out.train)
 	default:
 		return out, fmt.Errorf("--data %q: want fashion-mnist, mnist, cifar10 or folder", s.name)
+	}
+	if err := checkSplitShapes(s.name, s.dir, out); err != nil {
+		return out, err
 	}
 	if err := out.train.Normalize(out.stats); err != nil {
 		return out, err
