@@ -283,7 +283,9 @@ func reportTrain(ctx context.Context, stdout io.Writer, res train.Result) error 
 const trainHelp = `Trains an NFNet on the best Vulkan device (or --device) and keeps the
 result in runs/<run>/: metrics.jsonl (one line per epoch), metrics.png,
 and checkpoints (safetensors). Each epoch ends with an evaluation of the
-weight EMA on the test split. Ctrl-C saves a checkpoint and stops; --resume
+weight EMA on the test split. Ctrl-C, SIGTERM or SIGHUP saves a
+checkpoint and stops (status 128 + the signal; a second one exits at
+once); a second process on the same run is refused; --resume
 continues exactly where it stopped (it takes the model, recipe and image
 size from the checkpoint and refuses flags that would change them). The
 defaults are the nano recipe for Fashion-MNIST (see README, Training).
