@@ -21,10 +21,14 @@ fi
 echo "mesa25: $(head -n1 <<<"$driver")"
 pkgs=()
 for p in $("$GO" list ./...); do
-  if "$GO" list -test -deps "$p" | grep -qx github.com/nfvk/nfvk/engine; then
+  # Captured first: grep -q would end the pipe early, and go list's
+  # SIGPIPE would then read as "not a device package" under pipefail.
+  deps=$("$GO" list -test -deps "$p")
+  if grep -qx github.com/nfvk/nfvk/engine <<<"$deps"; then
     pkgs+=("$p")
   fi
 done
+echo "mesa25: ${pkgs[*]}"
 # Mesa 25's lavapipe compiles a kernel many times slower than 22.3's (its
 # LLVM coroutine pass, on kernels with barriers: minutes for the largest),
 # and keeps the result in Mesa's shader cache (~/.cache/mesa_shader_cache*):
