@@ -68,6 +68,7 @@ test: deps
 	$(MAKE) cross
 	NFVK_VALIDATE=1 $(GO) test -count=1 ./...
 	$(MAKE) test-gpu-paths
+	$(MAKE) test-mesa25
 	$(MAKE) test-race fuzz
 	$(MAKE) desktop
 
@@ -102,13 +103,25 @@ test-gpu-paths:
 test-mpi: deps
 	NFVK_VALIDATE=1 $(GO) test -count=1 -run 'Collectives|Launched|InitBadLibrary|Replicas|NewDist|Buckets|SplitPhase|Distributed' ./mpi/ ./graph/ ./nfnet/ ./train/ ./cmd/nfvk/
 
+# The device packages' tests again on a second driver, Mesa 25.0 lavapipe
+# from bookworm-backports, unpacked into ~/.cache/nfvk/mesa-25.0 (make deps
+# fetches it) and selected for these tests alone (tools/mesa25).
+.PHONY: test-mesa25
+test-mesa25:
+	GO=$(GO) bash tools/mesa25/test.sh
+
 test-race:
 	$(GO) test -count=1 -race $(PURE_PKGS)
 	$(GO) test -count=1 -race -run 'FreeList|SelectDevice|Errors' ./engine/
 
-# A short fuzz run of the parsers that read user files.
+# A short fuzz run of the parsers that read user files: safetensors, idx,
+# CIFAR-10, image headers, checkpoint metadata.
 fuzz:
 	$(GO) test -run '^$$' -fuzz=FuzzParse -fuzztime=20s ./safetensors/
+	for f in FuzzReadIDX FuzzReadCIFAR10 FuzzDecodeImage; do \
+		$(GO) test -run '^$$' -fuzz="^$$f\$$" -fuzztime=10s ./data/ || exit 1; \
+	done
+	$(GO) test -run '^$$' -fuzz='^FuzzDecodeCheckpoint$$' -fuzztime=10s ./train/
 
 # Microbenchmarks timed with GPU timestamps; rewrites bench/RESULTS.md.
 bench: deps

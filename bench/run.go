@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/nfvk/nfvk/engine"
+	"github.com/nfvk/nfvk/internal/atomicfile"
 )
 
 // Report is what `nfvk bench --json` writes: where the figures were
@@ -224,13 +225,13 @@ func Num(v float64) string {
 	}
 }
 
-// WriteJSON writes r to path, indented.
+// WriteJSON writes r to path, indented, atomically.
 func WriteJSON(path string, r *Report) error {
 	b, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+	if err := atomicfile.WriteFile(path, append(b, '\n')); err != nil {
 		return fmt.Errorf("write the report: %w", err)
 	}
 	return nil

@@ -21,9 +21,12 @@ type Augment struct {
 	Fill []float32
 }
 
-func (a *Augment) validate(c int) error {
+func (a *Augment) validate(c, h, w int) error {
 	if a.Pad < 0 {
 		return fmt.Errorf("data: augment pad %d is negative", a.Pad)
+	}
+	if err := CheckImageSize("augment pad", w, h, a.Pad); err != nil {
+		return err
 	}
 	if a.Fill != nil && len(a.Fill) != c {
 		return fmt.Errorf("data: augment fill has %d values for %d channels", len(a.Fill), c)

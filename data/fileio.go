@@ -82,10 +82,20 @@ func (s *source) readFull(n int64, what string) ([]byte, error) {
 		return nil, fileErr(s.path, ErrTruncated, "%s needs %d bytes but the file can hold at most %d more", what, n, s.remaining())
 	}
 	// A plain file was checked to hold n bytes, so allocate them at once.
-	// A gzip stream starts at 1 MiB and doubles as data arrives.
+	// A large gzip payload is first inflated without keeping it, by a
+	// second reader that stops at n bytes: a stream shorter than its
+	// header claims fails before anything is allocated, and one that
+	// holds it is then read into one buffer of its exact size (no
+	// doubling, whose copies peak at twice the data).
 	initial := n
 	if s.gz {
 		initial = min(n, 1<<20)
+		if n > initial {
+			if err := s.proveHolds(n, what); err != nil {
+				return nil, err
+			}
+			initial = n
+		}
 	}
 	buf := make([]byte, 0, initial)
 	for int64(len(buf)) < n {
@@ -102,6 +112,29 @@ func (s *source) readFull(n int64, what string) ([]byte, error) {
 		}
 	}
 	return buf, nil
+}
+
+// proveHolds checks that the gzip stream holds n more payload bytes after
+// those read so far, inflating them on a second reader of the file into
+// a small reused buffer.
+func (s *source) proveHolds(n int64, what string) error {
+	f, err := os.Open(s.path)
+	if err != nil {
+		return fmt.Errorf("data: %w", err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(bufio.NewReaderSize(f, 1<<16))
+	if err != nil {
+		return fileErrWrap(s.path, ErrCorrupt, err, "gzip header")
+	}
+	if _, err := io.CopyN(io.Discard, zr, s.read); err != nil {
+		return fileErrWrap(s.path, s.kindOf(err), err, "%s: re-reading the first %d bytes", what, s.read)
+	}
+	got, err := io.CopyN(io.Discard, zr, n)
+	if got < n {
+		return fileErrWrap(s.path, s.kindOf(err), err, "%s: got %d of %d bytes", what, got, n)
+	}
+	return nil
 }
 
 // expectEOF reports trailing bytes after the data, and for gzip verifies

@@ -39,8 +39,8 @@ var imageExts = map[string]bool{".jpg": true, ".jpeg": true, ".png": true}
 // Width×Height and stored with intensities in [0, 1]. Transparent pixels
 // come out black (premultiplied alpha).
 func LoadImageFolder(dir string, opt FolderOptions) (*Dataset, error) {
-	if opt.Width <= 0 || opt.Height <= 0 {
-		return nil, fmt.Errorf("data: LoadImageFolder needs a positive size, got %dx%d", opt.Width, opt.Height)
+	if err := CheckImageSize("LoadImageFolder size", opt.Width, opt.Height, 0); err != nil {
+		return nil, err
 	}
 	if opt.Channels == 0 {
 		opt.Channels = 3
@@ -49,7 +49,7 @@ func LoadImageFolder(dir string, opt FolderOptions) (*Dataset, error) {
 		return nil, fmt.Errorf("data: LoadImageFolder channels %d, want 1 or 3", opt.Channels)
 	}
 	if opt.MaxPixels <= 0 {
-		opt.MaxPixels = 1 << 26
+		opt.MaxPixels = MaxPixels
 	}
 
 	entries, err := os.ReadDir(dir)

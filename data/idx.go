@@ -27,7 +27,12 @@ const (
 // name). It rejects bad magic, unsupported element types, zero dimensions,
 // headers announcing more data than the file can hold, truncated data and
 // trailing bytes.
-func ReadIDX(path string) (*IDX, error) {
+func ReadIDX(path string) (*IDX, error) { return readIDX(path, nil) }
+
+// readIDX is ReadIDX with check, when not nil, run on the header's
+// dimensions before any data is read: a header that cannot be what the
+// caller wants fails before its data is inflated and allocated.
+func readIDX(path string, check func(dims []int) error) (*IDX, error) {
 	s, err := openSource(path)
 	if err != nil {
 		return nil, err
@@ -57,6 +62,11 @@ func ReadIDX(path string) (*IDX, error) {
 		dims[i] = int(binary.BigEndian.Uint32(raw[4*i:]))
 		if dims[i] == 0 {
 			return nil, fileErr(path, ErrDims, "idx dims %v: dimension %d is zero", dims, i)
+		}
+	}
+	if check != nil {
+		if err := check(dims); err != nil {
+			return nil, err
 		}
 	}
 	total := int64(1)
@@ -91,17 +101,22 @@ func LoadIDX(imagesPath, labelsPath string, classes []string) (*Dataset, error) 
 	if len(lbl.Dims) != 1 {
 		return nil, fileErr(labelsPath, ErrDims, "labels have dims %v, want 1 dimension (N)", lbl.Dims)
 	}
-	img, err := ReadIDX(imagesPath)
+	img, err := readIDX(imagesPath, func(dims []int) error {
+		if len(dims) != 3 {
+			return fileErr(imagesPath, ErrDims, "images have dims %v, want 3 dimensions (N, rows, cols)", dims)
+		}
+		if dims[0] != lbl.Dims[0] {
+			return fileErr(labelsPath, ErrCount, "%d labels for the %d images of %s", lbl.Dims[0], dims[0], imagesPath)
+		}
+		if err := CheckImageSize("idx images", dims[2], dims[1], 0); err != nil {
+			return fileErrWrap(imagesPath, ErrDims, err, "images of %dx%d pixels", dims[1], dims[2])
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	if len(img.Dims) != 3 {
-		return nil, fileErr(imagesPath, ErrDims, "images have dims %v, want 3 dimensions (N, rows, cols)", img.Dims)
-	}
 	n, h, w := img.Dims[0], img.Dims[1], img.Dims[2]
-	if lbl.Dims[0] != n {
-		return nil, fileErr(labelsPath, ErrCount, "%d labels for the %d images of %s", lbl.Dims[0], n, imagesPath)
-	}
 	if classes == nil {
 		classes = classNames(int(slices.Max(lbl.Data)) + 1)
 	}

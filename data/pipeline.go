@@ -89,7 +89,7 @@ func NewPipeline(ds *Dataset, cfg Config) (*Pipeline, error) {
 		return nil, err
 	}
 	if a := cfg.Augment; a != nil {
-		if err := a.validate(ds.C); err != nil {
+		if err := a.validate(ds.C, ds.H, ds.W); err != nil {
 			return nil, err
 		}
 		p.fill = a.Fill

@@ -6,6 +6,7 @@ package engine
 import "C"
 
 import (
+	"context"
 	"fmt"
 	"unsafe"
 
@@ -257,12 +258,8 @@ func (d *Device) oneShotSubmit(cb vk.CommandBuffer) error {
 	if err := check("vkQueueSubmit", vk.Result(C.nfvk_submit(d.fns, d.queue, ccb, fence))); err != nil {
 		return err
 	}
-	if err := check("vkWaitForFences", vk.Result(C.nfvk_wait_fence(d.fns, fence, C.uint64_t(waitTimeout)))); err != nil {
+	if err := d.waitFence(context.Background(), d.fence, "a transfer"); err != nil {
 		return err
 	}
 	return check("vkResetFences", vk.Result(C.nfvk_reset_fence(d.fns, fence)))
 }
-
-// waitTimeout bounds every fence wait so a hung device is an error, not a
-// hang (60 s: far beyond any single submit nfvk records).
-const waitTimeout = 60_000_000_000

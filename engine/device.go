@@ -9,6 +9,7 @@ import "C"
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"runtime/cgo"
 	"strings"
@@ -90,8 +91,11 @@ type Device struct {
 	unified bool         // device buffers are mapped
 
 	queueMu sync.Mutex // guards queue, oneShot pool and fence
-	oneShot vk.CommandPool
-	fence   vk.Fence
+	wait    waitState  // watchdog and slow-wait reports (wait.go)
+
+	deviceFromEnv bool // opts.Device came from $NFVK_DEVICE (for errors)
+	oneShot       vk.CommandPool
+	fence         vk.Fence
 
 	arena        *arena
 	staging      *block // host-visible staging buffer for uploads
@@ -190,6 +194,9 @@ func createInstance(validate, gpuAssisted bool) (C.VkInstance, error) {
 	var inst C.VkInstance
 	r := C.nfvk_create_instance(C.uint32_t(api), al, C.uint32_t(len(cl)), ae, C.uint32_t(len(ce)), C.uint32_t(flags), b2u(validate && gpuAssisted), &inst)
 	if err := check("vkCreateInstance", vk.Result(r)); err != nil {
+		if vk.Result(r) == vk.ErrorIncompatibleDriver {
+			return nil, noDriverError(err)
+		}
 		return nil, err
 	}
 	if err := vk.InitInstance(vk.Instance(unsafe.Pointer(inst))); err != nil {
@@ -206,7 +213,7 @@ func enumerate(inst C.VkInstance) ([]DeviceInfo, []C.VkPhysicalDevice, error) {
 		return nil, nil, err
 	}
 	if n == 0 {
-		return nil, nil, fmt.Errorf("%w: the Vulkan loader found no device (install a driver, e.g. mesa-vulkan-drivers for lavapipe)", ErrNoDevice)
+		return nil, nil, noDriverError(errors.New("no physical device"))
 	}
 	pds := make([]vk.PhysicalDevice, n)
 	if err := check("vkEnumeratePhysicalDevices", vk.EnumeratePhysicalDevices(vinst, &n, pds)); err != nil {
@@ -302,6 +309,7 @@ func Open(opts Options) (*Device, error) {
 	if err := loadVulkan(); err != nil {
 		return nil, err
 	}
+	fromEnv := opts.Device == "" && os.Getenv("NFVK_DEVICE") != ""
 	if err := opts.applyEnv(); err != nil {
 		return nil, fmt.Errorf("open device: %w", err)
 	}
@@ -318,7 +326,7 @@ func Open(opts Options) (*Device, error) {
 		}
 		validate = false
 	}
-	d := &Device{opts: opts, programs: map[*Program]struct{}{}}
+	d := &Device{opts: opts, programs: map[*Program]struct{}{}, deviceFromEnv: fromEnv}
 	if err := d.init(validate); err != nil {
 		d.Close()
 		return nil, err
@@ -344,7 +352,9 @@ func (d *Device) init(validate bool) error {
 		return fmt.Errorf("open device: %w", err)
 	}
 	idx, err := selectDevice(infos, d.opts.Device)
-	if err != nil {
+	if err != nil && d.deviceFromEnv {
+		return fmt.Errorf("open device: $NFVK_DEVICE: %w", err)
+	} else if err != nil {
 		return fmt.Errorf("open device: %w", err)
 	}
 	d.info, d.phys = infos[idx], pds[idx]

@@ -148,7 +148,7 @@ func selectDevice(infos []DeviceInfo, spec string) (int, error) {
 		var idx int
 		if _, err := fmt.Sscanf(spec, "%d", &idx); err == nil && fmt.Sprint(idx) == spec {
 			if idx < 0 || idx >= len(infos) {
-				return -1, fmt.Errorf("%w: NFVK_DEVICE=%s: index out of range, %d device(s)", ErrNoDevice, spec, len(infos))
+				return -1, fmt.Errorf("%w: device %s: index out of range, %d device(s)", ErrNoDevice, spec, len(infos))
 			}
 			return idx, nil
 		}
@@ -161,7 +161,7 @@ func selectDevice(infos []DeviceInfo, spec string) (int, error) {
 		for i, d := range infos {
 			names[i] = fmt.Sprintf("%d: %s", i, d.Name)
 		}
-		return -1, fmt.Errorf("%w: NFVK_DEVICE=%q matches none of [%s]", ErrNoDevice, spec, strings.Join(names, "; "))
+		return -1, fmt.Errorf("%w: device %q matches none of [%s]", ErrNoDevice, spec, strings.Join(names, "; "))
 	}
 	best := 0
 	for i, d := range infos {

@@ -15,3 +15,6 @@ var loaderLibraries = []string{
 }
 
 const loaderHint = "install MoltenVK and the Vulkan loader, e.g. the LunarG Vulkan SDK or `brew install molten-vk vulkan-loader`"
+
+// driverHint says how to get a Vulkan driver when the loader found none.
+const driverHint = "install MoltenVK (the LunarG Vulkan SDK, or `brew install molten-vk`), whose ICD file the loader must find"

@@ -271,26 +271,11 @@ func (p *Program) Wait(ctx context.Context) error {
 		return nil
 	}
 	d := p.dev
-	fence := C.VkFence(unsafe.Pointer(p.fence))
-	deadline := time.Now().Add(waitTimeout)
-	for {
-		// Short waits so cancellation is noticed; a finished run returns at once.
-		r := vk.Result(C.nfvk_wait_fence(d.fns, fence, C.uint64_t(50*time.Millisecond)))
-		if r == vk.Success {
-			break
-		}
-		if r != vk.Timeout {
-			return fmt.Errorf("program %s: %w", p.name, check("vkWaitForFences", r))
-		}
-		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("program %s: %w", p.name, err)
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("program %s: no completion after %v: %w", p.name, time.Duration(waitTimeout), ErrTimeout)
-		}
+	if err := d.waitFence(ctx, p.fence, "program "+p.name); err != nil {
+		return err
 	}
 	p.inflight = false
-	return check("vkResetFences", vk.Result(C.nfvk_reset_fence(d.fns, fence)))
+	return check("vkResetFences", vk.Result(C.nfvk_reset_fence(d.fns, C.VkFence(unsafe.Pointer(p.fence)))))
 }
 
 // Run submits the program and waits for it.

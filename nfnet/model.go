@@ -389,12 +389,26 @@ func LoadWeights(path string, l *Layout) (map[string][]float32, error) {
 			errs = append(errs, fmt.Errorf("nfnet: weights %s: tensor %s: %w", path, sp.Name, err))
 			continue
 		}
+		if i := firstNonFinite(v); i >= 0 {
+			errs = append(errs, fmt.Errorf("nfnet: weights %s: tensor %s holds %v at index %d (a diverged or damaged file)", path, sp.Name, v[i], i))
+			continue
+		}
 		out[sp.Name] = v
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
 	return out, nil
+}
+
+// firstNonFinite returns the index of the first NaN or infinity in v, or -1.
+func firstNonFinite(v []float32) int {
+	for i, x := range v {
+		if !finite(float64(x)) {
+			return i
+		}
+	}
+	return -1
 }
 
 // CheckWeights checks that vals holds every parameter of specs with the

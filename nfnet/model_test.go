@@ -2,8 +2,10 @@ package nfnet
 
 import (
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -11,8 +13,8 @@ import (
 	"github.com/nfvk/nfvk/safetensors"
 )
 
-// TestLoadWeightsErrors checks that a missing tensor and a wrong shape
-// are reported by name.
+// TestLoadWeightsErrors checks that a missing tensor, a wrong shape and a
+// NaN are reported by name.
 func TestLoadWeightsErrors(t *testing.T) {
 	l := mustLayout(t, loadSmall(t))
 	weights, err := LoadWeights(fixturePath(t, "small_params.safetensors"), l)
@@ -27,6 +29,10 @@ func TestLoadWeightsErrors(t *testing.T) {
 			continue // missing
 		case "final_conv.bias":
 			ts = append(ts, safetensors.F32(sp.Name, []int{sp.Shape[0] - 1}, weights[sp.Name][1:]))
+		case "head.fc.weight":
+			v := slices.Clone(weights[sp.Name])
+			v[5] = float32(math.NaN())
+			ts = append(ts, safetensors.F32(sp.Name, sp.Shape, v))
 		default:
 			ts = append(ts, safetensors.F32(sp.Name, sp.Shape, weights[sp.Name]))
 		}
@@ -39,7 +45,7 @@ func TestLoadWeightsErrors(t *testing.T) {
 	if err == nil {
 		t.Fatal("no error")
 	}
-	for _, want := range []string{"missing tensor stem.conv1.weight", "final_conv.bias has shape [511]"} {
+	for _, want := range []string{"missing tensor stem.conv1.weight", "final_conv.bias has shape [511]", "head.fc.weight holds NaN at index 5"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q lacks %q", err, want)
 		}

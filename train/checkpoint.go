@@ -163,6 +163,12 @@ func LoadCheckpoint(path string) (*Checkpoint, error) {
 	if err != nil {
 		return nil, fmt.Errorf("train: checkpoint %s: %w: %w", path, err, ErrBadCheckpoint)
 	}
+	// A run's files are found by the step in their names: one whose name
+	// and content disagree (renamed, or copied over another) would be
+	// resumed as the wrong step.
+	if step, ok := stepOfName(filepath.Base(path)); ok && step != c.Step {
+		return nil, fmt.Errorf("train: checkpoint %s: the file name says step %d, the checkpoint holds step %d (renamed or copied over?): %w", path, step, c.Step, ErrBadCheckpoint)
+	}
 	c.Path = path
 	return c, nil
 }

@@ -158,7 +158,7 @@ func TestCheckpointNonFinite(t *testing.T) {
 	}
 }
 
-func writeCheckpointBytes(t *testing.T, c *Checkpoint) []byte {
+func writeCheckpointBytes(t testing.TB, c *Checkpoint) []byte {
 	t.Helper()
 	tensors, meta, err := c.encode()
 	if err != nil {

@@ -56,7 +56,13 @@ func Train(ctx context.Context, o Options, progress Progress) (res Result, err e
 	if l.run != nil {
 		res.Dir = l.run.Dir
 	}
-	return l.train(ctx, progress)
+	l.watch = newStepWatch(o.Kernels.Device(), o.Watchdog)
+	defer l.watch.restore()
+	res, err = l.train(ctx, progress)
+	if err != nil && l.discardUnstarted() {
+		res.Dir = ""
+	}
+	return res, l.explainDeviceFailure(err)
 }
 
 // loop is one Train call's state.
@@ -75,6 +81,9 @@ type loop struct {
 	lastCkpt string
 	targets  []float32 // soft targets of the step, reused
 	dist     *dist     // nil: one process
+	lock     *RunLock  // held until close
+	created  bool      // this call created the run directory
+	watch    *stepWatch
 	// The test split's image size and count (the eval pass's shape).
 	testH, testW, testN int
 }
@@ -89,7 +98,13 @@ func newLoop(ctx context.Context, o Options) (_ *loop, err error) {
 		}
 	}()
 	var ck *Checkpoint
-	if o.Resume != "" {
+	if o.Resume != "" && (o.Collective == nil || o.Collective.Rank() == 0) {
+		// Locked before the checkpoint is read: a run another process
+		// is still writing is refused, never resumed from a stale step.
+		// (Rank 0 of a data-parallel run holds it for all the ranks.)
+		if l.lock, err = lockForResume(o.Resume); err != nil {
+			return nil, err
+		}
 		if ck, err = loadResume(o.Resume); err != nil {
 			return nil, err
 		}
@@ -141,8 +156,23 @@ func newLoop(ctx context.Context, o Options) (_ *loop, err error) {
 	if err := l.checkRanksAgree(l.global); err != nil {
 		return nil, err
 	}
-
-	// Run directory and metrics (rank 0's).
+	if ck == nil && l.writer() {
+		if err := checkNewRun(o.RunsDir, o.RunName); err != nil {
+			return nil, err
+		}
+	}
+	if err := l.splitTest(); err != nil {
+		return nil, err
+	}
+	if err := l.openSession(ctx, ck); err != nil {
+		return nil, err
+	}
+	if err := l.broadcastState(); err != nil {
+		return nil, err
+	}
+	// The run directory (rank 0's) is created (and a resumed one's
+	// metrics cut back to its checkpoint) only once the model is on the
+	// device: a run that cannot start leaves nothing behind.
 	if !l.writer() {
 		// no run directory
 	} else if ck != nil {
@@ -161,20 +191,15 @@ func newLoop(ctx context.Context, o Options) (_ *loop, err error) {
 		if l.run, err = NewRun(root, o.RunName, time.Now()); err != nil {
 			return nil, err
 		}
+		if l.lock, err = LockRun(l.run.Dir); err != nil {
+			return nil, err
+		}
+		l.created = true
 		if l.metrics, err = CreateMetrics(l.run.MetricsPath()); err != nil {
 			return nil, err
 		}
 	}
 
-	if err := l.splitTest(); err != nil {
-		return nil, err
-	}
-	if err := l.openSession(ctx, ck); err != nil {
-		return nil, err
-	}
-	if err := l.broadcastState(); err != nil {
-		return nil, err
-	}
 	return l, nil
 }
 
@@ -198,6 +223,11 @@ func (l *loop) openSession(ctx context.Context, ck *Checkpoint) error {
 		n = test.N
 	}
 	so.EvalBatch, so.EvalHeight, so.EvalWidth = min(eb, n), l.testH, l.testW
+	// Refused before anything is allocated: a model too big for the
+	// device fails in a second with what it needs, not late and raw.
+	if err := admit(l.layout, so, o.DeviceMemoryLimit); err != nil {
+		return err
+	}
 	var err error
 	if l.sess, err = NewSession(ctx, l.layout, so); err != nil {
 		return err
@@ -234,7 +264,11 @@ func loadResume(path string) (*Checkpoint, error) {
 			return nil, fmt.Errorf("train: resume: %w", err)
 		}
 	}
-	return LoadCheckpoint(path)
+	c, err := LoadCheckpoint(path)
+	if err != nil {
+		return nil, err
+	}
+	return c, c.CheckFinite()
 }
 
 func tensorData(m map[string]Tensor) map[string][]float32 {
@@ -252,6 +286,7 @@ func (l *loop) close() {
 	if l.metrics != nil {
 		l.metrics.Close()
 	}
+	l.lock.Unlock()
 }
 
 // stepSeed is the device's random seed of global step i: derived from the
@@ -275,8 +310,8 @@ func (l *loop) train(ctx context.Context, progress Progress) (Result, error) {
 	}
 	total := int64(r.Epochs) * int64(l.spe)
 	if l.global >= total {
-		res.Step, res.Checkpoint = l.global, l.lastCkpt
-		return res, nil // already finished
+		res.Step, res.Checkpoint, res.AlreadyDone = l.global, l.lastCkpt, true
+		return res, nil
 	}
 	// The loader has its own context: it must stop when Run returns, but
 	// not before the loop has saved its checkpoint on cancellation.
@@ -315,6 +350,7 @@ func (l *loop) train(ctx context.Context, progress Progress) (Result, error) {
 		if b.Pos != l.pos {
 			return res, fmt.Errorf("train: run: loader gave batch %+v, expected %+v", b.Pos, l.pos)
 		}
+		stepStart := time.Now()
 		if err := l.submit(b, stepSeed(r.Seed, l.global)); err != nil {
 			return res, err
 		}
@@ -325,6 +361,7 @@ func (l *loop) train(ctx context.Context, progress Progress) (Result, error) {
 		if err != nil {
 			return res, err
 		}
+		l.watch.observe(time.Since(stepStart))
 		logits, err := l.sess.Logits()
 		if err != nil {
 			return res, err
@@ -335,7 +372,7 @@ func (l *loop) train(ctx context.Context, progress Progress) (Result, error) {
 			return res, err
 		}
 		if math.IsNaN(float64(loss)) || math.IsInf(float64(loss), 0) {
-			return res, fmt.Errorf("train: run: loss %v at step %d (diverged: lower the learning rate or the AGC clip)", loss, l.global+1)
+			return res, l.diverged(l.global+1, fmt.Sprintf("loss %v", loss))
 		}
 		l.global++
 		l.pos = loader.Pipeline().Next(l.pos)
@@ -467,6 +504,9 @@ func (l *loop) checkpoint() error {
 	}
 	st, err := l.sess.ReadState()
 	if err != nil {
+		return err
+	}
+	if err := l.checkStateFinite(st); err != nil {
 		return err
 	}
 	run, err := json.Marshal(l.rs)

@@ -9,9 +9,10 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"sync"
+
+	"github.com/nfvk/nfvk/internal/atomicfile"
 )
 
 // MetricsFile is the name of the metrics log inside a run directory.
@@ -339,48 +340,10 @@ func readMetrics(path string) (ms []EpochMetrics, torn bool, err error) {
 
 // writeFileAtomic replaces path with b: temporary file, fsync, rename,
 // directory fsync, as safetensors.WriteFile does for tensors.
-func writeFileAtomic(path string, b []byte) (err error) {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if _, err := tmp.Write(b); err != nil {
-		return err
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	return syncDir(dir)
-}
+func writeFileAtomic(path string, b []byte) error { return atomicfile.WriteFile(path, b) }
 
-// syncDir makes directory entry changes in dir durable. Windows cannot
-// sync a directory and does not need to.
-func syncDir(dir string) error {
-	if runtime.GOOS == "windows" {
-		return nil
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	return errors.Join(d.Sync(), d.Close())
-}
+// syncDir makes directory entry changes in dir durable.
+func syncDir(dir string) error { return atomicfile.SyncDir(dir) }
 
 // Summary condenses a run's metrics for the checkpoint, so that a resumed
 // run knows its best accuracy and elapsed time without its metrics file.

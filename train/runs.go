@@ -188,16 +188,8 @@ func Checkpoints(dir string) ([]CheckpointFile, error) {
 	}
 	var out []CheckpointFile
 	for _, e := range entries {
-		digits, ok := strings.CutPrefix(e.Name(), ckptPrefix)
-		if !ok {
-			continue
-		}
-		digits, ok = strings.CutSuffix(digits, ckptSuffix)
+		step, ok := stepOfName(e.Name())
 		if !ok || !e.Type().IsRegular() {
-			continue
-		}
-		step, err := strconv.ParseInt(digits, 10, 64)
-		if err != nil || step < 0 || digits[0] == '+' {
 			continue // not ours: ckpt-best.safetensors, say
 		}
 		out = append(out, CheckpointFile{filepath.Join(dir, e.Name()), step})
@@ -206,6 +198,23 @@ func Checkpoints(dir string) ([]CheckpointFile, error) {
 		return cmp.Or(cmp.Compare(a.Step, b.Step), strings.Compare(a.Path, b.Path))
 	})
 	return out, nil
+}
+
+// stepOfName returns the step of a checkpoint file name
+// (ckpt-<step>.safetensors); ok is false for other names.
+func stepOfName(name string) (step int64, ok bool) {
+	digits, ok := strings.CutPrefix(name, ckptPrefix)
+	if !ok {
+		return 0, false
+	}
+	if digits, ok = strings.CutSuffix(digits, ckptSuffix); !ok || digits == "" || digits[0] == '+' {
+		return 0, false
+	}
+	step, err := strconv.ParseInt(digits, 10, 64)
+	if err != nil || step < 0 {
+		return 0, false
+	}
+	return step, true
 }
 
 // LatestCheckpoint returns the path of the checkpoint with the highest step

@@ -174,6 +174,15 @@ type Options struct {
 	// gradients are summed over the ranks before AGC and the update, and
 	// only rank 0 writes the run directory.
 	Collective Collective
+	// Watchdog bounds each wait for the device: a wait longer than this is
+	// taken for a hung device and fails the run (its last checkpoint
+	// stays). 0 derives it from the measured step time (50 times the
+	// slowest step, at least 5 minutes); a negative value turns it off.
+	Watchdog time.Duration
+	// DeviceMemoryLimit, when > 0, is the device memory the run may plan
+	// for (a device shared with other work); 0 means what the device
+	// offers (its memory budget, or its heap).
+	DeviceMemoryLimit int64
 }
 
 // Result is what Train returns.
@@ -188,6 +197,9 @@ type Result struct {
 	// (after a checkpoint was saved).
 	Step                 int64
 	Interrupted, Stopped bool
+	// AlreadyDone is set when a resumed run had finished every epoch:
+	// nothing was trained.
+	AlreadyDone bool
 	// TestAcc is the last evaluation's accuracy (EMA weights), -1 when
 	// none ran.
 	TestAcc float64

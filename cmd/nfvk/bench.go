@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/nfvk/nfvk/bench"
+	"github.com/nfvk/nfvk/internal/atomicfile"
 	"github.com/nfvk/nfvk/kernels"
 )
 
@@ -28,10 +29,10 @@ side with the ratio B/A.
 `
 
 type benchFlags struct {
-	device, filter, jsonPath string
-	quick, list, verbose     bool
-	heavy                    bool
-	reps                     int
+	device, filter, jsonPath    string
+	quick, list, verbose, force bool
+	heavy                       bool
+	reps                        int
 }
 
 func runBench(ctx context.Context, args []string, stdout io.Writer) error {
@@ -47,6 +48,7 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.BoolVar(&f.heavy, "heavy", false, "also the GPU-sized cases (dm_nfnet_f0's step at 192 px): minutes per step on a CPU device")
 	fs.IntVar(&f.reps, "reps", 0, "timed runs per figure (default 5, 3 with --quick)")
 	fs.StringVar(&f.jsonPath, "json", "", "also write the report as JSON to this file (for nfvk bench compare)")
+	fs.BoolVar(&f.force, "force", false, "replace the --json file if it exists")
 	fs.BoolVar(&f.list, "list", false, "list the selected cases and exit")
 	fs.BoolVar(&f.verbose, "v", false, "print each case's details (a training step's time by dispatch kind)")
 	if err := fs.Parse(args); err != nil {
@@ -58,6 +60,13 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q\n%s", fs.Args(), flagUsage(fs, benchUsage))
+	}
+	if f.jsonPath != "" {
+		// Checked before the cases run: minutes of measuring are not
+		// lost to a file that would be refused at the end.
+		if err := atomicfile.CheckTarget("--json", f.jsonPath, f.force); err != nil {
+			return fmt.Errorf("bench: %w", err)
+		}
 	}
 	cases, err := bench.Select(f.filter, f.quick, f.heavy)
 	if err != nil {

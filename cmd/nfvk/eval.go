@@ -107,6 +107,10 @@ func openCheckpoint(path string) (*train.Checkpoint, *nfnet.Layout, train.Recipe
 	if err := ck.CheckCompatible(ck.Config, l.Params()); err != nil {
 		return nil, nil, train.Recipe{}, err
 	}
+	// Evaluation and prediction use the EMA weights.
+	if err := ck.CheckFinite("ema"); err != nil {
+		return nil, nil, train.Recipe{}, err
+	}
 	rec, err := train.LoadRecipe(ck)
 	if err != nil {
 		return nil, nil, train.Recipe{}, err

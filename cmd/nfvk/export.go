@@ -6,10 +6,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
-	"os"
 	"strings"
 
+	"github.com/nfvk/nfvk/internal/atomicfile"
 	"github.com/nfvk/nfvk/nfnet"
 	"github.com/nfvk/nfvk/train"
 )
@@ -58,7 +57,9 @@ func runExport(_ context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("export: %w", err)
 	}
-	if err := checkExportTarget(*out, ck.Path, *force); err != nil {
+	// Never over the checkpoint read, even with --force: losing a run's
+	// state to a typo is never intended.
+	if err := atomicfile.CheckTarget("--out", *out, *force, ck.Path); err != nil {
 		return fmt.Errorf("export: %w", err)
 	}
 	if err := train.WriteExport(*out, ck, *raw); err != nil {
@@ -100,28 +101,4 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 		pos = append(pos, rest[0])
 		args = rest[1:]
 	}
-}
-
-// checkExportTarget refuses to replace the checkpoint being read (even
-// with --force: losing a run's state to a typo is never intended) or,
-// without force, any existing file. A path that exists but cannot be
-// examined is refused too, rather than guessed about.
-func checkExportTarget(out, ckPath string, force bool) error {
-	st, err := os.Stat(out)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("--out %s: %w", out, err)
-	}
-	if src, err := os.Stat(ckPath); err == nil && os.SameFile(st, src) {
-		return fmt.Errorf("--out %s is the checkpoint being exported; refusing to replace it", out)
-	}
-	if st.IsDir() {
-		return fmt.Errorf("--out %s is a directory; want a file name", out)
-	}
-	if !force {
-		return fmt.Errorf("--out %s exists; pass --force to replace it", out)
-	}
-	return nil
 }

@@ -134,7 +134,7 @@ func TestExportRefusesCheckpoint(t *testing.T) {
 	}
 	for _, out := range []string{ck.Path, link} {
 		_, err := exportCmd(runDir, "--force", "--out", out)
-		if err == nil || !strings.Contains(err.Error(), "is the checkpoint being exported") {
+		if err == nil || !strings.Contains(err.Error(), "an input of this command; refusing to replace it") {
 			t.Errorf("export onto the checkpoint as %s: error %v, want a refusal", out, err)
 		}
 	}

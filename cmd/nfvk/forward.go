@@ -11,6 +11,7 @@ import (
 
 	"github.com/nfvk/nfvk/agc"
 	"github.com/nfvk/nfvk/engine"
+	"github.com/nfvk/nfvk/internal/atomicfile"
 	"github.com/nfvk/nfvk/kernels"
 	"github.com/nfvk/nfvk/nfnet"
 	"github.com/nfvk/nfvk/safetensors"
@@ -45,6 +46,7 @@ func runForward(ctx context.Context, args []string, stdout io.Writer) (retErr er
 		steps      = fs.Int("steps", 0, "run N training steps on the batch, then write param/<name>")
 		useCPU     = fs.Bool("cpu", false, "compute with the CPU references instead of the Vulkan device")
 		seed       = fs.Uint64("seed", 0, "random seed of the first step (stochastic depth, dropout)")
+		force      = fs.Bool("force", false, "replace --out if it exists (never an input file)")
 	)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -70,6 +72,10 @@ func runForward(ctx context.Context, args []string, stdout io.Writer) (retErr er
 	}
 	if *steps < 0 {
 		return fmt.Errorf("forward: --steps %d: must be >= 0", *steps)
+	}
+	// Checked before any work, so a mistyped --out costs nothing.
+	if err := atomicfile.CheckTarget("--out", *outPath, *force, *weights, *input, *configPath); err != nil {
+		return fmt.Errorf("forward: %w", err)
 	}
 
 	var cfg nfnet.Config

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 
 	"github.com/nfvk/nfvk/engine"
 )
@@ -35,10 +34,14 @@ func commands() []command {
 }
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+	ctx, stop := notifyStop(os.Stderr, os.Exit)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "nfvk:", err)
+		if sig, ok := stopCause(ctx); ok {
+			os.Exit(exitCode(sig))
+		}
 		os.Exit(1)
 	}
 }

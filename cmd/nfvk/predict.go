@@ -123,6 +123,9 @@ func loadImage(path string, dst []float32, c, h, w int, mean, std []float32) err
 		return err
 	}
 	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.IsDir() {
+		return fmt.Errorf("image %s is a directory: predict takes image files (PNG or JPEG); nfvk eval scores a folder dataset", path)
+	}
 	// The header is checked first so that a small file declaring a huge
 	// image is refused before decoding allocates it.
 	cfg, format, err := image.DecodeConfig(f)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/nfvk/nfvk/data"
 	"github.com/nfvk/nfvk/engine"
@@ -27,6 +28,7 @@ type trainFlags struct {
 	runsDir, init, classes                                      string
 	size, testSize, workers, keep                               int
 	maxSteps                                                    int64
+	watchdog                                                    time.Duration
 	quiet, initEMA, resetHead, initPartial, skipBad             bool
 }
 
@@ -59,6 +61,7 @@ func parseTrainFlags(args []string, stdout io.Writer) (f *trainFlags, help bool,
 	fs.BoolVar(&f.initPartial, "init-partial", false, "with --init: missing, extra or mis-shaped tensors are warnings (those parameters start fresh), not an error")
 	fs.StringVar(&f.classes, "classes", "", "train and test on only these classes of the dataset, relabelled 0..k-1 in the order given (the model gets k classes): a comma-separated `list` of indices, ranges and class names, e.g. 0-4, 5,6,7 or cat,dog")
 	fs.Int64Var(&f.maxSteps, "max-steps", 0, "stop after N optimizer steps (counting those of a resumed run) with an evaluation, a metrics line and a checkpoint (0: run every epoch)")
+	fs.DurationVar(&f.watchdog, "watchdog", 0, "fail the run (keeping its last checkpoint) when the device has not finished a step after this `duration`; 0: 50 times the slowest step so far, at least 5m; negative: never")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprint(stdout, usageText(fs, trainUsage, trainHelp))
@@ -81,6 +84,10 @@ func parseTrainFlags(args []string, stdout io.Writer) (f *trainFlags, help bool,
 	if f.maxSteps < 0 {
 		return nil, false, fmt.Errorf("train: --max-steps %d: want >= 0", f.maxSteps)
 	}
+	// Checked before any data is read: --size 100000 would not fit memory.
+	if err := data.CheckImageSize("--size and --crop-pad", f.size, f.size, f.rec.CropPad); err != nil {
+		return nil, false, fmt.Errorf("train: %w", err)
+	}
 	f.rec.DataSeed = f.rec.Seed + 1
 	return f, false, nil
 }
@@ -97,7 +104,7 @@ func runTrain(ctx context.Context, args []string, stdout io.Writer) (retErr erro
 	}
 	defer func() { rk.end(os.Stderr, retErr) }()
 	stdout = rk.stdout(stdout)
-	o := train.Options{RunsDir: f.runsDir, RunName: f.run, KeepCheckpoints: f.keep, Workers: f.workers, MaxSteps: f.maxSteps}
+	o := train.Options{RunsDir: f.runsDir, RunName: f.run, KeepCheckpoints: f.keep, Workers: f.workers, MaxSteps: f.maxSteps, Watchdog: f.watchdog}
 	src := dataSource{name: f.dataName, dir: f.dataDir, size: f.size, skipBad: f.skipBad, log: logTo(stdout, f.quiet)}
 	rec := f.rec
 	if f.resume != "" {
@@ -151,6 +158,7 @@ func runTrain(ctx context.Context, args []string, stdout io.Writer) (retErr erro
 	}
 	defer closeDevice(dev, &retErr)
 	o.Kernels = kernels.New(dev)
+	reportSlowWaits(dev, stdout)
 	in := dev.Info()
 	if !f.set["workers"] {
 		o.Workers = autoWorkers(in.Type)
@@ -181,7 +189,7 @@ func runTrain(ctx context.Context, args []string, stdout io.Writer) (retErr erro
 	if err != nil {
 		return fmt.Errorf("train: %w", err)
 	}
-	return reportTrain(stdout, res)
+	return reportTrain(ctx, stdout, res)
 }
 
 // resumeRecipe takes the model, recipe, data and image size from the
@@ -283,13 +291,16 @@ func (f *trainFlags) initWeights(stdout io.Writer, cfg nfnet.Config, seed uint64
 }
 
 // reportTrain prints where the run's results are and its final accuracy.
-func reportTrain(stdout io.Writer, res train.Result) error {
+func reportTrain(ctx context.Context, stdout io.Writer, res train.Result) error {
 	if res.Stopped {
 		fmt.Fprintf(stdout, "stopped after step %d (--max-steps); checkpoint %s\n", res.Step, res.Checkpoint)
 	}
+	if res.AlreadyDone {
+		fmt.Fprintf(stdout, "run %s had already finished: step %d, every epoch of its recipe done; nothing to train\n", res.Dir, res.Step)
+	}
 	if res.Interrupted {
-		fmt.Fprintf(stdout, "interrupted after step %d; checkpoint %s\nresume with: nfvk train --resume %s\n", res.Step, res.Checkpoint, res.Dir)
-		return nil
+		// Not a success: scripts and schedulers must see the run stopped.
+		return interruptedError(ctx, res)
 	}
 	fmt.Fprintf(stdout, "checkpoint: %s\nmetrics: %s\nplot: %s\n", res.Checkpoint,
 		filepath.Join(res.Dir, train.MetricsFile), filepath.Join(res.Dir, train.PlotFile))
@@ -303,7 +314,9 @@ func reportTrain(stdout io.Writer, res train.Result) error {
 const trainHelp = `Trains an NFNet on the best Vulkan device (or --device) and keeps the
 result in runs/<run>/: metrics.jsonl (one line per epoch), metrics.png,
 and checkpoints (safetensors). Each epoch ends with an evaluation of the
-weight EMA on the test split. Ctrl-C saves a checkpoint and stops; --resume
+weight EMA on the test split. Ctrl-C, SIGTERM or SIGHUP saves a
+checkpoint and stops (status 128 + the signal; a second one exits at
+once); a second process on the same run is refused; --resume
 continues exactly where it stopped (it takes the model, recipe and image
 size from the checkpoint and refuses flags that would change them). The
 defaults are the nano recipe for Fashion-MNIST (see README, Training).
@@ -370,6 +383,9 @@ func (s *dataSource) load() (splits, error) {
 		return s.openSources()
 	default:
 		return out, fmt.Errorf("--data %q: want fashion-mnist, mnist, cifar10, folder or shards", s.name)
+	}
+	if err := checkSplitShapes(s.name, s.dir, out); err != nil {
+		return out, err
 	}
 	if err := out.train.Normalize(out.stats); err != nil {
 		return out, err

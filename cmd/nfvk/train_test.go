@@ -113,6 +113,11 @@ func TestTrainEvalPredict(t *testing.T) {
 			t.Errorf("resume with %v: error %v, want one refusing %s", f, err, f[0])
 		}
 	}
+	// Resuming the finished run says so and trains nothing.
+	out.Reset()
+	if err := run(ctx, []string{"train", "--resume", runDir, "--data-dir", dir}, &out, &out); err != nil || !strings.Contains(out.String(), "had already finished") {
+		t.Errorf("resume of a finished run: %v\n%s", err, out.String())
+	}
 	out.Reset()
 	if err := run(ctx, []string{"eval", runDir}, &out, &out); err != nil {
 		t.Fatalf("eval: %v\n%s", err, out.String())
@@ -127,6 +132,9 @@ func TestTrainEvalPredict(t *testing.T) {
 	}
 	if !strings.HasPrefix(out.String(), img+":") || strings.Count(out.String(), "%") != 2 {
 		t.Errorf("predict output: %q", out.String())
+	}
+	if err := run(ctx, []string{"predict", runDir, dir}, &out, &out); err == nil || !strings.Contains(err.Error(), dir+" is a directory") {
+		t.Errorf("predict on a directory: %v", err)
 	}
 }
 

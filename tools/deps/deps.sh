@@ -32,6 +32,10 @@ if ! command -v dpkg-query >/dev/null 2>&1; then
   exit 1
 fi
 
+# The second driver make test runs the GPU tests on: Mesa 25.0 lavapipe
+# from bookworm-backports, unpacked into a cache directory, not installed.
+bash "$(dirname "$0")/../mesa25/fetch.sh"
+
 missing=()
 for p in "${PKGS[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
