@@ -98,12 +98,14 @@ func newLoop(ctx context.Context, o Options) (_ *loop, err error) {
 		}
 	}()
 	var ck *Checkpoint
-	if o.Resume != "" && (o.Collective == nil || o.Collective.Rank() == 0) {
+	if o.Resume != "" {
 		// Locked before the checkpoint is read: a run another process
 		// is still writing is refused, never resumed from a stale step.
 		// (Rank 0 of a data-parallel run holds it for all the ranks.)
-		if l.lock, err = lockForResume(o.Resume); err != nil {
-			return nil, err
+		if o.Collective == nil || o.Collective.Rank() == 0 {
+			if l.lock, err = lockForResume(o.Resume); err != nil {
+				return nil, err
+			}
 		}
 		if ck, err = loadResume(o.Resume); err != nil {
 			return nil, err

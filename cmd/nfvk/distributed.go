@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -71,11 +72,15 @@ func (r *ranks) end(stderr io.Writer, err error) {
 	if r == nil {
 		return
 	}
-	if err != nil {
+	var stopped interruptedErr
+	if err != nil && !errors.As(err, &stopped) {
 		fmt.Fprintf(stderr, "nfvk: rank %d of %d: %v\n", r.comm.Rank(), r.comm.Size(), err)
 		r.comm.Abort(1)
 		return
 	}
+	// Success, or every rank stopped after the same step (they agree on
+	// it) with rank 0's checkpoint saved: finalize together; the caller
+	// reports a stop and exits non-zero.
 	if ferr := r.comm.Finalize(); ferr != nil {
 		fmt.Fprintf(stderr, "nfvk: rank %d: %v\n", r.comm.Rank(), ferr)
 	}

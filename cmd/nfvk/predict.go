@@ -51,6 +51,11 @@ func runPredict(ctx context.Context, args []string, stdout io.Writer) (retErr er
 		return fmt.Errorf("predict: checkpoint %s: the recipe lacks the image size or the %d-channel normalisation", ck.Path, c)
 	}
 	files := fs.Args()[1:]
+	for _, f := range files {
+		if st, err := os.Stat(f); err == nil && st.IsDir() {
+			return fmt.Errorf("predict: image %s is a directory: predict takes image files (PNG or JPEG); nfvk eval scores a folder dataset", f)
+		}
+	}
 	var x []float32
 	if streamed(rec.Data) { // as the run evaluated: resize, centre crop
 		h, w = testSize(rec), testSize(rec)
@@ -123,9 +128,6 @@ func loadImage(path string, dst []float32, c, h, w int, mean, std []float32) err
 		return err
 	}
 	defer f.Close()
-	if st, err := f.Stat(); err == nil && st.IsDir() {
-		return fmt.Errorf("image %s is a directory: predict takes image files (PNG or JPEG); nfvk eval scores a folder dataset", path)
-	}
 	// The header is checked first so that a small file declaring a huge
 	// image is refused before decoding allocates it.
 	cfg, format, err := image.DecodeConfig(f)

@@ -89,8 +89,18 @@ func interruptedError(ctx context.Context, res train.Result) error {
 	if sig, ok := stopCause(ctx); ok {
 		why = "stopped by " + signalName(sig)
 	}
-	return fmt.Errorf("%s after step %d; checkpoint %s saved\nresume with: nfvk train --resume %s", why, res.Step, res.Checkpoint, res.Dir)
+	if res.Dir == "" { // a data-parallel rank other than 0: it writes nothing
+		return interruptedErr{fmt.Errorf("%s after step %d (rank 0 saved the run's checkpoint)", why, res.Step)}
+	}
+	return interruptedErr{fmt.Errorf("%s after step %d; checkpoint %s saved\nresume with: nfvk train --resume %s", why, res.Step, res.Checkpoint, res.Dir)}
 }
+
+// interruptedErr marks a run that stopped cleanly on a signal, its state
+// saved: the ranks of a data-parallel run then end together rather than
+// abort one another.
+type interruptedErr struct{ error }
+
+func (e interruptedErr) Unwrap() error { return e.error }
 
 // reportSlowWaits has the device say what it is busy with when a wait
 // for it takes long (a slow step is legitimate; silence is not).
