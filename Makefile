@@ -119,7 +119,7 @@ test-race:
 # CIFAR-10, image headers, checkpoint metadata.
 fuzz:
 	$(GO) test -run '^$$' -fuzz=FuzzParse -fuzztime=20s ./safetensors/
-	for f in FuzzReadIDX FuzzReadCIFAR10 FuzzDecodeImage; do \
+	for f in FuzzReadIDX FuzzReadCIFAR10 FuzzDecodeImage FuzzDecodeSample; do \
 		$(GO) test -run '^$$' -fuzz="^$$f\$$" -fuzztime=10s ./data/ || exit 1; \
 	done
 	$(GO) test -run '^$$' -fuzz='^FuzzDecodeCheckpoint$$' -fuzztime=10s ./train/
