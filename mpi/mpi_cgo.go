@@ -106,14 +106,9 @@ func (c *Comm) AllreduceSum(buf []float32) error {
 	if err := c.awaitRanks(); err != nil {
 		return err
 	}
-	for len(buf) > 0 {
-		n := min(len(buf), maxCount)
-		if err := check("allreduce", C.nfmpi_allreduce_f32((*C.float)(unsafe.Pointer(&buf[0])), C.int(n))); err != nil {
-			return err
-		}
-		buf = buf[n:]
-	}
-	return nil
+	return inChunks(buf, func(p unsafe.Pointer, n int) C.int {
+		return C.nfmpi_allreduce_f32((*C.float)(p), C.int(n))
+	})
 }
 
 // AllreduceSum64 is AllreduceSum for float64 (counts and sums that must
@@ -124,9 +119,17 @@ func (c *Comm) AllreduceSum64(buf []float64) error {
 	if err := c.awaitRanks(); err != nil {
 		return err
 	}
+	return inChunks(buf, func(p unsafe.Pointer, n int) C.int {
+		return C.nfmpi_allreduce_f64((*C.double)(p), C.int(n))
+	})
+}
+
+// inChunks runs an in-place allreduce over buf in pieces of at most
+// maxCount elements (MPI counts are C ints).
+func inChunks[T float32 | float64](buf []T, allreduce func(p unsafe.Pointer, n int) C.int) error {
 	for len(buf) > 0 {
 		n := min(len(buf), maxCount)
-		if err := check("allreduce", C.nfmpi_allreduce_f64((*C.double)(unsafe.Pointer(&buf[0])), C.int(n))); err != nil {
+		if err := check("allreduce", allreduce(unsafe.Pointer(&buf[0]), n)); err != nil {
 			return err
 		}
 		buf = buf[n:]
