@@ -1,21 +1,18 @@
 package safetensors
 
 import (
-	"bufio"
 	"bytes"
 	"cmp"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"math"
-	"os"
-	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/nfvk/nfvk/internal/atomicfile"
 )
 
 // Tensor is one tensor to write: its raw little-endian bytes and how to
@@ -192,60 +189,8 @@ func WriteFile(path string, tensors []Tensor, metadata map[string]string) (err e
 	if err != nil {
 		return err
 	}
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
+	if err := atomicfile.Write(path, l.write); err != nil {
 		return fmt.Errorf("safetensors %s: %w", path, err)
 	}
-	renamed := false
-	defer func() {
-		if err != nil && !renamed {
-			tmp.Close() // may already be closed; the error is moot
-			os.Remove(tmp.Name())
-			err = fmt.Errorf("safetensors %s: %w", path, err)
-		}
-	}()
-
-	bw := bufio.NewWriterSize(tmp, 1<<20)
-	if err := l.write(bw); err != nil {
-		return err
-	}
-	if err := bw.Flush(); err != nil {
-		return err
-	}
-	perm := os.FileMode(0o644)
-	if st, err := os.Stat(path); err == nil && st.Mode().IsRegular() {
-		perm = st.Mode().Perm()
-	}
-	if err := tmp.Chmod(perm); err != nil {
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	renamed = true
-	if err := syncDir(dir); err != nil {
-		// The new file is in place; only its durability is in doubt.
-		return fmt.Errorf("safetensors %s: written, but syncing its directory failed: %w", path, err)
-	}
 	return nil
-}
-
-// syncDir makes a rename in dir durable. Windows cannot sync directories,
-// and does not need to.
-func syncDir(dir string) error {
-	if runtime.GOOS == "windows" {
-		return nil
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	return errors.Join(d.Sync(), d.Close())
 }

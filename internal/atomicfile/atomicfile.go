@@ -4,19 +4,32 @@
 package atomicfile
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
 )
 
-// WriteFile replaces path with b: a temporary file in the same directory,
-// fsync, rename over path, directory fsync. On failure before the rename
-// the temporary file is removed and path is untouched. The file gets mode
-// 0644.
-func WriteFile(path string, b []byte) (err error) {
+// WriteFile replaces path with b (Write with one write of b).
+func WriteFile(path string, b []byte) error {
+	return Write(path, func(w io.Writer) error {
+		_, err := w.Write(b)
+		return err
+	})
+}
+
+// Write replaces path with what fill writes: a temporary file in the same
+// directory (buffered), fsync, rename over path, directory fsync. On
+// failure before the rename the temporary file is removed and path is
+// untouched; if only the final directory sync fails, the new file is in
+// place and the error says so. A new file gets mode 0644, a replaced
+// regular file keeps its permission bits; a symbolic link at path is
+// itself replaced.
+func Write(path string, fill func(io.Writer) error) (err error) {
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
 	if err != nil {
@@ -24,14 +37,22 @@ func WriteFile(path string, b []byte) (err error) {
 	}
 	defer func() {
 		if err != nil {
-			tmp.Close()
+			tmp.Close() // may already be closed; the error is moot
 			os.Remove(tmp.Name())
 		}
 	}()
-	if _, err := tmp.Write(b); err != nil {
+	bw := bufio.NewWriterSize(tmp, 1<<20)
+	if err := fill(bw); err != nil {
 		return err
 	}
-	if err := tmp.Chmod(0o644); err != nil {
+	if err := bw.Flush(); err != nil {
+		return err
+	}
+	perm := os.FileMode(0o644)
+	if st, err := os.Lstat(path); err == nil && st.Mode().IsRegular() {
+		perm = st.Mode().Perm()
+	}
+	if err := tmp.Chmod(perm); err != nil {
 		return err
 	}
 	if err := tmp.Sync(); err != nil {
@@ -43,8 +64,23 @@ func WriteFile(path string, b []byte) (err error) {
 	if err := os.Rename(tmp.Name(), path); err != nil {
 		return err
 	}
-	return SyncDir(dir)
+	if err := SyncDir(dir); err != nil {
+		// The new file is in place; only its durability is in doubt.
+		return &DirSyncError{Err: err}
+	}
+	return nil
 }
+
+// DirSyncError reports that a file was written and renamed into place but
+// its directory could not be synced: the new contents are there, their
+// durability across a power loss is not certain.
+type DirSyncError struct{ Err error }
+
+func (e *DirSyncError) Error() string {
+	return "written, but syncing its directory failed: " + e.Err.Error()
+}
+
+func (e *DirSyncError) Unwrap() error { return e.Err }
 
 // SyncDir makes directory entry changes in dir durable. Windows cannot
 // sync a directory and does not need to.

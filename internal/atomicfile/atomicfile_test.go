@@ -1,6 +1,8 @@
 package atomicfile
 
 import (
+	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -58,5 +60,42 @@ func TestWriteFile(t *testing.T) {
 	}
 	if err := WriteFile(filepath.Join(dir, "missing", "f"), []byte("x")); err == nil {
 		t.Error("write into a missing directory succeeded")
+	}
+}
+
+// TestWriteFillFails: a writer that fails part-way leaves the old file
+// as it was, its permission bits kept by a later replacement, and no
+// temporary file.
+func TestWriteFillFails(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "w.bin")
+	if err := os.WriteFile(p, []byte("old"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	boom := errors.New("boom")
+	err := Write(p, func(w io.Writer) error {
+		if _, err := w.Write([]byte("partial")); err != nil {
+			return err
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("error %v, want the writer's", err)
+	}
+	if b, _ := os.ReadFile(p); string(b) != "old" {
+		t.Errorf("after a failed write the file holds %q, want %q", b, "old")
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("%d entries, want 1 (a temporary file was left)", len(entries))
+	}
+	if err := Write(p, func(w io.Writer) error { _, err := io.WriteString(w, "new"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode().Perm() != 0o600 {
+		t.Errorf("mode %v after replacement, want the old 0600", st.Mode().Perm())
 	}
 }
