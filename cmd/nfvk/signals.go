@@ -105,7 +105,13 @@ func (e interruptedErr) Unwrap() error { return e.error }
 // reportSlowWaits has the device say what it is busy with when a wait
 // for it takes long (a slow step is legitimate; silence is not).
 func reportSlowWaits(dev *engine.Device, w io.Writer) {
+	// On a terminal the report starts a new line after the progress bar
+	// (which redraws in place); in a log it is a line of its own.
+	lead := ""
+	if f, ok := w.(*os.File); ok && isTerminal(f) {
+		lead = "\n"
+	}
 	dev.SetWaitReporter(func(r engine.WaitReport) {
-		fmt.Fprintf(w, "\nnfvk: the device is still running %s after %v\n", r.What, r.Waited.Round(time.Second))
+		fmt.Fprintf(w, "%snfvk: the device is still running %s after %v\n", lead, r.What, r.Waited.Round(time.Second))
 	})
 }
