@@ -39,6 +39,8 @@ type Program struct {
 	queries  vk.QueryPool
 	inflight bool
 	closed   bool
+	runs     uint64 // submitted runs, for UploadRing's slot guard
+	subBuf   []C.VkCommandBuffer
 }
 
 // ProgramOptions configure a Program.
@@ -233,7 +235,11 @@ func (p *Program) createObjects() error {
 
 // Submit starts one run of the program (recording it first if needed).
 // Call Wait before reading results or submitting again.
-func (p *Program) Submit() error {
+func (p *Program) Submit() error { return p.submit(nil) }
+
+// submit starts one run, with the command buffers pre (uploads) in the
+// same vkQueueSubmit as the first segment.
+func (p *Program) submit(pre []C.VkCommandBuffer) error {
 	if !p.recorded {
 		if err := p.Record(); err != nil {
 			return err
@@ -252,7 +258,11 @@ func (p *Program) Submit() error {
 		if s == len(p.cbs)-1 {
 			fence = C.VkFence(unsafe.Pointer(p.fence))
 		}
-		if err := check("vkQueueSubmit", vk.Result(C.nfvk_submit(d.fns, d.queue, C.VkCommandBuffer(unsafe.Pointer(cb)), fence))); err != nil {
+		p.subBuf = append(append(p.subBuf[:0], pre...), C.VkCommandBuffer(unsafe.Pointer(cb)))
+		cbs := p.subBuf
+		pre = nil
+		d.submits.Add(1)
+		if err := check("vkQueueSubmit", vk.Result(C.nfvk_submit_n(d.fns, d.queue, &cbs[0], C.uint32_t(len(cbs)), fence))); err != nil {
 			if s > 0 {
 				C.nfvk_queue_wait_idle(d.fns, d.queue)
 			}
@@ -260,6 +270,7 @@ func (p *Program) Submit() error {
 		}
 	}
 	p.inflight = true
+	p.runs++
 	return nil
 }
 

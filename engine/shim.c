@@ -396,6 +396,13 @@ VkResult nfvk_submit(nfvk_dev *d, VkQueue q, VkCommandBuffer cb, VkFence fence) 
 	return d->QueueSubmit(q, 1, &si, fence);
 }
 
+VkResult nfvk_submit_n(nfvk_dev *d, VkQueue q, const VkCommandBuffer *cbs, uint32_t n, VkFence fence) {
+	VkSubmitInfo si = {VK_STRUCTURE_TYPE_SUBMIT_INFO};
+	si.commandBufferCount = n;
+	si.pCommandBuffers = cbs;
+	return d->QueueSubmit(q, 1, &si, fence);
+}
+
 VkResult nfvk_wait_fence(nfvk_dev *d, VkFence f, uint64_t timeout_ns) {
 	return d->WaitForFences(d->dev, 1, &f, VK_TRUE, timeout_ns);
 }
