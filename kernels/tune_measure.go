@@ -67,7 +67,8 @@ func (k *Kernels) Tune(ctx context.Context, shapes Shapes, o TuneOptions) (*Tune
 		if o.Progress != nil {
 			o.Progress(TuneProgress{Done: i, Total: len(t.Entries), Entry: e.Name()})
 		}
-		// Each entry gets an equal share of what is left.
+		// Each entry gets an equal share of what is left; one candidate
+		// started within its share may overrun it.
 		share := time.Now().Add(time.Until(deadline) / time.Duration(len(t.Entries)-i))
 		if err := k.tuneEntry(ctx, e, share, o.Reps); err != nil {
 			return nil, fmt.Errorf("kernels: tune %s: %w", e.Name(), err)
@@ -93,6 +94,13 @@ type tuneCase struct {
 
 // tuneEntry measures e's candidates in order until the deadline.
 func (k *Kernels) tuneEntry(ctx context.Context, e *TuneEntry, deadline time.Time, reps int) error {
+	if time.Now().After(deadline) {
+		// Not even the inputs and the reference: the share is spent.
+		for i := range e.Candidates {
+			e.Candidates[i].Err = budgetSpent
+		}
+		return ctx.Err()
+	}
 	c, err := k.newTuneCase(e)
 	if err != nil {
 		return err
