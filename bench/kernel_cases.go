@@ -31,7 +31,7 @@ var convShapes = []struct {
 func convCases() []Case {
 	var cs []Case
 	for _, c := range convShapes {
-		for _, pass := range []string{"fwd", "bwd_data", "bwd_filter"} {
+		for _, pass := range []string{"fwd", "bwd_data", "bwd_filter", "bwd_filter_split"} {
 			cs = append(cs, Case{Name: "Conv2D/" + c.name + "/" + pass, Small: c.small, Run: func(ctx context.Context, env *Env) (Result, error) {
 				return conv(ctx, env, c.s, pass)
 			}})
@@ -43,6 +43,12 @@ func convCases() []Case {
 func conv(ctx context.Context, env *Env, sh kernels.Conv2DShape, pass string) (Result, error) {
 	s := newScope(env)
 	defer s.close()
+	// bwd_filter is the chained reduction, bwd_filter_split the one split
+	// over scratch where the tuning's lane budget cuts it (GPU classes).
+	n := env.Lib.Conv2DBackwardFilterScratch(sh)
+	if pass == "bwd_filter_split" && n == 0 {
+		return Result{}, fmt.Errorf("%w: the %s tuning does not split this reduction", ErrSkip, env.Lib.Tuning().Class)
+	}
 	x, w, y, bias := s.buffer("x", sh.XLen()), s.buffer("w", sh.WLen()), s.buffer("y", sh.YLen()), s.buffer("bias", sh.O)
 	p := s.profiled("conv2d "+pass, func(p *engine.Program) error {
 		switch pass {
@@ -50,6 +56,8 @@ func conv(ctx context.Context, env *Env, sh kernels.Conv2DShape, pass string) (R
 			return env.Lib.Conv2D(p, sh, x, w, bias, y)
 		case "bwd_data":
 			return env.Lib.Conv2DBackwardData(p, sh, y, w, x)
+		case "bwd_filter_split":
+			return env.Lib.Conv2DBackwardFilterSplit(p, sh, x, y, w, s.buffer("scratch", n))
 		default:
 			return env.Lib.Conv2DBackwardFilter(p, sh, x, y, w)
 		}

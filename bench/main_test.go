@@ -30,6 +30,14 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	dev, lib = d, kernels.New(d)
+	if os.Getenv("NFVK_BENCH_TUNING") == "gpu" {
+		// A GPU class's tiles and lane budget (e.g. the split backward
+		// filter) on this device.
+		info := d.Info()
+		info.Type, info.VendorID = engine.TypeDiscrete, 0
+		lib = lib.WithTuning(kernels.TuningFor(info))
+		fmt.Println("tuning: the generic GPU class (NFVK_BENCH_TUNING=gpu)")
+	}
 	in := d.Info()
 	fmt.Printf("device: %s (%s, %s)\ndriver: %s\nvulkan: %s\n", in.Name, in.Type, in.Vendor, in.Driver, in.APIVersionString())
 	code := m.Run()

@@ -255,6 +255,7 @@ func (d *Device) oneShotSubmit(cb vk.CommandBuffer) error {
 		return err
 	}
 	fence := C.VkFence(unsafe.Pointer(d.fence))
+	d.submits.Add(1)
 	if err := check("vkQueueSubmit", vk.Result(C.nfvk_submit(d.fns, d.queue, ccb, fence))); err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 	"runtime/cgo"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	vk "github.com/vulkan-go/vulkan"
@@ -108,7 +109,10 @@ type Device struct {
 
 	mu       sync.Mutex
 	programs map[*Program]struct{}
+	rings    map[*UploadRing]struct{}
 	closed   bool
+
+	submits atomic.Uint64 // vkQueueSubmit calls (Submits)
 }
 
 func (d *Device) vkDevice() vk.Device { return vk.Device(unsafe.Pointer(d.dev)) }
@@ -326,7 +330,7 @@ func Open(opts Options) (*Device, error) {
 		}
 		validate = false
 	}
-	d := &Device{opts: opts, programs: map[*Program]struct{}{}, deviceFromEnv: fromEnv}
+	d := &Device{opts: opts, programs: map[*Program]struct{}{}, rings: map[*UploadRing]struct{}{}, deviceFromEnv: fromEnv}
 	if err := d.init(validate); err != nil {
 		d.Close()
 		return nil, err
@@ -455,12 +459,19 @@ func (d *Device) Close() error {
 	for p := range d.programs {
 		progs = append(progs, p)
 	}
+	rings := make([]*UploadRing, 0, len(d.rings))
+	for r := range d.rings {
+		rings = append(rings, r)
+	}
 	d.mu.Unlock()
 	var errs []error
 	if d.fns != nil {
 		errs = append(errs, check("vkDeviceWaitIdle", vk.Result(C.nfvk_device_wait_idle(d.fns))))
 		for _, p := range progs {
 			p.destroy()
+		}
+		for _, r := range rings {
+			r.destroy()
 		}
 		dev := d.vkDevice()
 		if d.pipelines != nil {

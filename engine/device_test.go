@@ -12,7 +12,13 @@ import (
 // those emitted while Close destroys everything).
 func openTest(t testing.TB) *Device {
 	t.Helper()
-	d, err := Open(Options{Validate: true, MaxDispatchesPerSubmit: 64})
+	return openTestWith(t, Options{Validate: true, MaxDispatchesPerSubmit: 64})
+}
+
+// openTestWith is openTest with opts.
+func openTestWith(t testing.TB, opts Options) *Device {
+	t.Helper()
+	d, err := Open(opts)
 	if errors.Is(err, ErrNoLoader) || errors.Is(err, ErrNoDevice) {
 		t.Skipf("no Vulkan device here (make deps installs lavapipe): %v", err)
 	}

@@ -39,6 +39,9 @@ type Program struct {
 	queries  vk.QueryPool
 	inflight bool
 	closed   bool
+	runs     uint64              // submitted runs, for UploadRing's slot guard
+	subBuf   []C.VkCommandBuffer // the command buffers of a submit
+	subCount []C.uint32_t        // how many of them each batch takes
 }
 
 // ProgramOptions configure a Program.
@@ -98,7 +101,8 @@ func (p *Program) Barriers() int {
 	return n
 }
 
-// Segments is the number of submits one Run makes.
+// Segments is the number of batches (command buffers) of one Run, all
+// in one vkQueueSubmit.
 func (p *Program) Segments() int { return len(p.cbs) }
 
 const (
@@ -233,7 +237,11 @@ func (p *Program) createObjects() error {
 
 // Submit starts one run of the program (recording it first if needed).
 // Call Wait before reading results or submitting again.
-func (p *Program) Submit() error {
+func (p *Program) Submit() error { return p.submit(nil) }
+
+// submit starts one run, with the command buffers pre (uploads) heading
+// the first segment's batch.
+func (p *Program) submit(pre []C.VkCommandBuffer) error {
 	if !p.recorded {
 		if err := p.Record(); err != nil {
 			return err
@@ -244,22 +252,26 @@ func (p *Program) Submit() error {
 			return err
 		}
 	}
+	// One vkQueueSubmit whatever the segments: each is its own batch
+	// (what a driver's watchdog times), the uploads head the first.
+	p.subBuf = append(p.subBuf[:0], pre...)
+	p.subCount = append(p.subCount[:0], C.uint32_t(len(pre)+1))
+	for s, cb := range p.cbs {
+		p.subBuf = append(p.subBuf, C.VkCommandBuffer(unsafe.Pointer(cb)))
+		if s > 0 {
+			p.subCount = append(p.subCount, 1)
+		}
+	}
 	d := p.dev
 	d.queueMu.Lock()
 	defer d.queueMu.Unlock()
-	for s, cb := range p.cbs {
-		var fence C.VkFence
-		if s == len(p.cbs)-1 {
-			fence = C.VkFence(unsafe.Pointer(p.fence))
-		}
-		if err := check("vkQueueSubmit", vk.Result(C.nfvk_submit(d.fns, d.queue, C.VkCommandBuffer(unsafe.Pointer(cb)), fence))); err != nil {
-			if s > 0 {
-				C.nfvk_queue_wait_idle(d.fns, d.queue)
-			}
-			return fmt.Errorf("program %s: submit %d/%d: %w", p.name, s+1, len(p.cbs), err)
-		}
+	d.submits.Add(1)
+	if err := check("vkQueueSubmit", vk.Result(C.nfvk_submit_batches(d.fns, d.queue, &p.subBuf[0], &p.subCount[0],
+		C.uint32_t(len(p.subCount)), C.VkFence(unsafe.Pointer(p.fence))))); err != nil {
+		return fmt.Errorf("program %s: submit of %d segments: %w", p.name, len(p.cbs), err)
 	}
 	p.inflight = true
+	p.runs++
 	return nil
 }
 

@@ -396,6 +396,25 @@ VkResult nfvk_submit(nfvk_dev *d, VkQueue q, VkCommandBuffer cb, VkFence fence) 
 	return d->QueueSubmit(q, 1, &si, fence);
 }
 
+// nfvk_submit_batches submits n batches in one vkQueueSubmit: batch i
+// is the next counts[i] command buffers of cbs.
+VkResult nfvk_submit_batches(nfvk_dev *d, VkQueue q, const VkCommandBuffer *cbs, const uint32_t *counts, uint32_t n,
+                             VkFence fence) {
+	VkSubmitInfo fixed[8];
+	VkSubmitInfo *si = n <= 8 ? fixed : calloc(n, sizeof *si);
+	if (!si) return VK_ERROR_OUT_OF_HOST_MEMORY;
+	for (uint32_t i = 0; i < n; i++) {
+		VkSubmitInfo s = {VK_STRUCTURE_TYPE_SUBMIT_INFO};
+		s.commandBufferCount = counts[i];
+		s.pCommandBuffers = cbs;
+		cbs += counts[i];
+		si[i] = s;
+	}
+	VkResult r = d->QueueSubmit(q, n, si, fence);
+	if (si != fixed) free(si);
+	return r;
+}
+
 VkResult nfvk_wait_fence(nfvk_dev *d, VkFence f, uint64_t timeout_ns) {
 	return d->WaitForFences(d->dev, 1, &f, VK_TRUE, timeout_ns);
 }

@@ -68,6 +68,8 @@ VkResult nfvk_begin(nfvk_dev *d, VkCommandBuffer cb, uint32_t flags);
 VkResult nfvk_end(nfvk_dev *d, VkCommandBuffer cb);
 
 VkResult nfvk_submit(nfvk_dev *d, VkQueue q, VkCommandBuffer cb, VkFence fence);
+VkResult nfvk_submit_batches(nfvk_dev *d, VkQueue q, const VkCommandBuffer *cbs, const uint32_t *counts, uint32_t n,
+                             VkFence fence);
 VkResult nfvk_wait_fence(nfvk_dev *d, VkFence f, uint64_t timeout_ns);
 VkResult nfvk_reset_fence(nfvk_dev *d, VkFence f);
 VkResult nfvk_queue_wait_idle(nfvk_dev *d, VkQueue q);

@@ -167,7 +167,7 @@ func convChunks(total, perUnit, limit int) ([][2]int, error) {
 // convPlanDirect and convPlanFilter are the only place that decides how
 // a convolution runs.
 func (k *Kernels) convPlan(s Conv2DShape, pass convPass, bias bool) ([]convStep, error) {
-	ct := convTuningFor(k.tune.Class)
+	ct := k.convTuning(s, pass)
 	loopLimit := k.laneLimit()
 	oh, ow := s.OutH(), s.OutW()
 	switch pass {
@@ -470,6 +470,7 @@ func (k *Kernels) Conv2D(p *engine.Program, s Conv2DShape, x, w, bias, y engine.
 	if err := k.convCheck(convForward, s, spans); err != nil {
 		return err
 	}
+	k.noteConv(s, convForward)
 	steps, err := k.convPlan(s, convForward, hasBias)
 	if err != nil {
 		return err
@@ -489,6 +490,7 @@ func (k *Kernels) Conv2DBackwardData(p *engine.Program, s Conv2DShape, dy, w, dx
 	}); err != nil {
 		return err
 	}
+	k.noteConv(s, convBackwardData)
 	steps, err := k.convPlan(s, convBackwardData, false)
 	if err != nil {
 		return err

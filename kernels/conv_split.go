@@ -17,8 +17,10 @@ import "github.com/nfvk/nfvk/engine"
 // that fits the lane limit, or slices beyond the grid's depth or the
 // scratch beyond one binding.
 func (k *Kernels) convFilterSlices(s Conv2DShape) int {
-	limit := k.laneLimit()
-	if k.tune.Class == "cpu" || limit == 0 {
+	// A tuned choice says whether to split (at its slice count), else the
+	// class: CPU devices chain.
+	limit := k.filterLimit(s)
+	if c, ok := k.tunedFilter(s); (ok && !c.Split) || (!ok && k.tune.Class == "cpu") || limit == 0 {
 		return 0
 	}
 	chunks, err := convChunks(s.N*s.OutH(), s.OutW()+1, limit)
@@ -72,7 +74,8 @@ func (k *Kernels) Conv2DBackwardFilterSplit(p *engine.Program, s Conv2DShape, x,
 	if n > 0 {
 		slices = n / s.WLen()
 	}
-	steps, err := k.convPlanFilter(s, convTuningFor(k.tune.Class), k.laneLimit(), slices)
+	k.noteConv(s, convBackwardFilter)
+	steps, err := k.convPlanFilter(s, k.convTuning(s, convBackwardFilter), k.filterLimit(s), slices)
 	if err != nil {
 		return err
 	}

@@ -104,6 +104,10 @@ func TestActivations(t *testing.T) {
 
 func TestReductions(t *testing.T) {
 	d, k := testDevice(t)
+	testReductions(t, d, k)
+}
+
+func testReductions(t *testing.T, d *engine.Device, k *Kernels) {
 	// Fewer than 64 rows take the workgroup-per-row tree; 64 or more the
 	// lane-per-row form on CPU devices: both are in the table.
 	for _, shape := range [][2]int{{1, 1}, {1, 7}, {3, 13}, {13, 1000}, {64, 4097}, {1000, 9}, {2, 70001}, {65, 1}} {

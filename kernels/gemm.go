@@ -274,7 +274,8 @@ func (k *Kernels) gemmBind(s engine.Span, start, rows, width, ld int, quad bool,
 // requires).
 func (k *Kernels) GEMM(p *engine.Program, s GEMMShape, alpha float32, a engine.Span, b engine.Span, beta float32, c engine.Span) error {
 	limit := int(k.dev.Info().MaxStorageBufferRange / 4)
-	return k.gemm(p, s, alpha, a, b, beta, c, k.tune.GEMM, limit)
+	k.noteGEMM(s)
+	return k.gemm(p, s, alpha, a, b, beta, c, k.gemmTile(s), limit)
 }
 
 // gemm is GEMM with the tile and the binding limit (in elements) given,

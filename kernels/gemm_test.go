@@ -163,6 +163,12 @@ func (g *gemmCase) check(t *testing.T, got []float32) {
 // pipelines used.
 func runGEMMTable(t *testing.T, d *engine.Device, k *Kernels, cases []*gemmCase, tile GEMMTile, limit int) map[string]bool {
 	t.Helper()
+	return runGEMMTableTiles(t, d, k, cases, []GEMMTile{tile}, limit)
+}
+
+// runGEMMTableTiles is runGEMMTable with case i on tiles[i%len(tiles)].
+func runGEMMTableTiles(t *testing.T, d *engine.Device, k *Kernels, cases []*gemmCase, tiles []GEMMTile, limit int) map[string]bool {
+	t.Helper()
 	for i, g := range cases {
 		g.setup(t, d, uint64(10*i+1))
 	}
@@ -173,10 +179,10 @@ func runGEMMTable(t *testing.T, d *engine.Device, k *Kernels, cases []*gemmCase,
 				pipes[di.Pipeline] = true
 			}
 		}()
-		for _, g := range cases {
+		for i, g := range cases {
 			a, b, c := g.spans()
 			n := p.Len()
-			if err := k.gemm(p, g.s, g.alpha, a, b, g.beta, c, tile, limit); err != nil {
+			if err := k.gemm(p, g.s, g.alpha, a, b, g.beta, c, tiles[i%len(tiles)], limit); err != nil {
 				return fmt.Errorf("%v: %w", g, err)
 			}
 			// Each element sees at most one rounding of C per dispatch.

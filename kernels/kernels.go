@@ -20,6 +20,10 @@ type Kernels struct {
 	// work, when set, makes these kernels a work planner (WorkPlanner):
 	// dispatches are logged here instead of recorded.
 	work *[]LaneWork
+	// tuned holds per-shape choices measured on the device (WithTable);
+	// shapes, when set, logs the shapes recorded (tune.go).
+	tuned  *tunedMaps
+	shapes *Shapes
 }
 
 // pipe is a pipeline with the specialization it was built with (the work

@@ -59,8 +59,9 @@ const maxLoopIterations = 65535
 // lane-per-row on CPU devices when there are enough rows to fill the
 // lanes and a row fits the loop cap, else a workgroup per row.
 func (k *Kernels) reducePipeline(op Reduce, rows, cols int) (*pipe, int, error) {
-	local := int(k.tune.ReduceLocal)
-	if k.runs() && rows >= 64 && cols <= maxLoopIterations {
+	k.noteReduce(rows, cols)
+	local, perLane := k.reduceChoice(rows, cols)
+	if perLane && rows >= 64 && cols <= maxLoopIterations {
 		pipe, err := k.pipeline("reduce_rows", uint32(local), uint32(op), 1)
 		return pipe, min(ceilDiv(rows, local), 65535), err
 	}

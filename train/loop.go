@@ -209,7 +209,7 @@ func newLoop(ctx context.Context, o Options) (_ *loop, err error) {
 // state: the checkpoint's, or a fresh initialisation.
 func (l *loop) openSession(ctx context.Context, ck *Checkpoint) error {
 	r, o := l.rs.Recipe, l.o
-	so := SessionOptions{Kernels: o.Kernels, Train: nfnet.TrainOptions{Batch: l.localBatch(), Height: r.Height, Width: r.Width,
+	so := SessionOptions{Kernels: o.Kernels, Tune: o.Tune, Train: nfnet.TrainOptions{Batch: l.localBatch(), Height: r.Height, Width: r.Width,
 		LabelSmoothing: r.LabelSmoothing, Recipe: r.optimizer(l.layout), AccumSteps: r.AccumSteps, Replicas: l.replicas(), BucketFloats: BucketFloats}}
 	if r.soft() { // smoothing is folded into the targets
 		so.Train.SoftTargets, so.Train.LabelSmoothing = true, 0

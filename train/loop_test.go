@@ -138,43 +138,51 @@ func TestTrainLearns(t *testing.T) {
 // every loss and the metrics with an uninterrupted run: equal to the bit.
 func TestResumeReproduces(t *testing.T) {
 	k := loopKernels(t)
-	tr, te := blobs(256, 5), blobs(64, 6)
+	resumeMatches(t, k, k, 256, 11, data.Position{Epoch: 1, Step: 3})
+}
+
+// resumeMatches runs 2 epochs of n blobs in batches of 32 uninterrupted
+// on full's device, then on part's interrupted after step stop (at
+// position pos) and resumed, and compares the losses and metrics.
+func resumeMatches(t *testing.T, full, part *kernels.Kernels, n int, stop int64, pos data.Position) {
+	t.Helper()
+	tr, te := blobs(n, 5), blobs(64, 6)
 	ctx := context.Background()
 
-	full := tinyOptions(t, k, tr, te, 2, 32) // 8 steps per epoch
+	fo := tinyOptions(t, full, tr, te, 2, 32)
 	var want []float32
-	full.OnStep = func(_ int64, loss float32) { want = append(want, loss) }
-	wres, err := Train(ctx, full, nil)
+	fo.OnStep = func(_ int64, loss float32) { want = append(want, loss) }
+	wres, err := Train(ctx, fo, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 
-	part := tinyOptions(t, k, tr, te, 2, 32)
+	po := tinyOptions(t, part, tr, te, 2, 32)
 	var got []float32
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	part.OnStep = func(step int64, loss float32) {
+	po.OnStep = func(step int64, loss float32) {
 		got = append(got, loss)
-		if step == 11 { // mid epoch 2
+		if step == stop {
 			cancel()
 		}
 	}
-	ires, err := Train(cctx, part, nil)
+	ires, err := Train(cctx, po, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !ires.Interrupted || ires.Step != 11 {
-		t.Fatalf("interrupted run: %+v, want interrupted at step 11", ires)
+	if !ires.Interrupted || ires.Step != stop {
+		t.Fatalf("interrupted run: %+v, want interrupted at step %d", ires, stop)
 	}
 	ck, err := LoadCheckpoint(ires.Checkpoint)
 	if err != nil {
 		t.Fatalf("the checkpoint saved on cancellation does not load: %v", err)
 	}
-	if ck.Step != 11 || ck.Position != (data.Position{Epoch: 1, Step: 3}) {
-		t.Fatalf("checkpoint at step %d position %+v, want 11 and {1 3}", ck.Step, ck.Position)
+	if ck.Step != stop || ck.Position != pos {
+		t.Fatalf("checkpoint at step %d position %+v, want %d and %+v", ck.Step, ck.Position, stop, pos)
 	}
 
-	res := Options{Kernels: k, Train: tr, Test: te, Resume: ires.Dir}
+	res := Options{Kernels: part, Train: tr, Test: te, Resume: ires.Dir}
 	res.OnStep = func(_ int64, loss float32) { got = append(got, loss) }
 	rres, err := Train(ctx, res, nil)
 	if err != nil {

@@ -64,6 +64,10 @@ type SessionOptions struct {
 	// gradients over them before the update phase, in buckets of
 	// Train.BucketFloats values (0: the package's BucketFloats).
 	Collective Collective
+	// Tune, when set, compiles with kernels tuned for the shapes of the
+	// session's graphs on this device (kernels.Kernels.Tuned: cached per
+	// device; CPU devices only when forced).
+	Tune *kernels.TuneSetup
 }
 
 // Weights chooses which weights Evaluate and Forward use.
@@ -95,6 +99,10 @@ func NewSession(ctx context.Context, l *nfnet.Layout, o SessionOptions) (_ *Sess
 		if s.tg, err = nfnet.BuildTrain(l, o.Train); err != nil {
 			return nil, fmt.Errorf("train: session: %w", err)
 		}
+		if o.Kernels, err = s.tuned(ctx, o); err != nil {
+			return nil, err
+		}
+		s.o.Kernels = o.Kernels
 		if s.train, err = compile(ctx, o.Kernels, s.tg.Graph, o.Profile); err != nil {
 			return nil, fmt.Errorf("train: session: training step of %s: %w", l.Config.Name, err)
 		}

@@ -183,6 +183,9 @@ type Options struct {
 	// for (a device shared with other work); 0 means what the device
 	// offers (its memory budget, or its heap).
 	DeviceMemoryLimit int64
+	// Tune, when set, tunes the kernels for the model's shapes on this
+	// device before the first step (SessionOptions.Tune).
+	Tune *kernels.TuneSetup
 }
 
 // Result is what Train returns.

@@ -28,6 +28,7 @@ func commands() []command {
 		{"predict", "top-k classes of image files with a checkpoint", runPredict},
 		{"data", "streamed datasets: check and index (class counts, bad files), preview a batch, write tar shards", runData},
 		{"export", "a checkpoint's weights as a timm state_dict (safetensors) for PyTorch", runExport},
+		{"tune", "measure kernel candidates on a model's shapes on this device and cache the fastest per shape", runTune},
 		{"bench", "microbenchmarks (kernels, references, training steps) on a device; compare two runs", runBench},
 		{"version", "the module version and VCS revision nfvk was built from", runVersion},
 	}

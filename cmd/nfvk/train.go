@@ -105,6 +105,7 @@ func runTrain(ctx context.Context, args []string, stdout io.Writer) (retErr erro
 	defer func() { rk.end(os.Stderr, retErr) }()
 	stdout = rk.stdout(stdout)
 	o := train.Options{RunsDir: f.runsDir, RunName: f.run, KeepCheckpoints: f.keep, Workers: f.workers, MaxSteps: f.maxSteps, Watchdog: f.watchdog}
+	o.Tune = tuneSetup(logTo(stdout, f.quiet))
 	src := dataSource{name: f.dataName, dir: f.dataDir, size: f.size, skipBad: f.skipBad, log: logTo(stdout, f.quiet)}
 	rec := f.rec
 	if f.resume != "" {

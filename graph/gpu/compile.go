@@ -2,7 +2,6 @@ package gpu
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"unsafe"
@@ -32,6 +31,7 @@ type Executable struct {
 	last  int
 	i32   []int32
 	seed  [8]byte
+	in    *inputRing // nil when the inputs are in mapped memory
 }
 
 // Compile plans g's memory, allocates its buffers (constants are
@@ -74,6 +74,9 @@ func Compile(ctx context.Context, k *kernels.Kernels, g *graph.Graph, o Options)
 				return nil, fmt.Errorf("graph: compile: initialize %v: %w", t, err)
 			}
 		}
+	}
+	if x.in, err = newInputRing(x); err != nil {
+		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -153,17 +156,11 @@ func (x *Executable) Write(t *graph.Tensor, v []float32) error {
 	if err != nil {
 		return fmt.Errorf("graph: write: %w", err)
 	}
-	if len(v) != t.Size() {
-		return fmt.Errorf("graph: write %v: %d values, want %d", t, len(v), t.Size())
+	b, err := x.encode(t, v)
+	if err != nil {
+		return err
 	}
-	if t.DType() == graph.Int32 {
-		x.i32 = x.i32[:0]
-		for _, f := range v {
-			x.i32 = append(x.i32, int32(f))
-		}
-		return s.Buf.Write(s.Off, bytesOf(x.i32))
-	}
-	return s.Buf.Write(s.Off, bytesOf(v))
+	return s.Buf.Write(s.Off, b)
 }
 
 // Read returns a persistent tensor's value (parameters, gradients, kept
@@ -210,26 +207,7 @@ func (x *Executable) SubmitPhase(phase int, seed uint64, feeds map[*graph.Tensor
 	if phase < 0 || phase >= len(x.progs) {
 		return fmt.Errorf("graph: submit phase %d of a %d-phase step", phase, len(x.progs))
 	}
-	// The previous run must be finished before its inputs are overwritten
-	// and before another phase reads what it wrote.
-	if err := x.Wait(context.Background()); err != nil {
-		return err
-	}
-	for t, v := range feeds {
-		if t.Role() != graph.Input {
-			return fmt.Errorf("graph: feed %v: a %v, not an input", t, t.Role())
-		}
-		if err := x.Write(t, v); err != nil {
-			return err
-		}
-	}
-	binary.LittleEndian.PutUint64(x.seed[:], seed)
-	s := x.be.span(x.plan.Seed)
-	if err := s.Buf.Write(s.Off, x.seed[:]); err != nil {
-		return err
-	}
-	x.last = phase
-	return x.progs[phase].Submit()
+	return x.feed(phase, seed, feeds)
 }
 
 // Wait waits for the submitted step (phase).
@@ -269,6 +247,10 @@ func (x *Executable) Close() {
 		p.Close()
 	}
 	x.progs = nil
+	if x.in != nil {
+		x.in.ring.Close()
+		x.in = nil
+	}
 	for _, b := range append(x.be.bufs, x.be.tables...) {
 		b.Free()
 	}
