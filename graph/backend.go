@@ -16,6 +16,9 @@ import (
 type Mem struct {
 	Buf       int
 	Off, Size int64
+	// Half marks a tensor stored as float16 (ApplyPrecision): the
+	// backend runs the float16-storage variant of the kernel.
+	Half bool
 }
 
 // Absent reports whether m is the zero Mem.

@@ -3,6 +3,7 @@ package kernels
 import (
 	"fmt"
 	"math"
+	"strings"
 
 	"github.com/nfvk/nfvk/engine"
 )
@@ -42,6 +43,10 @@ func (d DType) variant(name string) string {
 	}
 	return name
 }
+
+// sourceName is the shader whose source built name: itself, or the
+// source of a float16-storage variant.
+func sourceName(name string) string { return strings.TrimSuffix(name, "_f16") }
 
 // CheckFloat16 reports whether info's device can run the float16 variants,
 // naming the missing feature. They store 16-bit values and do all math in

@@ -63,10 +63,18 @@ func (b *backend) WSBackward(s ref.WSShape, o graph.WSOpts, w, gain, dwhat, dw, 
 	return b.k.WSBackward(b.p, s, wsFormula(o), b.span(w), b.span(gain), b.span(dwhat), b.span(dw), b.span(dgain))
 }
 func (b *backend) Activation(a ref.Act, gamma float32, x, y graph.Mem) error {
-	return b.k.Activation(b.p, a, gamma, b.span(x), b.span(y))
+	d, err := storage("activation", x, y)
+	if err != nil {
+		return err
+	}
+	return b.k.ActivationOf(b.p, d, a, gamma, b.span(x), b.span(y))
 }
 func (b *backend) ActivationBackward(a ref.Act, gamma float32, x, dy, dx graph.Mem) error {
-	return b.k.ActivationBackward(b.p, a, gamma, b.span(x), b.span(dy), b.span(dx))
+	d, err := storage("activation backward", x, dy, dx)
+	if err != nil {
+		return err
+	}
+	return b.k.ActivationBackwardOf(b.p, d, a, gamma, b.span(x), b.span(dy), b.span(dx))
 }
 func (b *backend) Copy(dst, src graph.Mem) error { return b.k.Copy(b.p, b.span(dst), b.span(src)) }
 func (b *backend) Axpby(alpha float32, x graph.Mem, beta float32, y graph.Mem) error {
