@@ -168,9 +168,11 @@ func (t *Tensor) String() string {
 type Node struct {
 	id    int
 	phase int
-	op    op
-	ins   []*Tensor
-	outs  []*Tensor
+	// half: the node runs its op's float16-storage kernel (ApplyPrecision).
+	half bool
+	op   op
+	ins  []*Tensor
+	outs []*Tensor
 }
 
 // Phase is the part of the step the node runs in (SetPhase).

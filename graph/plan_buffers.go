@@ -48,6 +48,7 @@ func (p *Plan) placeBuffers(g *Graph) {
 				p.ScratchMem[id] = at(p.ScratchOffset[id], size)
 			}
 		}
+		p.placeCasts(at)
 	}
 	placed := make([]bool, len(g.tensors))
 	for _, role := range pooled {

@@ -10,15 +10,15 @@ type halfOp interface {
 }
 
 // ApplyPrecision sets the storage type of g's activations for p, before
-// the graph is planned (PlanMemory sizes buffers by dtype). Under FP16 an
-// activation (or intermediate gradient) is stored as float16 when every
-// node that writes or reads it runs a float16 variant with that operand
-// in a float16 slot; everything else stays float32: parameters, their
-// gradients, optimizer state, inputs, kept tensors (the loss, logits)
-// and whatever an op without a float16 kernel touches. A node runs its
-// float16 variant only when all its float16 slots are float16, so the
-// assignment is the largest consistent one, found by a fixpoint. FP32
-// restores float32 everywhere; BF16 is refused (no bfloat16 kernels).
+// the graph is planned (PlanMemory sizes buffers by dtype), as autocast
+// does: under FP16 every node whose op has a float16-storage kernel runs
+// it, and an activation (or intermediate gradient) such a node writes in
+// a float16 slot is stored as float16. Everything else stays float32:
+// parameters, their gradients, optimizer state, inputs, kept tensors
+// (the loss, logits) and what ops without a float16 kernel write. Where a
+// node reads or writes a tensor of the other type, the plan gives it a
+// converted copy in its scratch (Plan.Casts). FP32 restores float32
+// everywhere; BF16 is refused (no bfloat16 kernels).
 func ApplyPrecision(g *Graph, p Precision) error {
 	switch p {
 	case FP32, FP16:
@@ -32,66 +32,39 @@ func ApplyPrecision(g *Graph, p Precision) error {
 			t.dtype = Float32
 		}
 	}
-	if p == FP32 {
-		return nil
-	}
-	half := halfAssignment(g)
-	for _, t := range g.tensors {
-		if half[t.id] {
-			t.dtype = Float16
+	for _, n := range g.nodes {
+		_, ok := n.op.(halfOp)
+		n.half = ok && p == FP16
+		if !n.half {
+			continue
+		}
+		for i, t := range n.outs {
+			if slotHalf(n, true, i) && t.role == Activation && !t.keep {
+				t.dtype = Float16
+			}
 		}
 	}
 	return nil
 }
 
-// halfAssignment marks the tensors FP16 stores as float16.
-func halfAssignment(g *Graph) []bool {
-	// ok[t]: t may be float16; mode[n]: n runs its float16 variant.
-	ok := make([]bool, len(g.tensors))
-	for _, t := range g.tensors {
-		ok[t.id] = t.role == Activation && !t.keep && t.dtype == Float32 && t.node != nil
+// slotHalf reports whether n's input (or output) i is stored as float16
+// by the kernel n runs.
+func slotHalf(n *Node, out bool, i int) bool {
+	if !n.half {
+		return false
 	}
-	mode := make([]bool, len(g.nodes))
-	slots := make([][2][]bool, len(g.nodes))
-	for _, n := range g.nodes {
-		h, isHalf := n.op.(halfOp)
-		if isHalf {
-			ins, outs := h.halfSlots()
-			slots[n.id] = [2][]bool{ins, outs}
-		}
-		mode[n.id] = isHalf
+	ins, outs := n.op.(halfOp).halfSlots()
+	s := ins
+	if out {
+		s = outs
 	}
-	// A tensor in a float32 slot, or a slot of a node running float32,
-	// is float32; a node with a float32 tensor in a float16 slot runs
-	// float32. Repeat until nothing changes (each pass only clears).
-	slotHalf := func(n *Node, out bool, i int) bool {
-		if !mode[n.id] {
-			return false
-		}
-		s := slots[n.id][0]
-		if out {
-			s = slots[n.id][1]
-		}
-		return i < len(s) && s[i]
+	return i < len(s) && s[i]
+}
+
+// slotDType is the storage type n's kernel reads (or writes) at slot i.
+func slotDType(n *Node, out bool, i int) DType {
+	if slotHalf(n, out, i) {
+		return Float16
 	}
-	for changed := true; changed; {
-		changed = false
-		for _, n := range g.nodes {
-			for out, ts := range [2][]*Tensor{n.ins, n.outs} {
-				for i, t := range ts {
-					if t == nil {
-						continue
-					}
-					half := slotHalf(n, out == 1, i)
-					if !half && ok[t.id] {
-						ok[t.id], changed = false, true
-					}
-					if half && !ok[t.id] {
-						mode[n.id], changed = false, true
-					}
-				}
-			}
-		}
-	}
-	return ok
+	return Float32
 }

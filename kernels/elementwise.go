@@ -36,17 +36,21 @@ func (k *Kernels) ewSpec(own ...uint32) []uint32 {
 // elementwise records shader over n elements of the given spans (all of
 // n elements), splitting into chunks that fit the device's binding range.
 func (k *Kernels) elementwise(p *engine.Program, op string, pipe *pipe, n int, pushTail pushBuf, spans []engine.Span, access []engine.Access) error {
-	return k.elementwiseOf(p, F32, op, pipe, n, pushTail, spans, access)
+	return k.elementwiseOf(p, nil, op, pipe, n, pushTail, spans, access)
 }
 
-// elementwiseOf is elementwise over spans of d elements.
-func (k *Kernels) elementwiseOf(p *engine.Program, d DType, op string, pipe *pipe, n int, pushTail pushBuf, spans []engine.Span, access []engine.Access) error {
+// elementwiseOf is elementwise over spans whose elements are of the types
+// ds (nil: all float32).
+func (k *Kernels) elementwiseOf(p *engine.Program, ds []DType, op string, pipe *pipe, n int, pushTail pushBuf, spans []engine.Span, access []engine.Access) error {
 	chunk := k.chunkElems()
-	eb := int64(d.Size())
 	for start := 0; start < n; start += chunk {
 		m := min(chunk, n-start)
 		args := make([]engine.Arg, len(spans))
 		for i, s := range spans {
+			eb := int64(4)
+			if ds != nil {
+				eb = int64(ds[i].Size())
+			}
 			args[i] = engine.Arg{Span: s.Sub(eb*int64(start), eb*int64(m)), Access: access[i]}
 		}
 		groups := k.streamGroups(m, int(k.tune.ElementwiseMaxGroups))
@@ -172,7 +176,7 @@ func (k *Kernels) ActivationOf(p *engine.Program, d DType, a Act, gamma float32,
 	}
 	// Binding 1 (dy) is unused forward; bind x again (read-only) so every
 	// declared binding is valid.
-	return k.elementwiseOf(p, d, name, pipe, n, pushBuf(nil).f(gamma), []engine.Span{x, x, y}, []engine.Access{engine.Read, engine.Read, engine.Write})
+	return k.elementwiseOf(p, []DType{d, d, d}, name, pipe, n, pushBuf(nil).f(gamma), []engine.Span{x, x, y}, []engine.Access{engine.Read, engine.Read, engine.Write})
 }
 
 // ActivationBackward records dx = dy * gamma * act'(x).
@@ -205,5 +209,5 @@ func (k *Kernels) ActivationBackwardOf(p *engine.Program, d DType, a Act, gamma 
 	if err != nil {
 		return err
 	}
-	return k.elementwiseOf(p, d, name+" backward", pipe, n, pushBuf(nil).f(gamma), []engine.Span{x, dy, dx}, []engine.Access{engine.Read, engine.Read, engine.Write})
+	return k.elementwiseOf(p, []DType{d, d, d}, name+" backward", pipe, n, pushBuf(nil).f(gamma), []engine.Span{x, dy, dx}, []engine.Access{engine.Read, engine.Read, engine.Write})
 }

@@ -25,6 +25,18 @@ func CheckPrecision(info engine.DeviceInfo, p graph.Precision) error {
 	return fmt.Errorf("unknown precision %v", p)
 }
 
+// Cast converts between float32 and float16 storage (graph.Caster).
+func (b *backend) Cast(dst, src graph.Mem) error {
+	return b.k.Convert(b.p, b.span(dst), dtypeOf(dst), b.span(src), dtypeOf(src))
+}
+
+func dtypeOf(m graph.Mem) kernels.DType {
+	if m.Half {
+		return kernels.F16
+	}
+	return kernels.F32
+}
+
 // storage is the storage type of a kernel's float16-capable operands,
 // which ApplyPrecision makes all float16 or all float32 (absent optional
 // operands aside); a mix is a bug, reported naming op.
