@@ -151,23 +151,10 @@ func PlanMemory(g *Graph, o PlanOptions) (*Plan, error) {
 		}
 		items = append(items, item{alignUp(t.Bytes(), align), p.Live[t.id], &p.Offset[t.id]})
 	}
-	p.Scratch, p.ScratchOffset = make([]int64, len(g.nodes)), make([]int64, len(g.nodes))
-	p.Casts, p.castOff = make([][]Cast, len(g.nodes)), make([]int64, len(g.nodes))
-	for _, n := range g.nodes {
-		p.ScratchOffset[n.id] = -1
-		if !p.Run[n.id] {
-			continue
-		}
-		if sc, ok := n.op.(scratcher); ok && o.Backend != nil {
-			p.Scratch[n.id] = max(sc.scratch(o.Backend, n), 0)
-		}
-		// The node's converted operands follow its own scratch.
-		var castBytes int64
-		p.Casts[n.id], castBytes = nodeCasts(n, align)
-		p.castOff[n.id] = alignUp(p.Scratch[n.id], align)
-		if b := p.castOff[n.id] + castBytes; b > 0 {
+	for id, b := range p.planScratch(g, o.Backend, align) {
+		if b > 0 {
 			p.NaiveBytes += b
-			items = append(items, item{b, [2]int{n.id, n.id}, &p.ScratchOffset[n.id]})
+			items = append(items, item{b, [2]int{id, id}, &p.ScratchOffset[id]})
 		}
 	}
 	// Largest first packs best; ties by start keep the result stable.

@@ -40,6 +40,30 @@ func nodeCasts(n *Node, align int64) ([]Cast, int64) {
 	return cs, size
 }
 
+// planScratch sizes every running node's arena scratch, by node ID: its
+// op's own (Plan.Scratch), then its converted operands (Plan.Casts).
+func (p *Plan) planScratch(g *Graph, b Backend, align int64) []int64 {
+	p.Scratch, p.ScratchOffset = make([]int64, len(g.nodes)), make([]int64, len(g.nodes))
+	p.Casts, p.castOff = make([][]Cast, len(g.nodes)), make([]int64, len(g.nodes))
+	sizes := make([]int64, len(g.nodes))
+	for _, n := range g.nodes {
+		p.ScratchOffset[n.id] = -1
+		if !p.Run[n.id] {
+			continue
+		}
+		if sc, ok := n.op.(scratcher); ok && b != nil {
+			p.Scratch[n.id] = max(sc.scratch(b, n), 0)
+		}
+		var castBytes int64
+		p.Casts[n.id], castBytes = nodeCasts(n, align)
+		p.castOff[n.id] = alignUp(p.Scratch[n.id], align)
+		if castBytes > 0 || p.Scratch[n.id] > 0 {
+			sizes[n.id] = p.castOff[n.id] + castBytes
+		}
+	}
+	return sizes
+}
+
 // placeCasts gives every cast of the plan its memory, castOff bytes past
 // its node's scratch offset; at maps an arena offset and size to a Mem.
 func (p *Plan) placeCasts(at func(off, size int64) Mem) {
