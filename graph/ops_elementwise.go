@@ -91,6 +91,7 @@ func (add) grad(_ *Graph, _ *Node, d []*Tensor, _ []bool) ([]*Tensor, error) {
 // die here, so the sum can overwrite one of them.
 func (add) inPlace() []int { return []int{0, 1} }
 
+func (add) halfSlots() (ins, outs []bool) { return []bool{true, true}, []bool{true} }
 func (add) lower(l *lowering, n *Node) error {
 	// out = 1*b + 1*out with out holding a: the same float32 sum as the
 	// CPU's a+b. In place that is one pass; otherwise copy a first.

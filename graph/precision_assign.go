@@ -35,11 +35,15 @@ func ApplyPrecision(g *Graph, p Precision) error {
 	for _, n := range g.nodes {
 		_, ok := n.op.(halfOp)
 		n.half = ok && p == FP16
-		if !n.half {
-			continue
+		// A node whose float16 output would be a parameter's gradient or
+		// a kept tensor runs float32: those are never rounded to float16.
+		for i, t := range n.outs {
+			if slotHalf(n, true, i) && !(t.role == Activation && !t.keep) {
+				n.half = false
+			}
 		}
 		for i, t := range n.outs {
-			if slotHalf(n, true, i) && t.role == Activation && !t.keep {
+			if slotHalf(n, true, i) {
 				t.dtype = Float16
 			}
 		}

@@ -81,31 +81,48 @@ func (k *Kernels) Fill(p *engine.Program, y engine.Span, value float32) error {
 
 // Copy records dst = src (same element count).
 func (k *Kernels) Copy(p *engine.Program, dst, src engine.Span) error {
-	n, err := elems("copy", "src", src)
+	return k.CopyOf(p, F32, dst, src)
+}
+
+// CopyOf is Copy of spans of d elements.
+func (k *Kernels) CopyOf(p *engine.Program, d DType, dst, src engine.Span) error {
+	if err := k.checkDType("copy", d); err != nil {
+		return err
+	}
+	n, err := elemsOf("copy", "src", src, d)
 	if err != nil {
 		return err
 	}
-	if m, err := elems("copy", "dst", dst); err != nil || m != n {
+	if m, err := elemsOf("copy", "dst", dst, d); err != nil || m != n {
 		return fmt.Errorf("copy: dst has %d elements, src %d: %v", m, n, err)
 	}
-	pipe, err := k.pipeline("copy", k.ewSpec()...)
+	pipe, err := k.pipeline(d.variant("copy"), k.ewSpec()...)
 	if err != nil {
 		return err
 	}
-	return k.elementwise(p, "copy", pipe, n, nil, []engine.Span{src, dst}, []engine.Access{engine.Read, engine.Write})
+	return k.elementwiseOf(p, []DType{d, d}, "copy", pipe, n, nil, []engine.Span{src, dst}, []engine.Access{engine.Read, engine.Write})
 }
 
 // Axpby records y = alpha*x + beta*y. With beta == 0 y is not read, so
 // Axpby(p, a, x, 0, y) is a scale into y; x and y may be the same span.
 func (k *Kernels) Axpby(p *engine.Program, alpha float32, x engine.Span, beta float32, y engine.Span) error {
-	n, err := elems("axpby", "x", x)
+	return k.AxpbyOf(p, F32, alpha, x, beta, y)
+}
+
+// AxpbyOf is Axpby of spans of d elements (the arithmetic in float32).
+func (k *Kernels) AxpbyOf(p *engine.Program, d DType, alpha float32, x engine.Span, beta float32, y engine.Span) error {
+	if err := k.checkDType("axpby", d); err != nil {
+		return err
+	}
+	n, err := elemsOf("axpby", "x", x, d)
 	if err != nil {
 		return err
 	}
-	if m, err := elems("axpby", "y", y); err != nil || m != n {
+	if m, err := elemsOf("axpby", "y", y, d); err != nil || m != n {
 		return fmt.Errorf("axpby: y has %d elements, x %d: %v", m, n, err)
 	}
-	pipe, err := k.pipeline("axpby", k.ewSpec()...)
+	ds := []DType{d, d}
+	pipe, err := k.pipeline(d.variant("axpby"), k.ewSpec()...)
 	if err != nil {
 		return err
 	}
@@ -115,9 +132,9 @@ func (k *Kernels) Axpby(p *engine.Program, alpha float32, x engine.Span, beta fl
 	}
 	if x == y {
 		// In place: one binding would alias the other; declare both as rw.
-		return k.elementwise(p, "axpby", pipe, n, pushBuf(nil).f(alpha).f(beta), []engine.Span{x, y}, []engine.Access{engine.ReadWrite, engine.ReadWrite})
+		return k.elementwiseOf(p, ds, "axpby", pipe, n, pushBuf(nil).f(alpha).f(beta), []engine.Span{x, y}, []engine.Access{engine.ReadWrite, engine.ReadWrite})
 	}
-	return k.elementwise(p, "axpby", pipe, n, pushBuf(nil).f(alpha).f(beta), []engine.Span{x, y}, []engine.Access{engine.Read, yAccess})
+	return k.elementwiseOf(p, ds, "axpby", pipe, n, pushBuf(nil).f(alpha).f(beta), []engine.Span{x, y}, []engine.Access{engine.Read, yAccess})
 }
 
 // Scale records y = alpha*x.

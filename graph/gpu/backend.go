@@ -96,9 +96,19 @@ func (b *backend) ActivationBackward(a ref.Act, gamma float32, x, dy, dx graph.M
 	}
 	return b.k.ActivationBackwardOf(b.p, d, a, gamma, b.span(x), b.span(dy), b.span(dx))
 }
-func (b *backend) Copy(dst, src graph.Mem) error { return b.k.Copy(b.p, b.span(dst), b.span(src)) }
+func (b *backend) Copy(dst, src graph.Mem) error {
+	d, err := storage("copy", dst, src)
+	if err != nil {
+		return err
+	}
+	return b.k.CopyOf(b.p, d, b.span(dst), b.span(src))
+}
 func (b *backend) Axpby(alpha float32, x graph.Mem, beta float32, y graph.Mem) error {
-	return b.k.Axpby(b.p, alpha, b.span(x), beta, b.span(y))
+	d, err := storage("axpby", x, y)
+	if err != nil {
+		return err
+	}
+	return b.k.AxpbyOf(b.p, d, alpha, b.span(x), beta, b.span(y))
 }
 func (b *backend) Scale(alpha float32, x, y graph.Mem) error {
 	return b.k.Scale(b.p, alpha, b.span(x), b.span(y))
