@@ -135,13 +135,22 @@ func TestTrainLearns(t *testing.T) {
 
 // TestResumeReproduces interrupts a run mid-epoch (the context ends, as
 // on Ctrl-C), checks the checkpoint it saved, resumes from it and compares
-// every loss and the metrics with an uninterrupted run: equal to the bit.
+// every loss and the metrics with an uninterrupted run: equal to the bit,
+// in float32 and in mixed precision (which the resumed run takes from the
+// checkpoint's recipe).
 func TestResumeReproduces(t *testing.T) {
+	for _, prec := range []string{"", "fp16"} {
+		t.Run("precision="+prec, func(t *testing.T) { testResumeReproduces(t, prec) })
+	}
+}
+
+func testResumeReproduces(t *testing.T, prec string) {
 	k := loopKernels(t)
 	tr, te := blobs(256, 5), blobs(64, 6)
 	ctx := context.Background()
 
 	full := tinyOptions(t, k, tr, te, 2, 32) // 8 steps per epoch
+	full.Recipe.Precision = prec
 	var want []float32
 	full.OnStep = func(_ int64, loss float32) { want = append(want, loss) }
 	wres, err := Train(ctx, full, nil)
@@ -150,6 +159,7 @@ func TestResumeReproduces(t *testing.T) {
 	}
 
 	part := tinyOptions(t, k, tr, te, 2, 32)
+	part.Recipe.Precision = prec
 	var got []float32
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -172,6 +182,9 @@ func TestResumeReproduces(t *testing.T) {
 	}
 	if ck.Step != 11 || ck.Position != (data.Position{Epoch: 1, Step: 3}) {
 		t.Fatalf("checkpoint at step %d position %+v, want 11 and {1 3}", ck.Step, ck.Position)
+	}
+	if rs, err := decodeRunState(ck); err != nil || rs.Recipe.Precision != prec {
+		t.Fatalf("checkpoint's precision %q, want %q: %v", rs.Recipe.Precision, prec, err)
 	}
 
 	res := Options{Kernels: k, Train: tr, Test: te, Resume: ires.Dir}
