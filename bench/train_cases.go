@@ -10,6 +10,7 @@ import (
 
 	"github.com/nfvk/nfvk/agc"
 	"github.com/nfvk/nfvk/engine"
+	"github.com/nfvk/nfvk/graph"
 	"github.com/nfvk/nfvk/internal/fixtures"
 	"github.com/nfvk/nfvk/nfnet"
 	"github.com/nfvk/nfvk/train"
@@ -33,13 +34,18 @@ func trainCases() []Case {
 		heavy   bool
 		cfg     func() (nfnet.Config, error)
 		n, h, w int
+		prec    graph.Precision
 	}{
-		{"default-b128", true, false, func() (nfnet.Config, error) { return nfnet.Nano(1, 10), nil }, 128, 28, 28},
-		{"fixture-b128", false, false, fixtureConfig, 128, 32, 32},
-		{"f0-64px-b8", false, false, variant("f0"), 8, 64, 64},
+		{"default-b128", true, false, func() (nfnet.Config, error) { return nfnet.Nano(1, 10), nil }, 128, 28, 28, graph.FP32},
+		{"default-b128-fp16", false, false, func() (nfnet.Config, error) { return nfnet.Nano(1, 10), nil }, 128, 28, 28, graph.FP16},
+		{"fixture-b128", false, false, fixtureConfig, 128, 32, 32, graph.FP32},
+		{"f0-64px-b8", false, false, variant("f0"), 8, 64, 64, graph.FP32},
+		// Mixed precision (README "Mixed precision"): peak_MiB beside
+		// f0-64px-b8's.
+		{"f0-64px-b8-fp16", false, false, variant("f0"), 8, 64, 64, graph.FP16},
 		// F0 at its training resolution, the figure to set beside
 		// timm's dm_nfnet_f0 on the same GPU (tools/gpu-check).
-		{"f0-192px-b32", false, true, variant("f0"), 32, 192, 192},
+		{"f0-192px-b32", false, true, variant("f0"), 32, 192, 192, graph.FP32},
 	}
 	var cs []Case
 	for _, c := range cases {
@@ -52,7 +58,7 @@ func trainCases() []Case {
 			if err != nil {
 				return Result{}, err
 			}
-			return trainStep(ctx, env, l, c.n, c.h, c.w)
+			return trainStep(ctx, env, l, c.n, c.h, c.w, c.prec)
 		}})
 	}
 	return cs
@@ -68,13 +74,13 @@ func fixtureConfig() (nfnet.Config, error) {
 	return nfnet.LoadConfig(p)
 }
 
-func trainStep(ctx context.Context, env *Env, l *nfnet.Layout, n, h, w int) (Result, error) {
+func trainStep(ctx context.Context, env *Env, l *nfnet.Layout, n, h, w int, prec graph.Precision) (Result, error) {
 	dev := env.Dev
 	dev.ResetPeak()
 	base := dev.MemoryStats().LiveBytes
 	r := train.NanoRecipe()
 	r.AGCExclude = []string{"head.fc"}
-	s, err := train.NewSession(ctx, l, train.SessionOptions{Kernels: env.Lib, Profile: true,
+	s, err := train.NewSession(ctx, l, train.SessionOptions{Kernels: env.Lib, Profile: true, Precision: prec,
 		Train: nfnet.TrainOptions{Batch: n, Height: h, Width: w, LabelSmoothing: 0.1, Recipe: r.Recipe}})
 	if err != nil {
 		return Result{}, fmt.Errorf("session: %w", err) // a missing kernel fails the case, never skips it

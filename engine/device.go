@@ -298,6 +298,7 @@ func describe(inst C.VkInstance, pd vk.PhysicalDevice, index int) DeviceInfo {
 	info.Float16 = extra.shader_float16 != 0
 	info.Int8 = extra.shader_int8 != 0
 	info.Storage16 = extra.storage_buffer_16bit != 0
+	info.BFloat16Ext = deviceExtensions(pd)["VK_KHR_shader_bfloat16"]
 	info.MaxMemoryAllocationSize = uint64(extra.max_memory_allocation_size)
 	info.MaxBufferSize = uint64(extra.max_buffer_size)
 	info.Driver = strings.TrimSpace(C.GoString(&extra.driver_name[0]) + " " + C.GoString(&extra.driver_info[0]))

@@ -86,6 +86,9 @@ type DeviceInfo struct {
 	Float16   bool // shaderFloat16 arithmetic
 	Int8      bool
 	Storage16 bool // 16-bit storage buffer access
+	// BFloat16Ext is whether the device offers VK_KHR_shader_bfloat16
+	// (the extension, not yet its shaderBFloat16Type feature).
+	BFloat16Ext bool
 }
 
 // APIVersionString formats the Vulkan API version, e.g. "1.3.230".

@@ -16,6 +16,9 @@ import (
 type Mem struct {
 	Buf       int
 	Off, Size int64
+	// Half marks a tensor stored as float16 (ApplyPrecision): the
+	// backend runs the float16-storage variant of the kernel.
+	Half bool
 }
 
 // Absent reports whether m is the zero Mem.
@@ -101,17 +104,25 @@ type Backend interface {
 type lowering struct {
 	b    Backend
 	plan *Plan
+	// over holds the converted copies the node being lowered uses in
+	// place of its operands (Plan.Casts), by tensor ID.
+	over map[int]Mem
 }
 
-// mem is t's memory.
-func (l *lowering) mem(t *Tensor) Mem { return l.plan.Mem[t.id] }
+// mem is t's memory (or the node's converted copy of it).
+func (l *lowering) mem(t *Tensor) Mem {
+	if m, ok := l.over[t.id]; ok {
+		return m
+	}
+	return l.plan.Mem[t.id]
+}
 
 // optMem is t's memory, or the zero Mem for an absent optional input.
 func (l *lowering) optMem(t *Tensor) Mem {
 	if t == nil {
 		return Mem{}
 	}
-	return l.plan.Mem[t.id]
+	return l.mem(t)
 }
 
 // scratch is the node's planned scratch (the zero Mem when it has none).
@@ -144,7 +155,7 @@ func LowerPhase(g *Graph, p *Plan, b Backend, phase int) error {
 		if !p.Run[n.id] || (phase >= 0 && n.phase != phase) {
 			continue // dead (nothing the step keeps depends on it), or another phase
 		}
-		if err := n.op.lower(l, n); err != nil {
+		if err := l.lowerNode(n); err != nil {
 			if errors.Is(err, ErrNoKernel) {
 				if !slices.Contains(missing, n.op.name()) {
 					missing = append(missing, n.op.name())

@@ -15,6 +15,9 @@ const (
 	// Int32 holds class labels. Executors take them as float32 class
 	// indices (exact below 2^24) and the GPU executor uploads int32.
 	Int32
+	// Float16 is an activation stored in half precision (Precision FP16);
+	// kernels convert to float32 on load and accumulate in float32.
+	Float16
 )
 
 func (d DType) String() string {
@@ -23,6 +26,8 @@ func (d DType) String() string {
 		return "f32"
 	case Int32:
 		return "i32"
+	case Float16:
+		return "f16"
 	}
 	return fmt.Sprintf("DType(%d)", int(d))
 }
@@ -140,8 +145,8 @@ func (t *Tensor) Role() Role { return t.role }
 // Size is the element count.
 func (t *Tensor) Size() int { return t.shape.Size() }
 
-// Bytes is the tensor's size in bytes (4 per element for both dtypes).
-func (t *Tensor) Bytes() int64 { return 4 * int64(t.shape.Size()) }
+// Bytes is the tensor's size in bytes (DType.Size per element).
+func (t *Tensor) Bytes() int64 { return t.dtype.Size() * int64(t.shape.Size()) }
 
 // Init is a constant's value (nil for other tensors); do not modify it.
 func (t *Tensor) Init() []float32 { return t.init }
@@ -163,9 +168,11 @@ func (t *Tensor) String() string {
 type Node struct {
 	id    int
 	phase int
-	op    op
-	ins   []*Tensor
-	outs  []*Tensor
+	// half: the node runs its op's float16-storage kernel (ApplyPrecision).
+	half bool
+	op   op
+	ins  []*Tensor
+	outs []*Tensor
 }
 
 // Phase is the part of the step the node runs in (SetPhase).

@@ -104,6 +104,7 @@ func (c *conv2d) grad(g *Graph, n *Node, d []*Tensor, need []bool) ([]*Tensor, e
 	return res, nil
 }
 
+func (c *conv2d) halfSlots() (ins, outs []bool) { return []bool{true, true, false}, []bool{true} }
 func (c *conv2d) lower(l *lowering, n *Node) error {
 	var bias Mem
 	if n.ins[2] != nil {
@@ -135,6 +136,7 @@ func (c *convData) cpu32(_ *cpuStep, in, out [][]float32) {
 func (c *convData) cpu64(_ *cpuStep, in, out [][]float64) {
 	ref.Conv2DBackwardData(c.s, in[0], in[1], out[0])
 }
+func (c *convData) halfSlots() (ins, outs []bool) { return []bool{true, true}, []bool{true} }
 func (c *convData) lower(l *lowering, n *Node) error {
 	return l.b.Conv2DBackwardData(c.s, l.mem(n.ins[0]), l.mem(n.ins[1]), l.mem(n.outs[0]))
 }
@@ -156,6 +158,7 @@ func (c *convFilter) cpu64(_ *cpuStep, in, out [][]float64) {
 	ref.Conv2DBackwardFilter(c.s, in[0], in[1], out[0])
 }
 func (c *convFilter) scratch(b Backend, _ *Node) int64 { return 4 * int64(b.ConvFilterScratch(c.s)) }
+func (c *convFilter) halfSlots() (ins, outs []bool)    { return []bool{true, true}, []bool{false} }
 func (c *convFilter) lower(l *lowering, n *Node) error {
 	return l.b.Conv2DBackwardFilter(c.s, l.mem(n.ins[0]), l.mem(n.ins[1]), l.mem(n.outs[0]), l.scratch(n))
 }
@@ -170,6 +173,7 @@ func (*convBias) name() string                            { return "conv2d backw
 func (c *convBias) infer(ins []*Tensor) ([]Shape, error)  { return []Shape{{c.s.O}}, nil }
 func (c *convBias) cpu32(_ *cpuStep, in, out [][]float32) { ref.Conv2DBackwardBias(c.s, in[0], out[0]) }
 func (c *convBias) cpu64(_ *cpuStep, in, out [][]float64) { ref.Conv2DBackwardBias(c.s, in[0], out[0]) }
+func (c *convBias) halfSlots() (ins, outs []bool)         { return []bool{true}, []bool{false} }
 func (c *convBias) lower(l *lowering, n *Node) error {
 	return l.b.Conv2DBackwardBias(c.s, l.mem(n.ins[0]), l.mem(n.outs[0]))
 }
@@ -251,6 +255,7 @@ func (o *ws) grad(g *Graph, n *Node, d []*Tensor, need []bool) ([]*Tensor, error
 	return []*Tensor{b.outs[0], b.outs[1]}, nil
 }
 
+func (o *ws) halfSlots() (ins, outs []bool) { return []bool{false, false}, []bool{true} }
 func (o *ws) lower(l *lowering, n *Node) error {
 	return l.b.WS(o.s, o.opts, l.mem(n.ins[0]), l.mem(n.ins[1]), l.mem(n.outs[0]))
 }

@@ -32,6 +32,7 @@ func (o *act) grad(g *Graph, n *Node, d []*Tensor, _ []bool) ([]*Tensor, error) 
 	dx, err := g.add1(&actBackward{a: o.a, gamma: o.gamma}, n.ins[0], d[0])
 	return []*Tensor{dx}, err
 }
+func (o *act) halfSlots() (ins, outs []bool) { return []bool{true}, []bool{true} }
 func (o *act) lower(l *lowering, n *Node) error {
 	return l.b.Activation(o.a, float32(o.gamma), l.mem(n.ins[0]), l.mem(n.outs[0]))
 }
@@ -56,6 +57,7 @@ func (o *actBackward) cpu32(_ *cpuStep, in, out [][]float32) {
 func (o *actBackward) cpu64(_ *cpuStep, in, out [][]float64) {
 	ref.ActivateBackward(o.a, o.gamma, in[0], in[1], out[0])
 }
+func (o *actBackward) halfSlots() (ins, outs []bool) { return []bool{true, true}, []bool{true} }
 func (o *actBackward) lower(l *lowering, n *Node) error {
 	return l.b.ActivationBackward(o.a, float32(o.gamma), l.mem(n.ins[0]), l.mem(n.ins[1]), l.mem(n.outs[0]))
 }
@@ -89,6 +91,7 @@ func (add) grad(_ *Graph, _ *Node, d []*Tensor, _ []bool) ([]*Tensor, error) {
 // die here, so the sum can overwrite one of them.
 func (add) inPlace() []int { return []int{0, 1} }
 
+func (add) halfSlots() (ins, outs []bool) { return []bool{true, true}, []bool{true} }
 func (add) lower(l *lowering, n *Node) error {
 	// out = 1*b + 1*out with out holding a: the same float32 sum as the
 	// CPU's a+b. In place that is one pass; otherwise copy a first.

@@ -70,6 +70,11 @@ type Plan struct {
 	Mem, ScratchMem []Mem
 	// Seed is the step's random seed: two uint32, low word first.
 	Seed Mem
+	// Casts are each node's converted operands, by node ID (precision
+	// FP16: ApplyPrecision); they live in the arena with its scratch,
+	// castOff bytes past ScratchOffset.
+	Casts   [][]Cast
+	castOff []int64
 	// alias maps each tensor to the tensor whose allocation it shares
 	// (itself unless it is an in-place output).
 	alias []int
@@ -146,15 +151,10 @@ func PlanMemory(g *Graph, o PlanOptions) (*Plan, error) {
 		}
 		items = append(items, item{alignUp(t.Bytes(), align), p.Live[t.id], &p.Offset[t.id]})
 	}
-	p.Scratch, p.ScratchOffset = make([]int64, len(g.nodes)), make([]int64, len(g.nodes))
-	for _, n := range g.nodes {
-		p.ScratchOffset[n.id] = -1
-		if sc, ok := n.op.(scratcher); ok && o.Backend != nil && p.Run[n.id] {
-			if b := sc.scratch(o.Backend, n); b > 0 {
-				p.Scratch[n.id] = b
-				p.NaiveBytes += alignUp(b, align)
-				items = append(items, item{alignUp(b, align), [2]int{n.id, n.id}, &p.ScratchOffset[n.id]})
-			}
+	for id, b := range p.planScratch(g, o.Backend, align) {
+		if b > 0 {
+			p.NaiveBytes += b
+			items = append(items, item{b, [2]int{id, id}, &p.ScratchOffset[id]})
 		}
 	}
 	// Largest first packs best; ties by start keep the result stable.

@@ -48,6 +48,7 @@ func (p *Plan) placeBuffers(g *Graph) {
 				p.ScratchMem[id] = at(p.ScratchOffset[id], size)
 			}
 		}
+		p.placeCasts(at)
 	}
 	placed := make([]bool, len(g.tensors))
 	for _, role := range pooled {
@@ -76,6 +77,9 @@ func (p *Plan) placeBuffers(g *Graph) {
 		}
 		p.Mem[t.id] = Mem{Buf: len(p.Buffers), Size: t.Bytes()}
 		p.Buffers = append(p.Buffers, BufferSpec{Name: t.name, Size: t.Bytes()})
+	}
+	for _, t := range g.tensors {
+		p.Mem[t.id].Half = t.dtype == Float16 && !p.Mem[t.id].Absent()
 	}
 	p.Seed = Mem{Buf: len(p.Buffers), Size: 8}
 	p.Buffers = append(p.Buffers, BufferSpec{Name: "graph seed", Size: 8})

@@ -98,7 +98,8 @@ func qualifier(a engine.Access) string {
 
 // lookupContract returns the contract of shader name.
 func lookupContract(name string) (contract, error) {
-	c, ok := contracts[name]
+	// A float16-storage variant binds what its source binds.
+	c, ok := contracts[sourceName(name)]
 	if !ok {
 		return contract{}, fmt.Errorf("shader %s has no contract (kernels/contract_table.go)", name)
 	}

@@ -52,6 +52,15 @@ var contracts = map[string]contract{
 	"conv2d_direct_shuf": convDirectContract,
 	"conv2d_filter":      convFilterContract,
 	"conv2d_filter_shuf": convFilterContract,
+	// to_half, to_float: the converted copies of precision FP16.
+	"to_half": {
+		bindings: slices.Concat(ro("x"), wo("y")),
+		push:     uints("n"),
+	},
+	"to_float": {
+		bindings: slices.Concat(ro("x"), wo("y")),
+		push:     uints("n"),
+	},
 	"copy": {
 		bindings: slices.Concat(ro("x"), wo("y")),
 		push:     uints("n"),

@@ -386,17 +386,20 @@ func (k *Kernels) convCheck(pass convPass, s Conv2DShape, spans func() []convSpa
 	maxRange := int64(k.dev.Info().MaxStorageBufferRange)
 	list := spans()
 	for _, sp := range list {
-		if err := needElems(fmt.Sprintf("%s %+v", op, s), sp.name, sp.span, sp.n); err != nil {
+		eb := int64(sp.d.Size())
+		if got, err := elemsOf(fmt.Sprintf("%s %+v", op, s), sp.name, sp.span, sp.d); err != nil {
 			return err
+		} else if got < sp.n {
+			return fmt.Errorf("%s %+v: %s holds %d elements, needs %d", op, s, sp.name, got, sp.n)
 		}
-		if int64(sp.n)*4 > maxRange {
-			return fmt.Errorf("%s %+v: %s is %d bytes, more than one binding's maxStorageBufferRange %d", op, s, sp.name, int64(sp.n)*4, maxRange)
+		if int64(sp.n)*eb > maxRange {
+			return fmt.Errorf("%s %+v: %s is %d bytes, more than one binding's maxStorageBufferRange %d", op, s, sp.name, int64(sp.n)*eb, maxRange)
 		}
 	}
 	out := list[len(list)-1]
-	o := sub(out.span, out.n)
+	o := subOf(out.span, out.n, out.d)
 	for _, in := range list[:len(list)-1] {
-		i := sub(in.span, in.n)
+		i := subOf(in.span, in.n, in.d)
 		if i.Buf == o.Buf && i.Off < o.Off+o.Size && o.Off < i.Off+i.Size {
 			return fmt.Errorf("%s %+v: output %s overlaps input %s", op, s, out.name, in.name)
 		}
@@ -408,21 +411,27 @@ type convSpan = struct {
 	name string
 	span engine.Span
 	n    int
+	d    DType // storage type of the span's elements
 }
 
-// convRecord dispatches the planned steps, in order. Pipelines are made
-// and every step is checked against its shader's contract first, so that
-// a failure records nothing. An accumulating step reads its output too
-// (declared, so the scheduler orders the chain).
-func (k *Kernels) convRecord(p *engine.Program, pass convPass, s Conv2DShape, steps []convStep, args ...engine.Arg) error {
-	return k.convRecordScratch(p, pass, s, steps, engine.Span{}, args...)
-}
-
-// convRecordScratch is convRecord for plans whose steps use a scratch: a
-// split reduction writes its slices there, the sum pass reads them.
-func (k *Kernels) convRecordScratch(p *engine.Program, pass convPass, s Conv2DShape, steps []convStep, scratch engine.Span, args ...engine.Arg) error {
+// convRecordScratch dispatches the planned steps, in order, with the
+// steps that read or write activations (all but the float32 sum of
+// slices) built for storage d. Pipelines are made and every step is
+// checked against its shader's contract first, so that a failure records
+// nothing. An accumulating step reads its output too (declared, so the
+// scheduler orders the chain). A split reduction writes its slices to
+// scratch, and the sum pass reads them.
+func (k *Kernels) convRecordScratch(p *engine.Program, d DType, pass convPass, s Conv2DShape, steps []convStep, scratch engine.Span, args ...engine.Arg) error {
+	if err := k.checkDType(convPassName[pass], d); err != nil {
+		return err
+	}
 	pipes := make([]*pipe, len(steps))
 	stepArgs := make([][]engine.Arg, len(steps))
+	for i := range steps {
+		if !steps[i].sum {
+			steps[i].shader = d.variant(steps[i].shader)
+		}
+	}
 	for i, st := range steps {
 		pipe, err := k.pipeline(st.shader, st.spec...)
 		if err != nil {
@@ -459,13 +468,18 @@ func (k *Kernels) convRecordScratch(p *engine.Program, pass convPass, s Conv2DSh
 // Conv2D records y = conv(x, w) + bias. bias may be the zero Span (no
 // bias); y is overwritten.
 func (k *Kernels) Conv2D(p *engine.Program, s Conv2DShape, x, w, bias, y engine.Span) error {
+	return k.Conv2DOf(p, F32, s, x, w, bias, y)
+}
+
+// Conv2DOf is Conv2D with x, w and y stored as d (bias stays float32).
+func (k *Kernels) Conv2DOf(p *engine.Program, d DType, s Conv2DShape, x, w, bias, y engine.Span) error {
 	hasBias := bias != (engine.Span{})
 	spans := func() []convSpan {
-		sp := []convSpan{{"x", x, s.XLen()}, {"w", w, s.WLen()}}
+		sp := []convSpan{{"x", x, s.XLen(), d}, {"w", w, s.WLen(), d}}
 		if hasBias {
-			sp = append(sp, convSpan{"bias", bias, s.O})
+			sp = append(sp, convSpan{"bias", bias, s.O, F32})
 		}
-		return append(sp, convSpan{"y", y, s.YLen()})
+		return append(sp, convSpan{"y", y, s.YLen(), d})
 	}
 	if err := k.convCheck(convForward, s, spans); err != nil {
 		return err
@@ -475,18 +489,23 @@ func (k *Kernels) Conv2D(p *engine.Program, s Conv2DShape, x, w, bias, y engine.
 	if err != nil {
 		return err
 	}
-	b := sub(w, 1) // unused binding without bias: bind w again, read-only
+	b := subOf(w, 1, d) // unused binding without bias: bind w again, read-only
 	if hasBias {
 		b = sub(bias, s.O)
 	}
-	return k.convRecord(p, convForward, s, steps,
-		sub(x, s.XLen()).Read(), sub(w, s.WLen()).Read(), b.Read(), sub(y, s.YLen()).Write())
+	return k.convRecordScratch(p, d, convForward, s, steps, engine.Span{},
+		subOf(x, s.XLen(), d).Read(), subOf(w, s.WLen(), d).Read(), b.Read(), subOf(y, s.YLen(), d).Write())
 }
 
 // Conv2DBackwardData records dx = dL/dx from dy = dL/dy (overwrites dx).
 func (k *Kernels) Conv2DBackwardData(p *engine.Program, s Conv2DShape, dy, w, dx engine.Span) error {
+	return k.Conv2DBackwardDataOf(p, F32, s, dy, w, dx)
+}
+
+// Conv2DBackwardDataOf is Conv2DBackwardData with every span stored as d.
+func (k *Kernels) Conv2DBackwardDataOf(p *engine.Program, d DType, s Conv2DShape, dy, w, dx engine.Span) error {
 	if err := k.convCheck(convBackwardData, s, func() []convSpan {
-		return []convSpan{{"dy", dy, s.YLen()}, {"w", w, s.WLen()}, {"dx", dx, s.XLen()}}
+		return []convSpan{{"dy", dy, s.YLen(), d}, {"w", w, s.WLen(), d}, {"dx", dx, s.XLen(), d}}
 	}); err != nil {
 		return err
 	}
@@ -495,12 +514,15 @@ func (k *Kernels) Conv2DBackwardData(p *engine.Program, s Conv2DShape, dy, w, dx
 	if err != nil {
 		return err
 	}
-	return k.convRecord(p, convBackwardData, s, steps,
-		sub(dy, s.YLen()).Read(), sub(w, s.WLen()).Read(), sub(w, 1).Read(), sub(dx, s.XLen()).Write())
+	return k.convRecordScratch(p, d, convBackwardData, s, steps, engine.Span{},
+		subOf(dy, s.YLen(), d).Read(), subOf(w, s.WLen(), d).Read(), subOf(w, 1, d).Read(), subOf(dx, s.XLen(), d).Write())
 }
 
 // sub is the first n float32 of s.
 func sub(s engine.Span, n int) engine.Span { return s.Sub(0, int64(4*n)) }
+
+// subOf is the first n elements of storage d of s.
+func subOf(s engine.Span, n int, d DType) engine.Span { return s.Sub(0, int64(d.Size()*n)) }
 
 // Conv2DBackwardFilter records dw = dL/dw from x and dy (overwrites dw).
 // Long reductions run as chains of dispatches; with scratch,
@@ -512,8 +534,14 @@ func (k *Kernels) Conv2DBackwardFilter(p *engine.Program, s Conv2DShape, x, dy, 
 // Conv2DBackwardBias records db[o] = sum of dy[n, o, :, :] over n
 // (overwrites db).
 func (k *Kernels) Conv2DBackwardBias(p *engine.Program, s Conv2DShape, dy, db engine.Span) error {
+	return k.Conv2DBackwardBiasOf(p, F32, s, dy, db)
+}
+
+// Conv2DBackwardBiasOf is Conv2DBackwardBias with dy stored as d (db
+// stays float32, summed in float32).
+func (k *Kernels) Conv2DBackwardBiasOf(p *engine.Program, d DType, s Conv2DShape, dy, db engine.Span) error {
 	if err := k.convCheck(convBackwardBias, s, func() []convSpan {
-		return []convSpan{{"dy", dy, s.YLen()}, {"db", db, s.O}}
+		return []convSpan{{"dy", dy, s.YLen(), d}, {"db", db, s.O, F32}}
 	}); err != nil {
 		return err
 	}
@@ -521,5 +549,5 @@ func (k *Kernels) Conv2DBackwardBias(p *engine.Program, s Conv2DShape, dy, db en
 	if err != nil {
 		return err
 	}
-	return k.convRecord(p, convBackwardBias, s, steps, sub(dy, s.YLen()).Read(), sub(db, s.O).Write())
+	return k.convRecordScratch(p, d, convBackwardBias, s, steps, engine.Span{}, subOf(dy, s.YLen(), d).Read(), sub(db, s.O).Write())
 }

@@ -50,6 +50,12 @@ func (k *Kernels) Conv2DBackwardFilterScratch(s Conv2DShape) int {
 // over that much scratch (which must not overlap x, dy or dw). With a
 // zero scratch span it chains, like Conv2DBackwardFilter.
 func (k *Kernels) Conv2DBackwardFilterSplit(p *engine.Program, s Conv2DShape, x, dy, dw, scratch engine.Span) error {
+	return k.Conv2DBackwardFilterSplitOf(p, F32, s, x, dy, dw, scratch)
+}
+
+// Conv2DBackwardFilterSplitOf is Conv2DBackwardFilterSplit with x and dy
+// stored as d (dw and the scratch stay float32, summed in float32).
+func (k *Kernels) Conv2DBackwardFilterSplitOf(p *engine.Program, d DType, s Conv2DShape, x, dy, dw, scratch engine.Span) error {
 	const pass = convBackwardFilter
 	split := scratch != (engine.Span{})
 	n := 0
@@ -58,7 +64,7 @@ func (k *Kernels) Conv2DBackwardFilterSplit(p *engine.Program, s Conv2DShape, x,
 	}
 	// Listed only once s is valid (its sizes may not be computable).
 	spans := func() []convSpan {
-		return []convSpan{{"x", x, s.XLen()}, {"dy", dy, s.YLen()}, {"dw", dw, s.WLen()}}
+		return []convSpan{{"x", x, s.XLen(), d}, {"dy", dy, s.YLen(), d}, {"dw", dw, s.WLen(), F32}}
 	}
 	if err := k.convCheck(pass, s, spans); err != nil {
 		return err
@@ -66,7 +72,7 @@ func (k *Kernels) Conv2DBackwardFilterSplit(p *engine.Program, s Conv2DShape, x,
 	if n > 0 {
 		// The scratch is written too: it must hold the slices and overlap
 		// none of the others.
-		if err := k.convCheck(pass, s, func() []convSpan { return append(spans(), convSpan{"scratch", scratch, n}) }); err != nil {
+		if err := k.convCheck(pass, s, func() []convSpan { return append(spans(), convSpan{"scratch", scratch, n, F32}) }); err != nil {
 			return err
 		}
 	}
@@ -79,8 +85,8 @@ func (k *Kernels) Conv2DBackwardFilterSplit(p *engine.Program, s Conv2DShape, x,
 	if err != nil {
 		return err
 	}
-	return k.convRecordScratch(p, pass, s, steps, sub(scratch, max(n, 1)),
-		sub(x, s.XLen()).Read(), sub(dy, s.YLen()).Read(), sub(dw, s.WLen()).Write())
+	return k.convRecordScratch(p, d, pass, s, steps, sub(scratch, max(n, 1)),
+		subOf(x, s.XLen(), d).Read(), subOf(dy, s.YLen(), d).Read(), sub(dw, s.WLen()).Write())
 }
 
 // convSumSlices is the step that adds slices copies of n elements, stored

@@ -100,6 +100,35 @@ func assertBound(t *testing.T, what string, got, want, absSum []float32, terms i
 	}
 }
 
+// assertBoundStored is assertBound for an output stored as float16 by a
+// chain of stores dispatches (0: a float32 output). Each store rounds a
+// partial sum, whose magnitude is at most the sum of absolute terms, to
+// float16: at most 2^-11 of it (plus half the subnormal spacing, 2^-25),
+// on top of the float32 accumulation bound. The inputs are float16 values
+// the reference sums exactly, so their rounding costs nothing here.
+func assertBoundStored(t *testing.T, what string, got, want, absSum []float32, terms, stores int) {
+	t.Helper()
+	if stores == 0 {
+		assertBound(t, what, got, want, absSum, terms)
+		return
+	}
+	g := gamma(terms)
+	bad := 0
+	for i := range want {
+		gv, wv, a := float64(got[i]), float64(want[i]), float64(absSum[i])
+		tol := g*a + 0x1p-24*math.Abs(wv) + float64(stores)*(f16Unit*a*(1+g)+f16SubHalf)
+		if !(math.Abs(gv-wv) <= tol) {
+			if bad < 5 {
+				t.Errorf("%s[%d] = %v, want %v (float16 bound %g over %d terms, %d stores)", what, i, gv, wv, tol, terms, stores)
+			}
+			bad++
+		}
+	}
+	if bad > 0 {
+		t.Errorf("%s: %d of %d elements out of bound", what, bad, len(want))
+	}
+}
+
 // TestConv2D runs every case of the table through all four passes in one
 // program and checks each against the CPU reference, with the tiles of
 // the device's class and with those of GPUs (no subgroup shuffles,
@@ -112,12 +141,17 @@ func TestConv2D(t *testing.T) {
 	d, kdev := testDevice(t)
 	kgpu := New(d)
 	kgpu.tune.Class, kgpu.tune.LaneBudget = "generic", LaneBudgetGPU
-	for _, k := range []*Kernels{kdev, kgpu} {
-		t.Run(k.tune.Class, func(t *testing.T) { testConv2D(t, d, k) })
+	for _, dt := range storageTypes {
+		for _, k := range []*Kernels{kdev, kgpu} {
+			t.Run(fmt.Sprintf("%v/%s", dt, k.tune.Class), func(t *testing.T) { testConv2D(t, d, k, dt) })
+		}
 	}
 }
 
-func testConv2D(t *testing.T, d *engine.Device, k *Kernels) {
+// testConv2D runs the table with activations (x, w, y, dy, dx) stored as
+// dt; bias, dw and db are float32 parameters and gradients.
+func testConv2D(t *testing.T, d *engine.Device, k *Kernels, dt DType) {
+	up, down := storageIO(dt)
 	for i, c := range convCases {
 		s := c.s
 		t.Run(c.name, func(t *testing.T) {
@@ -125,41 +159,52 @@ func testConv2D(t *testing.T, d *engine.Device, k *Kernels) {
 				t.Fatal(err)
 			}
 			seed := uint64(10 * i)
-			x, w := randn(seed, s.XLen(), 1), randn(seed+1, s.WLen(), 1)
-			bias, dy := randn(seed+2, s.O, 1), randn(seed+3, s.YLen(), 1)
-			bx, bw, bb, bdy := upload(t, d, x), upload(t, d, w), upload(t, d, bias), upload(t, d, dy)
-			by, by0 := upload(t, d, nans(s.YLen())), upload(t, d, nans(s.YLen()))
-			bdx, bdw, bdb := upload(t, d, nans(s.XLen())), upload(t, d, nans(s.WLen())), upload(t, d, nans(s.O))
+			x, w := storageInputs(dt, randn(seed, s.XLen(), 1)), storageInputs(dt, randn(seed+1, s.WLen(), 1))
+			bias, dy := randn(seed+2, s.O, 1), storageInputs(dt, randn(seed+3, s.YLen(), 1))
+			bx, bw, bb, bdy := up(t, d, x), up(t, d, w), upload(t, d, bias), up(t, d, dy)
+			by, by0 := up(t, d, nans(s.YLen())), up(t, d, nans(s.YLen()))
+			bdx, bdw, bdb := up(t, d, nans(s.XLen())), upload(t, d, nans(s.WLen())), upload(t, d, nans(s.O))
 			runProgram(t, k, func(p *engine.Program) error {
-				if err := k.Conv2D(p, s, bx.Span(), bw.Span(), bb.Span(), by.Span()); err != nil {
+				if err := k.Conv2DOf(p, dt, s, bx.Span(), bw.Span(), bb.Span(), by.Span()); err != nil {
 					return err
 				}
-				if err := k.Conv2D(p, s, bx.Span(), bw.Span(), engine.Span{}, by0.Span()); err != nil {
+				if err := k.Conv2DOf(p, dt, s, bx.Span(), bw.Span(), engine.Span{}, by0.Span()); err != nil {
 					return err
 				}
-				if err := k.Conv2DBackwardData(p, s, bdy.Span(), bw.Span(), bdx.Span()); err != nil {
+				if err := k.Conv2DBackwardDataOf(p, dt, s, bdy.Span(), bw.Span(), bdx.Span()); err != nil {
 					return err
 				}
-				if err := k.Conv2DBackwardFilter(p, s, bx.Span(), bdy.Span(), bdw.Span()); err != nil {
+				if err := k.Conv2DBackwardFilterSplitOf(p, dt, s, bx.Span(), bdy.Span(), bdw.Span(), engine.Span{}); err != nil {
 					return err
 				}
-				return k.Conv2DBackwardBias(p, s, bdy.Span(), bdb.Span())
+				return k.Conv2DBackwardBiasOf(p, dt, s, bdy.Span(), bdb.Span())
 			})
+			// Stored outputs round once per dispatch of their chain.
+			stores := func(pass convPass, bias bool) int {
+				if dt == F32 {
+					return 0
+				}
+				steps, err := k.convPlan(s, pass, bias)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return len(steps)
+			}
 			ax, aw, ab, ady := absAll(x), absAll(w), absAll(bias), absAll(dy)
 			cg, og := s.C/s.Groups, s.O/s.Groups
 
 			want, sum := make([]float32, s.YLen()), make([]float32, s.YLen())
 			ref.Conv2D(s, x, w, bias, want)
 			ref.Conv2D(s, ax, aw, ab, sum)
-			assertBound(t, "y", download(t, by), want, sum, cg*s.KH*s.KW+1)
+			assertBoundStored(t, "y", down(t, by), want, sum, cg*s.KH*s.KW+1, stores(convForward, true))
 			ref.Conv2D(s, x, w, nil, want)
 			ref.Conv2D(s, ax, aw, nil, sum)
-			assertBound(t, "y (no bias)", download(t, by0), want, sum, cg*s.KH*s.KW)
+			assertBoundStored(t, "y (no bias)", down(t, by0), want, sum, cg*s.KH*s.KW, stores(convForward, false))
 
 			want, sum = make([]float32, s.XLen()), make([]float32, s.XLen())
 			ref.Conv2DBackwardData(s, dy, w, want)
 			ref.Conv2DBackwardData(s, ady, aw, sum)
-			assertBound(t, "dx", download(t, bdx), want, sum, og*s.KH*s.KW)
+			assertBoundStored(t, "dx", down(t, bdx), want, sum, og*s.KH*s.KW, stores(convBackwardData, false))
 
 			want, sum = make([]float32, s.WLen()), make([]float32, s.WLen())
 			ref.Conv2DBackwardFilter(s, x, dy, want)

@@ -36,12 +36,22 @@ func (k *Kernels) ewSpec(own ...uint32) []uint32 {
 // elementwise records shader over n elements of the given spans (all of
 // n elements), splitting into chunks that fit the device's binding range.
 func (k *Kernels) elementwise(p *engine.Program, op string, pipe *pipe, n int, pushTail pushBuf, spans []engine.Span, access []engine.Access) error {
+	return k.elementwiseOf(p, nil, op, pipe, n, pushTail, spans, access)
+}
+
+// elementwiseOf is elementwise over spans whose elements are of the types
+// ds (nil: all float32).
+func (k *Kernels) elementwiseOf(p *engine.Program, ds []DType, op string, pipe *pipe, n int, pushTail pushBuf, spans []engine.Span, access []engine.Access) error {
 	chunk := k.chunkElems()
 	for start := 0; start < n; start += chunk {
 		m := min(chunk, n-start)
 		args := make([]engine.Arg, len(spans))
 		for i, s := range spans {
-			args[i] = engine.Arg{Span: s.Sub(int64(4*start), int64(4*m)), Access: access[i]}
+			eb := int64(4)
+			if ds != nil {
+				eb = int64(ds[i].Size())
+			}
+			args[i] = engine.Arg{Span: s.Sub(eb*int64(start), eb*int64(m)), Access: access[i]}
 		}
 		groups := k.streamGroups(m, int(k.tune.ElementwiseMaxGroups))
 		push := append(pushBuf(nil).i(m), pushTail...)
@@ -71,31 +81,48 @@ func (k *Kernels) Fill(p *engine.Program, y engine.Span, value float32) error {
 
 // Copy records dst = src (same element count).
 func (k *Kernels) Copy(p *engine.Program, dst, src engine.Span) error {
-	n, err := elems("copy", "src", src)
+	return k.CopyOf(p, F32, dst, src)
+}
+
+// CopyOf is Copy of spans of d elements.
+func (k *Kernels) CopyOf(p *engine.Program, d DType, dst, src engine.Span) error {
+	if err := k.checkDType("copy", d); err != nil {
+		return err
+	}
+	n, err := elemsOf("copy", "src", src, d)
 	if err != nil {
 		return err
 	}
-	if m, err := elems("copy", "dst", dst); err != nil || m != n {
+	if m, err := elemsOf("copy", "dst", dst, d); err != nil || m != n {
 		return fmt.Errorf("copy: dst has %d elements, src %d: %v", m, n, err)
 	}
-	pipe, err := k.pipeline("copy", k.ewSpec()...)
+	pipe, err := k.pipeline(d.variant("copy"), k.ewSpec()...)
 	if err != nil {
 		return err
 	}
-	return k.elementwise(p, "copy", pipe, n, nil, []engine.Span{src, dst}, []engine.Access{engine.Read, engine.Write})
+	return k.elementwiseOf(p, []DType{d, d}, "copy", pipe, n, nil, []engine.Span{src, dst}, []engine.Access{engine.Read, engine.Write})
 }
 
 // Axpby records y = alpha*x + beta*y. With beta == 0 y is not read, so
 // Axpby(p, a, x, 0, y) is a scale into y; x and y may be the same span.
 func (k *Kernels) Axpby(p *engine.Program, alpha float32, x engine.Span, beta float32, y engine.Span) error {
-	n, err := elems("axpby", "x", x)
+	return k.AxpbyOf(p, F32, alpha, x, beta, y)
+}
+
+// AxpbyOf is Axpby of spans of d elements (the arithmetic in float32).
+func (k *Kernels) AxpbyOf(p *engine.Program, d DType, alpha float32, x engine.Span, beta float32, y engine.Span) error {
+	if err := k.checkDType("axpby", d); err != nil {
+		return err
+	}
+	n, err := elemsOf("axpby", "x", x, d)
 	if err != nil {
 		return err
 	}
-	if m, err := elems("axpby", "y", y); err != nil || m != n {
+	if m, err := elemsOf("axpby", "y", y, d); err != nil || m != n {
 		return fmt.Errorf("axpby: y has %d elements, x %d: %v", m, n, err)
 	}
-	pipe, err := k.pipeline("axpby", k.ewSpec()...)
+	ds := []DType{d, d}
+	pipe, err := k.pipeline(d.variant("axpby"), k.ewSpec()...)
 	if err != nil {
 		return err
 	}
@@ -105,9 +132,9 @@ func (k *Kernels) Axpby(p *engine.Program, alpha float32, x engine.Span, beta fl
 	}
 	if x == y {
 		// In place: one binding would alias the other; declare both as rw.
-		return k.elementwise(p, "axpby", pipe, n, pushBuf(nil).f(alpha).f(beta), []engine.Span{x, y}, []engine.Access{engine.ReadWrite, engine.ReadWrite})
+		return k.elementwiseOf(p, ds, "axpby", pipe, n, pushBuf(nil).f(alpha).f(beta), []engine.Span{x, y}, []engine.Access{engine.ReadWrite, engine.ReadWrite})
 	}
-	return k.elementwise(p, "axpby", pipe, n, pushBuf(nil).f(alpha).f(beta), []engine.Span{x, y}, []engine.Access{engine.Read, yAccess})
+	return k.elementwiseOf(p, ds, "axpby", pipe, n, pushBuf(nil).f(alpha).f(beta), []engine.Span{x, y}, []engine.Access{engine.Read, yAccess})
 }
 
 // Scale records y = alpha*x.
@@ -141,29 +168,45 @@ func actShader(a Act) (string, error) {
 
 // Activation records y = gamma * act(x).
 func (k *Kernels) Activation(p *engine.Program, a Act, gamma float32, x, y engine.Span) error {
-	n, err := elems("activation", "x", x)
+	return k.ActivationOf(p, F32, a, gamma, x, y)
+}
+
+// ActivationOf is Activation over spans of d elements.
+func (k *Kernels) ActivationOf(p *engine.Program, d DType, a Act, gamma float32, x, y engine.Span) error {
+	if err := k.checkDType("activation", d); err != nil {
+		return err
+	}
+	n, err := elemsOf("activation", "x", x, d)
 	if err != nil {
 		return err
 	}
-	if m, err := elems("activation", "y", y); err != nil || m != n {
+	if m, err := elemsOf("activation", "y", y, d); err != nil || m != n {
 		return fmt.Errorf("activation: y has %d elements, x %d: %v", m, n, err)
 	}
 	name, err := actShader(a)
 	if err != nil {
 		return err
 	}
-	pipe, err := k.pipeline(name, k.ewSpec(0)...)
+	pipe, err := k.pipeline(d.variant(name), k.ewSpec(0)...)
 	if err != nil {
 		return err
 	}
 	// Binding 1 (dy) is unused forward; bind x again (read-only) so every
 	// declared binding is valid.
-	return k.elementwise(p, name, pipe, n, pushBuf(nil).f(gamma), []engine.Span{x, x, y}, []engine.Access{engine.Read, engine.Read, engine.Write})
+	return k.elementwiseOf(p, []DType{d, d, d}, name, pipe, n, pushBuf(nil).f(gamma), []engine.Span{x, x, y}, []engine.Access{engine.Read, engine.Read, engine.Write})
 }
 
 // ActivationBackward records dx = dy * gamma * act'(x).
 func (k *Kernels) ActivationBackward(p *engine.Program, a Act, gamma float32, x, dy, dx engine.Span) error {
-	n, err := elems("activation backward", "x", x)
+	return k.ActivationBackwardOf(p, F32, a, gamma, x, dy, dx)
+}
+
+// ActivationBackwardOf is ActivationBackward over spans of d elements.
+func (k *Kernels) ActivationBackwardOf(p *engine.Program, d DType, a Act, gamma float32, x, dy, dx engine.Span) error {
+	if err := k.checkDType("activation backward", d); err != nil {
+		return err
+	}
+	n, err := elemsOf("activation backward", "x", x, d)
 	if err != nil {
 		return err
 	}
@@ -171,7 +214,7 @@ func (k *Kernels) ActivationBackward(p *engine.Program, a Act, gamma float32, x,
 		name string
 		s    engine.Span
 	}{{"dy", dy}, {"dx", dx}} {
-		if m, err := elems("activation backward", s.name, s.s); err != nil || m != n {
+		if m, err := elemsOf("activation backward", s.name, s.s, d); err != nil || m != n {
 			return fmt.Errorf("activation backward: %s has %d elements, x %d: %v", s.name, m, n, err)
 		}
 	}
@@ -179,9 +222,9 @@ func (k *Kernels) ActivationBackward(p *engine.Program, a Act, gamma float32, x,
 	if err != nil {
 		return err
 	}
-	pipe, err := k.pipeline(name, k.ewSpec(1)...)
+	pipe, err := k.pipeline(d.variant(name), k.ewSpec(1)...)
 	if err != nil {
 		return err
 	}
-	return k.elementwise(p, name+" backward", pipe, n, pushBuf(nil).f(gamma), []engine.Span{x, dy, dx}, []engine.Access{engine.Read, engine.Read, engine.Write})
+	return k.elementwiseOf(p, []DType{d, d, d}, name+" backward", pipe, n, pushBuf(nil).f(gamma), []engine.Span{x, dy, dx}, []engine.Access{engine.Read, engine.Read, engine.Write})
 }

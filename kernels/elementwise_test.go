@@ -51,6 +51,39 @@ func TestFillCopyAxpby(t *testing.T) {
 	}
 }
 
+// TestCopyAxpbyF16 runs the size table through the float16 variants of
+// copy and axpby: copy is exact; axpby's float32 math (TestFillCopyAxpby's
+// tolerance) is followed by one rounding to float16 (storageTol).
+func TestCopyAxpbyF16(t *testing.T) {
+	d, k := testDevice(t)
+	for _, n := range sizes {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			x, y := roundF16(randn(1, n, 1)), roundF16(randn(2, n, 1))
+			bx, by := uploadF16(t, d, x), uploadF16(t, d, y)
+			bc, bs := uploadF16(t, d, nans(n)), uploadF16(t, d, nans(n))
+			runProgram(t, k, func(p *engine.Program) error {
+				if err := k.CopyOf(p, F16, bc.Span(), bx.Span()); err != nil {
+					return err
+				}
+				if err := k.AxpbyOf(p, F16, -3, bx.Span(), 0, bs.Span()); err != nil {
+					return err
+				}
+				return k.AxpbyOf(p, F16, 0.5, bx.Span(), 2, by.Span())
+			})
+			wantS := append([]float32(nil), x...)
+			ref.Scale(-3, wantS)
+			wantY := append([]float32(nil), y...)
+			ref.Scale(2, wantY)
+			ref.Axpy(0.5, x, wantY)
+			assertClose(t, "copy", downloadF16(t, bc), x, 0, 0)
+			atol, rtol := storageTol(F16, 0, 1e-7)
+			assertClose(t, "scale", downloadF16(t, bs), wantS, atol, rtol)
+			atol, rtol = storageTol(F16, 1e-7, 2.4e-7)
+			assertClose(t, "axpby", downloadF16(t, by), wantY, atol, rtol)
+		})
+	}
+}
+
 func TestAxpbyInPlace(t *testing.T) {
 	d, k := testDevice(t)
 	x := randn(3, 1001, 1)
@@ -74,30 +107,35 @@ func TestActivations(t *testing.T) {
 		{ref.ActReLU, GammaReLU},
 		{ref.ActSiLU, GammaSiLU},
 	}
-	for _, a := range acts {
-		for _, n := range []int{1, 7, 13, 1000, 70001} {
-			t.Run(fmt.Sprintf("%v/%d", a.act, n), func(t *testing.T) {
-				// Inputs cover the tails of the functions (|x| up to ~12).
-				x := randn(uint64(n), n, 3)
-				dy := randn(uint64(n)+1, n, 1)
-				bx, bdy := upload(t, d, x), upload(t, d, dy)
-				by, bdx := upload(t, d, nans(n)), upload(t, d, nans(n))
-				runProgram(t, k, func(p *engine.Program) error {
-					if err := k.Activation(p, a.act, a.gamma, bx.Span(), by.Span()); err != nil {
-						return err
-					}
-					return k.ActivationBackward(p, a.act, a.gamma, bx.Span(), bdy.Span(), bdx.Span())
+	for _, dt := range storageTypes {
+		up, down := storageIO(dt)
+		for _, a := range acts {
+			for _, n := range []int{1, 7, 13, 1000, 70001} {
+				t.Run(fmt.Sprintf("%v/%v/%d", dt, a.act, n), func(t *testing.T) {
+					// Inputs cover the tails of the functions (|x| up to ~12).
+					x := storageInputs(dt, randn(uint64(n), n, 3))
+					dy := storageInputs(dt, randn(uint64(n)+1, n, 1))
+					bx, bdy := up(t, d, x), up(t, d, dy)
+					by, bdx := up(t, d, nans(n)), up(t, d, nans(n))
+					runProgram(t, k, func(p *engine.Program) error {
+						if err := k.ActivationOf(p, dt, a.act, a.gamma, bx.Span(), by.Span()); err != nil {
+							return err
+						}
+						return k.ActivationBackwardOf(p, dt, a.act, a.gamma, bx.Span(), bdy.Span(), bdx.Span())
+					})
+					x64, dy64 := to64(x), to64(dy)
+					y64, dx64 := make([]float64, n), make([]float64, n)
+					ref.Activate(a.act, float64(a.gamma), x64, y64)
+					ref.ActivateBackward(a.act, float64(a.gamma), x64, dy64, dx64)
+					// Against the float64 reference: the erf approximation has
+					// |error| < 1.5e-7, exp/tanh a few ulps; 2e-6 absolute on
+					// values of order gamma*|x| ~ 20 is float32 rounding level
+					// (storageTol adds the float16 store).
+					atol, rtol := storageTol(dt, 2e-6, 2e-6)
+					assertClose(t, "forward", down(t, by), to32(y64), atol, rtol)
+					assertClose(t, "backward", down(t, bdx), to32(dx64), atol, rtol)
 				})
-				x64, dy64 := to64(x), to64(dy)
-				y64, dx64 := make([]float64, n), make([]float64, n)
-				ref.Activate(a.act, float64(a.gamma), x64, y64)
-				ref.ActivateBackward(a.act, float64(a.gamma), x64, dy64, dx64)
-				// Against the float64 reference: the erf approximation has
-				// |error| < 1.5e-7, exp/tanh a few ulps; 2e-6 absolute on
-				// values of order gamma*|x| ~ 20 is float32 rounding level.
-				assertClose(t, "forward", download(t, by), to32(y64), 2e-6, 2e-6)
-				assertClose(t, "backward", download(t, bdx), to32(dx64), 2e-6, 2e-6)
-			})
+			}
 		}
 	}
 }

@@ -69,7 +69,10 @@ var workModels = map[string]func(workCtx) int{
 	"act_":  func(c workCtx) int { return streamWork(c.p("n")/4, c.threads()) },
 	"axpby": func(c workCtx) int { return streamWork(c.p("n")/4, c.threads()) },
 	"copy":  func(c workCtx) int { return streamWork(c.p("n")/4, c.threads()) },
-	"fill":  func(c workCtx) int { return streamWork(c.p("n")/4, c.threads()) },
+	// The converted copies of precision FP16 stream like copy.
+	"to_half":  func(c workCtx) int { return streamWork(c.p("n")/4, c.threads()) },
+	"to_float": func(c workCtx) int { return streamWork(c.p("n")/4, c.threads()) },
+	"fill":     func(c workCtx) int { return streamWork(c.p("n")/4, c.threads()) },
 	// Every element runs the 10 rounds of the counter-based generator.
 	"dropout":   func(c workCtx) int { return 10 * streamWork(c.p("n"), c.threads()) },
 	"optim_ema": func(c workCtx) int { return streamWork(c.p("n")/4, c.threads()) },
@@ -165,7 +168,8 @@ func optimUnitWork(size, l int, small bool) int {
 // laneIters returns the modelled work of one invocation of a dispatch of
 // shader with spec, groups and push (laid out as its contract says).
 func laneIters(shader string, spec []uint32, groups [3]uint32, push []byte, subgroup int) (int, error) {
-	model := workModels[strings.TrimSuffix(shader, "_shuf")] // same loops, shared loads
+	// Float16 variants and shuffles run the same loops.
+	model := workModels[strings.TrimSuffix(sourceName(shader), "_shuf")]
 	if model == nil && strings.HasPrefix(shader, "act_") {
 		model = workModels["act_"]
 	}

@@ -140,7 +140,7 @@ var specLimits = map[string]specLimit{
 // checkSpec holds a specialization of shader name to its arrays' maxima.
 // The constants a check reads must be given (the planners give them all).
 func checkSpec(name string, spec []uint32) error {
-	lim, ok := specLimits[name]
+	lim, ok := specLimits[sourceName(name)]
 	if !ok {
 		return nil
 	}

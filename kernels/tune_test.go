@@ -70,7 +70,7 @@ func TestTuneCandidatesConform(t *testing.T) {
 						Candidates: []TuneCandidate{e.cands[(i+1)%len(e.cands)]}})
 				}
 			}
-			t.Run("conv", func(t *testing.T) { testConv2D(t, d, kc.WithTable(tab)) })
+			t.Run("conv", func(t *testing.T) { testConv2D(t, d, kc.WithTable(tab), F32) })
 			for _, c := range kc.reduceCandidates(ReduceShape{Rows: 64, Cols: 100}) {
 				t.Run("reduce "+c.Name, func(t *testing.T) { testReductions(t, d, kc.withAll(nil, nil, nil, c.Reduce)) })
 			}

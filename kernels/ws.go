@@ -142,22 +142,34 @@ func flagU32(b bool) uint32 {
 // WS records what = standardize(w) * gain per output channel: w and what
 // are [O, FanIn] (OIHW conv weights flattened), gain is [O].
 func (k *Kernels) WS(p *engine.Program, s ref.WSShape, f WSFormula, w, gain, what engine.Span) error {
+	return k.WSOf(p, F32, s, f, w, gain, what)
+}
+
+// WSOf is WS storing what as d (the statistics stay float32; w and gain
+// are float32 parameters).
+func (k *Kernels) WSOf(p *engine.Program, d DType, s ref.WSShape, f WSFormula, w, gain, what engine.Span) error {
 	const op = "ws"
 	n := s.O * s.FanIn
-	if err := k.wsCheck(op, s, f, []spanNeed{{"w", w, n}, {"gain", gain, s.O}, {"what", what, n}}); err != nil {
+	if err := k.checkDType(op, d); err != nil {
 		return err
 	}
+	if err := k.wsCheck(op, s, f, []spanNeed{{"w", w, n}, {"gain", gain, s.O}}); err != nil {
+		return err
+	}
+	if m, err := elemsOf(op, "what", what, d); err != nil || m < n {
+		return fmt.Errorf("ws %dx%d: what holds %d elements of %v, needs %d: %v", s.O, s.FanIn, m, d, n, err)
+	}
 	label := fmt.Sprintf("ws %v %dx%d", f, s.O, s.FanIn)
-	wa, ga, ya := w.Sub(0, int64(4*n)).Read(), gain.Sub(0, int64(4*s.O)).Read(), what.Sub(0, int64(4*n)).Write()
+	wa, ga, ya := w.Sub(0, int64(4*n)).Read(), gain.Sub(0, int64(4*s.O)).Read(), what.Sub(0, int64(d.Size()*n)).Write()
 	if k.wsLanePerRow() {
-		pipe, err := k.pipeline("ws_lane", k.rowLocal(), flagU32(f.Timm), 0, 0, flagU32(k.wsRegs(s)), k.wsJ(s))
+		pipe, err := k.pipeline(d.variant("ws_lane"), k.rowLocal(), flagU32(f.Timm), 0, 0, flagU32(k.wsRegs(s)), k.wsJ(s))
 		if err != nil {
 			return err
 		}
 		// Forward writes binding 3; 2 and 4 are the backward's (unused).
 		return k.dispatch(p, label, pipe, k.wsGrid(s), wsPush(s, f), wa, ga, wa, ya, ya)
 	}
-	pipe, err := k.pipeline("ws", k.rowLocal(), flagU32(f.Timm))
+	pipe, err := k.pipeline(d.variant("ws"), k.rowLocal(), flagU32(f.Timm))
 	if err != nil {
 		return err
 	}

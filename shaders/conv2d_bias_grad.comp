@@ -8,7 +8,9 @@
 // strided part of the channel's elements, then a shared-memory tree
 // combines the partials.
 layout(local_size_x_id = 0) in;
-layout(set = 0, binding = 0) readonly buffer DY { float dy[]; };
+#include "storage.glsl"
+// nfvk:variant f16 ACT_F16
+layout(set = 0, binding = 0) readonly buffer DY { ACT_T dy[]; };
 layout(set = 0, binding = 1) buffer DB { float db[]; };
 layout(push_constant) uniform P { uint n, o, plane, e0, e1, accumulate; } p;
 #include "limits.glsl"
@@ -19,7 +21,7 @@ void main() {
 		float acc = 0.0;
 		for (uint e = p.e0 + lid; e < p.e1; e += gl_WorkGroupSize.x) {
 			uint nn = e / p.plane;
-			acc += dy[(nn * p.o + o) * p.plane + (e - nn * p.plane)];
+			acc += LD(dy[(nn * p.o + o) * p.plane + (e - nn * p.plane)]);
 		}
 		part[lid] = acc;
 		barrier();

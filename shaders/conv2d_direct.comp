@@ -3,4 +3,6 @@
 // Direct grouped convolution, forward and backward-data; every invocation
 // loads its own weights (GPUs). See include/conv_direct.glsl.
 #define SHUF 0
+#include "storage.glsl"
+// nfvk:variant f16 ACT_F16
 #include "conv_direct.glsl"

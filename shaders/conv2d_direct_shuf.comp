@@ -5,4 +5,6 @@
 // step are loaded once per subgroup and shared by subgroupShuffle (CPU
 // devices, where loads are expensive). See include/conv_direct.glsl.
 #define SHUF 1
+#include "storage.glsl"
+// nfvk:variant f16 ACT_F16
 #include "conv_direct.glsl"

@@ -3,4 +3,6 @@
 // Backward-filter of a grouped convolution; every invocation loads its
 // own dy values (GPUs). See include/conv_filter.glsl.
 #define SHUF 0
+#include "storage.glsl"
+// nfvk:variant f16 ACT_F16
 #include "conv_filter.glsl"

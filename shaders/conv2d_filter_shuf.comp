@@ -5,4 +5,6 @@
 // loaded once per subgroup and shared by subgroupShuffle (CPU devices).
 // See include/conv_filter.glsl.
 #define SHUF 1
+#include "storage.glsl"
+// nfvk:variant f16 ACT_F16
 #include "conv_filter.glsl"

@@ -1,3 +1,5 @@
 #version 450
 // Scaled weight standardization, forward: see include/ws_fwd.glsl.
+#include "storage.glsl"
+// nfvk:variant f16 ACT_F16
 #include "ws_fwd.glsl"

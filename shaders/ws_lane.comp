@@ -34,6 +34,8 @@
 // lane: it still loads lane by lane; unrolling the row-per-lane loops by
 // 2: no gain.)
 layout(local_size_x_id = 0) in;
+#include "storage.glsl"
+// nfvk:variant f16 ACT_F16
 layout(constant_id = 1) const uint TIMM = 0;
 layout(constant_id = 2) const uint DGAIN = 1;
 layout(constant_id = 3) const uint BACKWARD = 0;
@@ -45,8 +47,10 @@ layout(set = 0, binding = 1) readonly buffer G { float gain[]; };
 // forward: 3 what (2 and 4 unused); backward: 2 dwhat, 3 dw, 4 dgain
 layout(set = 0, binding = 2) readonly buffer B2 { float b2[]; };
 layout(set = 0, binding = 2) readonly buffer B24 { vec4 b24[]; };
-layout(set = 0, binding = 3) writeonly buffer DW { float dw[]; };
-layout(set = 0, binding = 3) writeonly buffer DW4 { vec4 dw4[]; };
+// Binding 3 is float16 in the _f16 variant (include/storage.glsl), which
+// kernels dispatch forward only: what, read by float16 convolutions.
+layout(set = 0, binding = 3) writeonly buffer DW { ACT_T dw[]; };
+layout(set = 0, binding = 3) writeonly buffer DW4 { ACT4_T dw4[]; };
 layout(set = 0, binding = 4) writeonly buffer DG { float dgain[]; };
 layout(push_constant) uniform P {
 	uint rows;
@@ -99,7 +103,7 @@ void regs() {
 			                         : gain[r] * p.gamma_rsqrt_n * inversesqrt(ss * invF + p.eps);
 			[[unroll]] for (uint j = 0u; j < MAXJ; j++) {
 				uint q = j * L + lane;
-				if (j < JCOUNT && q < n4) dw4[b4 + q] = x[j] * scale;
+				if (j < JCOUNT && q < n4) dw4[b4 + q] = ST4(x[j] * scale);
 			}
 			continue;
 		}
@@ -119,7 +123,7 @@ void regs() {
 		float mg = sg * invF;
 		[[unroll]] for (uint j = 0u; j < MAXJ; j++) {
 			uint q = j * L + lane;
-			if (j < JCOUNT && q < n4) dw4[b4 + q] = k * (g[j] - mg - x[j] * cc);
+			if (j < JCOUNT && q < n4) dw4[b4 + q] = ST4(k * (g[j] - mg - x[j] * cc));
 		}
 	}
 }
@@ -156,9 +160,9 @@ void main() {
 			float scale = TIMM == 0u ? gain[r] * inversesqrt(max(ss, DM_MIN_NVAR))
 			                         : gain[r] * p.gamma_rsqrt_n * inversesqrt(ss * invF + p.eps);
 			if (v4) {
-				for (uint i = b4; i < e4; i++) dw4[i] = (w4[i] - K - m1) * scale;
+				for (uint i = b4; i < e4; i++) dw4[i] = ST4((w4[i] - K - m1) * scale);
 			} else {
-				for (uint i = base; i < base + F; i++) dw[i] = (w[i] - K - m1) * scale;
+				for (uint i = base; i < base + F; i++) dw[i] = ST((w[i] - K - m1) * scale);
 			}
 			continue;
 		}
@@ -198,9 +202,9 @@ void main() {
 		}
 		float mg = sg * invF;
 		if (v4) {
-			for (uint i = b4; i < e4; i++) dw4[i] = k * (b24[i] - mg - (w4[i] - K - m1) * cc);
+			for (uint i = b4; i < e4; i++) dw4[i] = ST4(k * (b24[i] - mg - (w4[i] - K - m1) * cc));
 		} else {
-			for (uint i = base; i < base + F; i++) dw[i] = k * (b2[i] - mg - (w[i] - K - m1) * cc);
+			for (uint i = base; i < base + F; i++) dw[i] = ST(k * (b2[i] - mg - (w[i] - K - m1) * cc));
 		}
 	}
 }

@@ -48,6 +48,10 @@ func EstimateSession(l *nfnet.Layout, o SessionOptions) (MemoryNeed, error) {
 		graphs = append(graphs, eg.Graph)
 	}
 	for _, g := range graphs {
+		// Planned at the session's precision, as Compile plans it.
+		if err := graph.ApplyPrecision(g, o.Precision); err != nil {
+			return need, fmt.Errorf("train: estimate: %w", err)
+		}
 		p, err := gpu.PlanFor(o.Kernels, g)
 		if err != nil {
 			return need, fmt.Errorf("train: estimate: %w", err)

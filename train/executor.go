@@ -23,11 +23,11 @@ type executor interface {
 type gpuExec struct{ *gpu.Executable }
 
 // compile returns g's executor on k's device, or on the CPU when k is nil.
-func compile(ctx context.Context, k *kernels.Kernels, g *graph.Graph, profile bool) (executor, error) {
+func compile(ctx context.Context, k *kernels.Kernels, g *graph.Graph, profile bool, p graph.Precision) (executor, error) {
 	if k == nil {
 		return &cpuExec{c: graph.NewCPU[float32](g)}, nil
 	}
-	x, err := gpu.Compile(ctx, k, g, gpu.Options{Profile: profile})
+	x, err := gpu.Compile(ctx, k, g, gpu.Options{Profile: profile, Precision: p})
 	if err != nil {
 		return nil, err
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/nfvk/nfvk/agc"
 	"github.com/nfvk/nfvk/data"
+	"github.com/nfvk/nfvk/graph"
 	"github.com/nfvk/nfvk/nfnet"
 )
 
@@ -217,6 +218,10 @@ func (l *loop) openSession(ctx context.Context, ck *Checkpoint) error {
 	if l.dist != nil {
 		so.Collective = l.dist.c
 	}
+	var err error
+	if so.Precision, err = graph.ParsePrecision(r.Precision); err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
 	eb, n := o.EvalBatch, l.testN
 	if eb <= 0 {
 		eb = l.localBatch()
@@ -230,7 +235,6 @@ func (l *loop) openSession(ctx context.Context, ck *Checkpoint) error {
 	if err := admit(l.layout, so, o.DeviceMemoryLimit); err != nil {
 		return err
 	}
-	var err error
 	if l.sess, err = NewSession(ctx, l.layout, so); err != nil {
 		return err
 	}

@@ -135,21 +135,31 @@ func TestTrainLearns(t *testing.T) {
 
 // TestResumeReproduces interrupts a run mid-epoch (the context ends, as
 // on Ctrl-C), checks the checkpoint it saved, resumes from it and compares
-// every loss and the metrics with an uninterrupted run: equal to the bit.
+// every loss and the metrics with an uninterrupted run: equal to the bit,
+// in float32 and in mixed precision (which the resumed run takes from the
+// checkpoint's recipe).
 func TestResumeReproduces(t *testing.T) {
-	k := loopKernels(t)
-	resumeMatches(t, k, k, 256, 11, data.Position{Epoch: 1, Step: 3})
+	for _, prec := range []string{"", "fp16"} {
+		t.Run("precision="+prec, func(t *testing.T) { testResumeReproduces(t, prec) })
+	}
 }
 
-// resumeMatches runs 2 epochs of n blobs in batches of 32 uninterrupted
-// on full's device, then on part's interrupted after step stop (at
-// position pos) and resumed, and compares the losses and metrics.
-func resumeMatches(t *testing.T, full, part *kernels.Kernels, n int, stop int64, pos data.Position) {
+func testResumeReproduces(t *testing.T, prec string) {
+	k := loopKernels(t)
+	resumeMatches(t, k, k, prec, 256, 11, data.Position{Epoch: 1, Step: 3})
+}
+
+// resumeMatches runs 2 epochs of n blobs in batches of 32 at precision
+// prec uninterrupted on full's device, then on part's interrupted after
+// step stop (at position pos) and resumed, and compares the losses and
+// metrics.
+func resumeMatches(t *testing.T, full, part *kernels.Kernels, prec string, n int, stop int64, pos data.Position) {
 	t.Helper()
 	tr, te := blobs(n, 5), blobs(64, 6)
 	ctx := context.Background()
 
 	fo := tinyOptions(t, full, tr, te, 2, 32)
+	fo.Recipe.Precision = prec
 	var want []float32
 	fo.OnStep = func(_ int64, loss float32) { want = append(want, loss) }
 	wres, err := Train(ctx, fo, nil)
@@ -158,6 +168,7 @@ func resumeMatches(t *testing.T, full, part *kernels.Kernels, n int, stop int64,
 	}
 
 	po := tinyOptions(t, part, tr, te, 2, 32)
+	po.Recipe.Precision = prec
 	var got []float32
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -180,6 +191,9 @@ func resumeMatches(t *testing.T, full, part *kernels.Kernels, n int, stop int64,
 	}
 	if ck.Step != stop || ck.Position != pos {
 		t.Fatalf("checkpoint at step %d position %+v, want %d and %+v", ck.Step, ck.Position, stop, pos)
+	}
+	if rs, err := decodeRunState(ck); err != nil || rs.Recipe.Precision != prec {
+		t.Fatalf("checkpoint's precision %q, want %q: %v", rs.Recipe.Precision, prec, err)
 	}
 
 	res := Options{Kernels: part, Train: tr, Test: te, Resume: ires.Dir}

@@ -60,6 +60,9 @@ type SessionOptions struct {
 	// Profile records a GPU timestamp after every dispatch of the
 	// training step (TrainProgram().Timings).
 	Profile bool
+	// Precision is how both graphs store activations (graph.FP16: mixed
+	// precision, README "Mixed precision"); the CPU references ignore it.
+	Precision graph.Precision
 	// Collective, for a step recorded with Train.Replicas ranks, sums the
 	// gradients over them before the update phase, in buckets of
 	// Train.BucketFloats values (0: the package's BucketFloats).
@@ -103,7 +106,7 @@ func NewSession(ctx context.Context, l *nfnet.Layout, o SessionOptions) (_ *Sess
 			return nil, err
 		}
 		s.o.Kernels = o.Kernels
-		if s.train, err = compile(ctx, o.Kernels, s.tg.Graph, o.Profile); err != nil {
+		if s.train, err = compile(ctx, o.Kernels, s.tg.Graph, o.Profile, o.Precision); err != nil {
 			return nil, fmt.Errorf("train: session: training step of %s: %w", l.Config.Name, err)
 		}
 		s.labelF = make([]float32, o.Train.Batch)
@@ -115,7 +118,7 @@ func NewSession(ctx context.Context, l *nfnet.Layout, o SessionOptions) (_ *Sess
 		if s.eg, err = nfnet.BuildEval(l, o.EvalBatch, o.EvalHeight, o.EvalWidth); err != nil {
 			return nil, fmt.Errorf("train: session: %w", err)
 		}
-		if s.eval, err = compile(ctx, o.Kernels, s.eg.Graph, false); err != nil {
+		if s.eval, err = compile(ctx, o.Kernels, s.eg.Graph, false, o.Precision); err != nil {
 			return nil, fmt.Errorf("train: session: eval pass of %s: %w", l.Config.Name, err)
 		}
 	}

@@ -21,5 +21,5 @@ func TestStagedInputsMatchMapped(t *testing.T) {
 	if !mapped.Device().Unified() || staged.Device().Unified() {
 		t.Skipf("this device has no mapped device memory to compare with (unified %v)", mapped.Device().Unified())
 	}
-	resumeMatches(t, mapped, staged, 128, 6, data.Position{Epoch: 1, Step: 2}) // 4 steps per epoch
+	resumeMatches(t, mapped, staged, "", 128, 6, data.Position{Epoch: 1, Step: 2}) // 4 steps per epoch
 }

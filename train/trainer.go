@@ -9,6 +9,7 @@ import (
 
 	"github.com/nfvk/nfvk/agc"
 	"github.com/nfvk/nfvk/data"
+	"github.com/nfvk/nfvk/graph"
 	"github.com/nfvk/nfvk/kernels"
 	"github.com/nfvk/nfvk/nfnet"
 )
@@ -67,6 +68,9 @@ type Recipe struct {
 	// Height and Width are the training image size.
 	Height int `json:"height"`
 	Width  int `json:"width"`
+	// Precision is the activation storage of the step: "fp32" (or empty,
+	// the default) or "fp16", mixed precision (graph.ParsePrecision).
+	Precision string `json:"precision,omitempty"`
 }
 
 // NanoRecipe is how `make train` trains nfnet.Nano on Fashion-MNIST: SGD
@@ -106,6 +110,9 @@ func (r Recipe) Validate() error {
 	}
 	if r.CropPad < 0 {
 		bad("crop_pad", "%d, want >= 0", r.CropPad)
+	}
+	if _, err := graph.ParsePrecision(r.Precision); err != nil {
+		bad("precision", "%v", err)
 	}
 	if !(r.MixUp >= 0) || !(r.CutMix >= 0) || !(r.MixProb >= 0 && r.MixProb <= 1) {
 		bad("mixup/cutmix/mix_prob", "%v, %v, %v: want alphas >= 0 and a probability in [0, 1]", r.MixUp, r.CutMix, r.MixProb)

@@ -35,16 +35,32 @@ func (b *backend) ConvFilterScratch(s ref.Conv2DShape) int {
 }
 
 func (b *backend) Conv2D(s ref.Conv2DShape, x, w, bias, y graph.Mem) error {
-	return b.k.Conv2D(b.p, s, b.span(x), b.span(w), b.span(bias), b.span(y))
+	d, err := storage("conv2d", x, w, y)
+	if err != nil {
+		return err
+	}
+	return b.k.Conv2DOf(b.p, d, s, b.span(x), b.span(w), b.span(bias), b.span(y))
 }
 func (b *backend) Conv2DBackwardData(s ref.Conv2DShape, dy, w, dx graph.Mem) error {
-	return b.k.Conv2DBackwardData(b.p, s, b.span(dy), b.span(w), b.span(dx))
+	d, err := storage("conv2d backward data", dy, w, dx)
+	if err != nil {
+		return err
+	}
+	return b.k.Conv2DBackwardDataOf(b.p, d, s, b.span(dy), b.span(w), b.span(dx))
 }
 func (b *backend) Conv2DBackwardFilter(s ref.Conv2DShape, x, dy, dw, scratch graph.Mem) error {
-	return b.k.Conv2DBackwardFilterSplit(b.p, s, b.span(x), b.span(dy), b.span(dw), b.span(scratch))
+	d, err := storage("conv2d backward filter", x, dy)
+	if err != nil {
+		return err
+	}
+	return b.k.Conv2DBackwardFilterSplitOf(b.p, d, s, b.span(x), b.span(dy), b.span(dw), b.span(scratch))
 }
 func (b *backend) Conv2DBackwardBias(s ref.Conv2DShape, dy, db graph.Mem) error {
-	return b.k.Conv2DBackwardBias(b.p, s, b.span(dy), b.span(db))
+	d, err := storage("conv2d backward bias", dy)
+	if err != nil {
+		return err
+	}
+	return b.k.Conv2DBackwardBiasOf(b.p, d, s, b.span(dy), b.span(db))
 }
 
 // wsFormula is the kernel formula of a graph WS.
@@ -57,20 +73,42 @@ func wsFormula(o graph.WSOpts) kernels.WSFormula {
 }
 
 func (b *backend) WS(s ref.WSShape, o graph.WSOpts, w, gain, what graph.Mem) error {
-	return b.k.WS(b.p, s, wsFormula(o), b.span(w), b.span(gain), b.span(what))
+	d, err := storage("ws", what)
+	if err != nil {
+		return err
+	}
+	return b.k.WSOf(b.p, d, s, wsFormula(o), b.span(w), b.span(gain), b.span(what))
 }
 func (b *backend) WSBackward(s ref.WSShape, o graph.WSOpts, w, gain, dwhat, dw, dgain graph.Mem) error {
 	return b.k.WSBackward(b.p, s, wsFormula(o), b.span(w), b.span(gain), b.span(dwhat), b.span(dw), b.span(dgain))
 }
 func (b *backend) Activation(a ref.Act, gamma float32, x, y graph.Mem) error {
-	return b.k.Activation(b.p, a, gamma, b.span(x), b.span(y))
+	d, err := storage("activation", x, y)
+	if err != nil {
+		return err
+	}
+	return b.k.ActivationOf(b.p, d, a, gamma, b.span(x), b.span(y))
 }
 func (b *backend) ActivationBackward(a ref.Act, gamma float32, x, dy, dx graph.Mem) error {
-	return b.k.ActivationBackward(b.p, a, gamma, b.span(x), b.span(dy), b.span(dx))
+	d, err := storage("activation backward", x, dy, dx)
+	if err != nil {
+		return err
+	}
+	return b.k.ActivationBackwardOf(b.p, d, a, gamma, b.span(x), b.span(dy), b.span(dx))
 }
-func (b *backend) Copy(dst, src graph.Mem) error { return b.k.Copy(b.p, b.span(dst), b.span(src)) }
+func (b *backend) Copy(dst, src graph.Mem) error {
+	d, err := storage("copy", dst, src)
+	if err != nil {
+		return err
+	}
+	return b.k.CopyOf(b.p, d, b.span(dst), b.span(src))
+}
 func (b *backend) Axpby(alpha float32, x graph.Mem, beta float32, y graph.Mem) error {
-	return b.k.Axpby(b.p, alpha, b.span(x), beta, b.span(y))
+	d, err := storage("axpby", x, y)
+	if err != nil {
+		return err
+	}
+	return b.k.AxpbyOf(b.p, d, alpha, b.span(x), beta, b.span(y))
 }
 func (b *backend) Scale(alpha float32, x, y graph.Mem) error {
 	return b.k.Scale(b.p, alpha, b.span(x), b.span(y))

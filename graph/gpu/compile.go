@@ -15,6 +15,9 @@ import (
 type Options struct {
 	// Profile records GPU timestamps after every dispatch (Program().Timings).
 	Profile bool
+	// Precision is how the step stores activations (graph.ApplyPrecision,
+	// which Compile applies to the graph): FP32 (the default) or FP16.
+	Precision graph.Precision
 }
 
 // Executable is a graph compiled for a device: planned, lowered into one
@@ -46,6 +49,12 @@ func Compile(ctx context.Context, k *kernels.Kernels, g *graph.Graph, o Options)
 		return nil, errors.New("graph: compile: no kernels (device) or graph")
 	}
 	dev := k.Device()
+	if err := CheckPrecision(dev.Info(), o.Precision); err != nil {
+		return nil, fmt.Errorf("graph: compile: %w", err)
+	}
+	if err := graph.ApplyPrecision(g, o.Precision); err != nil {
+		return nil, err
+	}
 	be := &backend{k: k}
 	plan, err := graph.PlanMemory(g, graph.PlanOptions{Align: max(int64(dev.Info().MinStorageBufferOffsetAlignment), 16), Backend: be,
 		MaxBufferBytes: dev.Info().MaxAllocationBytes()})

@@ -53,10 +53,12 @@ layout(constant_id = 6) const uint SG = 8;
 const uint NW = (TO + SG - 1) / SG;
 #endif
 
-layout(set = 0, binding = 0) readonly buffer Src { float src[]; };
-layout(set = 0, binding = 1) readonly buffer Wt { float w[]; };
+// src, dst and the (standardized) weights are activations: float16 in
+// the _f16 variants (include/storage.glsl); bias and the sums are float.
+layout(set = 0, binding = 0) readonly buffer Src { ACT_T src[]; };
+layout(set = 0, binding = 1) readonly buffer Wt { ACT_T w[]; };
 layout(set = 0, binding = 2) readonly buffer Bias { float bias[]; };
-layout(set = 0, binding = 3) buffer Dst { float dst[]; };
+layout(set = 0, binding = 3) buffer Dst { ACT_T dst[]; };
 
 // Sizes are of this pass: src [N, CIN, HIN, WIN] -> dst [N, COUT, HOUT,
 // WOUT]. kh/kw, stride and padding are the forward convolution's.
@@ -81,7 +83,7 @@ layout(push_constant) uniform P {
 #define STORE_DST(i, v)                                      \
 	{                                                        \
 		uint i_ = (i);                                       \
-		dst[i_] = p.accumulate != 0u ? dst[i_] + (v) : (v);  \
+		dst[i_] = ST(p.accumulate != 0u ? LD(dst[i_]) + (v) : (v)); \
 	}
 
 // ACCUMULATE(WI, X): acc[t][j] += weight(t, WI) * X(j) over the block,
@@ -90,7 +92,7 @@ layout(push_constant) uniform P {
 #define ACCUMULATE(WI, X)                                                        \
 	{                                                                            \
 		float mine[CONV_MAX_NW];                                                          \
-		[[unroll]] for (uint i = 0; i < NW; i++) mine[i] = w[myWo[i] + (WI)];    \
+		[[unroll]] for (uint i = 0; i < NW; i++) mine[i] = LD(w[myWo[i] + (WI)]);    \
 		[[unroll]] for (uint t = 0; t < TO; t++) {                               \
 			float wv = subgroupShuffle(mine[t / SG], t % SG);                    \
 			[[unroll]] for (uint j = 0; j < TP; j++) acc[t][j] = fma(wv, X, acc[t][j]); \
@@ -100,7 +102,7 @@ layout(push_constant) uniform P {
 #define ACCUMULATE(WI, X)                                                        \
 	{                                                                            \
 		[[unroll]] for (uint t = 0; t < TO; t++) {                               \
-			float wv = w[wo[t] + (WI)];                                          \
+			float wv = LD(w[wo[t] + (WI)]);                                        \
 			[[unroll]] for (uint j = 0; j < TP; j++) acc[t][j] = fma(wv, X, acc[t][j]); \
 		}                                                                        \
 	}
@@ -196,7 +198,7 @@ void main() {
 				for (uint c = p.cBegin; c < p.cEnd; c++) {
 					float xv[CONV_MAX_TP];
 					[[unroll]] for (uint j = 0; j < TP; j++) {
-						float v = src[off[j] + c * hwIn];
+						float v = LD(src[off[j] + c * hwIn]);
 						xv[j] = ok[j] ? v : 0.0;
 					}
 					ACCUMULATE(c * p.sIn + tap, xv[j])
@@ -251,7 +253,7 @@ void main() {
 		for (uint c = p.cBegin; c < p.cEnd; c++) {
 			float xw[MAX_NX];
 			[[unroll]] for (uint e = 0; e < NX - 1u; e++) {
-				float v = src[rb + c * hwIn + colx[e]];
+				float v = LD(src[rb + c * hwIn + colx[e]]);
 				xw[e] = ok[e] ? v : 0.0;
 			}
 			xw[NX - 1] = 0.0;

@@ -38,8 +38,10 @@ layout(constant_id = 4) const uint SG = 8;  // subgroup size SHUF assumes
 const uint NW = (TO + SG - 1) / SG;
 #endif
 
-layout(set = 0, binding = 0) readonly buffer X { float x[]; };
-layout(set = 0, binding = 1) readonly buffer DY { float dy[]; };
+// x and dy are activations (float16 in the _f16 variants,
+// include/storage.glsl); dw and the sums are float.
+layout(set = 0, binding = 0) readonly buffer X { ACT_T x[]; };
+layout(set = 0, binding = 1) readonly buffer DY { ACT_T dy[]; };
 layout(set = 0, binding = 2) buffer DW { float dw[]; };
 
 layout(push_constant) uniform P {
@@ -71,11 +73,11 @@ layout(push_constant) uniform P {
 #if SHUF
 #define LOAD_DY(at)                                                        \
 	float mine[CONV_MAX_NW];                                                        \
-	[[unroll]] for (uint i = 0; i < NW; i++) mine[i] = dy[myOff[i] + (at)];
+	[[unroll]] for (uint i = 0; i < NW; i++) mine[i] = LD(dy[myOff[i] + (at)]);
 #define DY(t, at) subgroupShuffle(mine[(t) / SG], (t) % SG)
 #else
 #define LOAD_DY(at)
-#define DY(t, at) dy[dyOff[t] + (at)]
+#define DY(t, at) LD(dy[dyOff[t] + (at)])
 #endif
 
 void main() {
@@ -137,7 +139,7 @@ void main() {
 					[[unroll]] for (uint j = 0; j < TP; j++) {
 						int ix = int(ox * p.sw) + kx[j];
 						bool ok = rowOk[j] && uint(ix) < p.w;
-						float v = x[ok ? row[j] + uint(ix) : 0u];
+						float v = LD(x[ok ? row[j] + uint(ix) : 0u]);
 						xv[j] = ok ? v : 0.0;
 					}
 					LOAD_DY(yrow + ox)
@@ -193,7 +195,7 @@ void main() {
 				[[unroll]] for (uint k = 0; k < KWC - 1u; k++) {
 					int ix = int(k) - int(p.pw);
 					bool ok = rowOk[j] && uint(ix) < p.w;
-					float v = x[ok ? row[j] + uint(ix) : 0u];
+					float v = LD(x[ok ? row[j] + uint(ix) : 0u]);
 					xw[j][k] = ok ? v : 0.0;
 				}
 			}
@@ -202,7 +204,7 @@ void main() {
 				const int ix = int(ox + KWC - 1u) - int(p.pw);
 				[[unroll]] for (uint j = 0; j < TP; j++) {
 					bool ok = rowOk[j] && uint(ix) < p.w;
-					float v = x[ok ? row[j] + uint(ix) : 0u];
+					float v = LD(x[ok ? row[j] + uint(ix) : 0u]);
 					xw[j][KWC - 1u] = ok ? v : 0.0;
 				}
 				LOAD_DY(yrow + ox)

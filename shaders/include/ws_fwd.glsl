@@ -10,8 +10,9 @@
 #include "ws_reduce.glsl"
 #include "ws_row.glsl"
 layout(constant_id = 1) const uint TIMM = 0;
-layout(set = 0, binding = 2) writeonly buffer Y { float y[]; };
-layout(set = 0, binding = 2) writeonly buffer Y4 { vec4 y4[]; };
+// what is float16 in the _f16 variant (include/storage.glsl).
+layout(set = 0, binding = 2) writeonly buffer Y { ACT_T y[]; };
+layout(set = 0, binding = 2) writeonly buffer Y4 { ACT4_T y4[]; };
 
 void main() {
 	uint lid = gl_LocalInvocationID.x, L = gl_WorkGroupSize.x;
@@ -40,9 +41,9 @@ void main() {
 		float scale = TIMM == 0u ? gain[r] * inversesqrt(max(ss, DM_MIN_NVAR))
 		                         : gain[r] * p.gamma_rsqrt_n * inversesqrt(ss * invF + p.eps);
 		if (v4) {
-			for (uint i = lid; i < F / 4u; i += L) y4[base / 4u + i] = (w4[base / 4u + i] - mu) * scale;
+			for (uint i = lid; i < F / 4u; i += L) y4[base / 4u + i] = ST4((w4[base / 4u + i] - mu) * scale);
 		} else {
-			for (uint i = lid; i < F; i += L) y[base + i] = (w[base + i] - mu) * scale;
+			for (uint i = lid; i < F; i += L) y[base + i] = ST((w[base + i] - mu) * scale);
 		}
 	}
 }

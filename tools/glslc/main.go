@@ -50,8 +50,9 @@ func sources(dir string) ([]string, error) {
 	return srcs, err
 }
 
-// compile returns the validated SPIR-V of src.
-func compile(src string) ([]byte, error) {
+// compile returns the validated SPIR-V of src built with the macros
+// defines.
+func compile(src string, defines ...string) ([]byte, error) {
 	tmp, err := os.CreateTemp("", "nfvk-*.spv")
 	if err != nil {
 		return nil, err
@@ -59,7 +60,11 @@ func compile(src string) ([]byte, error) {
 	tmp.Close()
 	defer os.Remove(tmp.Name())
 	inc := filepath.Join(filepath.Dir(src), "include")
-	cmd := exec.Command("glslc", "-O", "--target-env="+TargetEnv, "-I", inc, "-o", tmp.Name(), src)
+	args := []string{"-O", "--target-env=" + TargetEnv, "-I", inc}
+	for _, d := range defines {
+		args = append(args, "-D"+d)
+	}
+	cmd := exec.Command("glslc", append(args, "-o", tmp.Name(), src)...)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("%s: glslc: %v\n%s", src, err, out)
 	}
@@ -92,23 +97,28 @@ func build(dir string, checkOnly, force bool) (stale []string, err error) {
 		return nil, fmt.Errorf("no .comp files in %s", dir)
 	}
 	for _, src := range srcs {
-		spvPath := strings.TrimSuffix(src, ".comp") + ".spv"
-		old, _ := os.ReadFile(spvPath)
-		spv, err := compile(src)
+		outs, err := outputs(src)
 		if err != nil {
 			return nil, err
 		}
-		if bytes.Equal(old, spv) && !force {
-			continue
+		for _, o := range outs {
+			old, _ := os.ReadFile(o.spv)
+			spv, err := compile(src, o.defines...)
+			if err != nil {
+				return nil, err
+			}
+			if bytes.Equal(old, spv) && !force {
+				continue
+			}
+			stale = append(stale, o.spv)
+			if checkOnly {
+				continue
+			}
+			if err := os.WriteFile(o.spv, spv, 0o644); err != nil {
+				return nil, err
+			}
+			fmt.Println("glslc:", o.spv)
 		}
-		stale = append(stale, src)
-		if checkOnly {
-			continue
-		}
-		if err := os.WriteFile(spvPath, spv, 0o644); err != nil {
-			return nil, err
-		}
-		fmt.Println("glslc:", spvPath)
 	}
 	return stale, nil
 }

@@ -1,0 +1,62 @@
+package graph
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Precision is how a step stores its activations: FP32 stores every
+// tensor as float32 (the default); FP16 stores activations and their
+// gradients as float16 and keeps parameters, their gradients and the
+// optimizer state in float32 (mixed precision, README "Mixed
+// precision"). BF16 is named so that asking for it gets a clear error:
+// no kernel has a bfloat16 variant yet.
+type Precision uint8
+
+const (
+	// FP32 stores everything as float32.
+	FP32 Precision = iota
+	// FP16 stores activations and activation gradients as float16.
+	FP16
+	// BF16 would store them as bfloat16 (VK_KHR_shader_bfloat16).
+	BF16
+)
+
+var precisionNames = [...]string{"fp32", "fp16", "bf16"}
+
+func (p Precision) String() string {
+	if int(p) < len(precisionNames) {
+		return precisionNames[p]
+	}
+	return fmt.Sprintf("Precision(%d)", int(p))
+}
+
+// ParsePrecision parses "fp32", "fp16" or "bf16" (case-insensitive; ""
+// is fp32).
+func ParsePrecision(s string) (Precision, error) {
+	if s == "" {
+		return FP32, nil
+	}
+	for i, n := range precisionNames {
+		if strings.EqualFold(s, n) {
+			return Precision(i), nil
+		}
+	}
+	return FP32, fmt.Errorf("precision %q: want one of %s", s, strings.Join(precisionNames[:], ", "))
+}
+
+// ActivationDType is the storage type of activations under p.
+func (p Precision) ActivationDType() DType {
+	if p == FP16 {
+		return Float16
+	}
+	return Float32
+}
+
+// Size is the bytes of one element.
+func (d DType) Size() int64 {
+	if d == Float16 {
+		return 2
+	}
+	return 4
+}

@@ -1,0 +1,74 @@
+package graph
+
+import "errors"
+
+// halfOp is implemented by ops whose kernels have a float16-storage
+// variant: halfSlots says which inputs and outputs that variant stores as
+// float16 (the others stay float32 in both variants).
+type halfOp interface {
+	halfSlots() (ins, outs []bool)
+}
+
+// ApplyPrecision sets the storage type of g's activations for p, before
+// the graph is planned (PlanMemory sizes buffers by dtype), as autocast
+// does: under FP16 every node whose op has a float16-storage kernel runs
+// it, and an activation (or intermediate gradient) such a node writes in
+// a float16 slot is stored as float16. Everything else stays float32:
+// parameters, their gradients, optimizer state, inputs, kept tensors
+// (the loss, logits) and what ops without a float16 kernel write. Where a
+// node reads or writes a tensor of the other type, the plan gives it a
+// converted copy in its scratch (Plan.Casts). FP32 restores float32
+// everywhere; BF16 is refused (no bfloat16 kernels).
+func ApplyPrecision(g *Graph, p Precision) error {
+	switch p {
+	case FP32, FP16:
+	case BF16:
+		return errors.New("graph: precision bf16: no kernel has a bfloat16 variant")
+	default:
+		return errors.New("graph: unknown precision " + p.String())
+	}
+	for _, t := range g.tensors {
+		if t.dtype == Float16 {
+			t.dtype = Float32
+		}
+	}
+	for _, n := range g.nodes {
+		_, ok := n.op.(halfOp)
+		n.half = ok && p == FP16
+		// A node whose float16 output would be a parameter's gradient or
+		// a kept tensor runs float32: those are never rounded to float16.
+		for i, t := range n.outs {
+			if slotHalf(n, true, i) && !(t.role == Activation && !t.keep) {
+				n.half = false
+			}
+		}
+		for i, t := range n.outs {
+			if slotHalf(n, true, i) {
+				t.dtype = Float16
+			}
+		}
+	}
+	return nil
+}
+
+// slotHalf reports whether n's input (or output) i is stored as float16
+// by the kernel n runs.
+func slotHalf(n *Node, out bool, i int) bool {
+	if !n.half {
+		return false
+	}
+	ins, outs := n.op.(halfOp).halfSlots()
+	s := ins
+	if out {
+		s = outs
+	}
+	return i < len(s) && s[i]
+}
+
+// slotDType is the storage type n's kernel reads (or writes) at slot i.
+func slotDType(n *Node, out bool, i int) DType {
+	if slotHalf(n, out, i) {
+		return Float16
+	}
+	return Float32
+}

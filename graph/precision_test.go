@@ -1,0 +1,66 @@
+package graph
+
+import "testing"
+
+// TestApplyPrecision: FP16 stores the activations a float16 kernel writes
+// as float16, never a parameter gradient or a kept tensor (their writer
+// runs float32 instead), and FP32 restores float32 everywhere.
+func TestApplyPrecision(t *testing.T) {
+	g := New()
+	x, err := g.Input("x", Shape{2, 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := g.Param("w", Shape{2, 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := g.Act(x, 2, 1) // an activation of an op with a float16 kernel
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := g.Add(a, a) // a float16 sum
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := g.Add(s, w) // kept: its writer must run float32
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.Keep(k)
+	if err := ApplyPrecision(g, FP16); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		t    *Tensor
+		want DType
+	}{{x, Float32}, {w, Float32}, {a, Float16}, {s, Float16}, {k, Float32}} {
+		if c.t.DType() != c.want {
+			t.Errorf("%v: %v, want %v", c.t, c.t.DType(), c.want)
+		}
+	}
+	if k.Node().half {
+		t.Error("the kept sum's node runs float16")
+	}
+	p, err := PlanMemory(g, PlanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The act reads x (float32) through a float16 copy; the kept add reads
+	// s (float16) through a float32 copy.
+	if got := len(p.Casts[a.Node().ID()]) + len(p.Casts[k.Node().ID()]); got != 2 {
+		t.Errorf("%d converted copies, want 2: %v", got, p.Casts)
+	}
+	if !p.Mem[a.ID()].Half || p.Mem[k.ID()].Half || p.Mem[a.ID()].Size != 2*6 {
+		t.Errorf("memory: a %+v, k %+v", p.Mem[a.ID()], p.Mem[k.ID()])
+	}
+	if err := ApplyPrecision(g, FP32); err != nil {
+		t.Fatal(err)
+	}
+	if a.DType() != Float32 || s.DType() != Float32 {
+		t.Errorf("fp32 left %v, %v", a.DType(), s.DType())
+	}
+	if err := ApplyPrecision(g, BF16); err == nil {
+		t.Error("bf16 accepted")
+	}
+}
