@@ -116,10 +116,11 @@ test-race:
 	$(GO) test -count=1 -race -run 'FreeList|SelectDevice|Errors' ./engine/
 
 # A short fuzz run of the parsers that read user files: safetensors, idx,
-# CIFAR-10, image headers, checkpoint metadata.
+# CIFAR-10, image headers, the streaming decoder, the folder index cache,
+# tar shards, checkpoint metadata.
 fuzz:
 	$(GO) test -run '^$$' -fuzz=FuzzParse -fuzztime=20s ./safetensors/
-	for f in FuzzReadIDX FuzzReadCIFAR10 FuzzDecodeImage FuzzDecodeSample; do \
+	for f in FuzzReadIDX FuzzReadCIFAR10 FuzzDecodeImage FuzzDecodeSample FuzzReadIndexCache FuzzOpenShards; do \
 		$(GO) test -run '^$$' -fuzz="^$$f\$$" -fuzztime=10s ./data/ || exit 1; \
 	done
 	$(GO) test -run '^$$' -fuzz='^FuzzDecodeCheckpoint$$' -fuzztime=10s ./train/
