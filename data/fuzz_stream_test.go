@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -15,28 +16,21 @@ import (
 // beside a split folder (a damaged cache is ignored, never a panic) and
 // a tar shard's headers, member names and .cls labels.
 
-// FuzzReadIndexCache reads arbitrary bytes as an index cache: nil or the
-// entries, which written back read back the same, and whose statuses
-// split into an error kind.
+// FuzzReadIndexCache parses arbitrary bytes as an index cache: nil or
+// the entries, which formatted back parse back the same, and whose
+// statuses split into an error kind. (In memory: readIndexCache opens
+// the file and parses it; writeIndexCache formats it atomically.)
 func FuzzReadIndexCache(f *testing.F) {
-	dir := f.TempDir()
-	good := filepath.Join(dir, "seed")
 	refs := []sampleRef{{key: "a/1.jpg", stamp: "120:1700000000000000000"}, {key: "b/x\ty\n.png", stamp: "9:1"}, {key: "c.jpg", stamp: "0:0"}}
 	errs := []error{nil, fileErr("b", ErrDecode, "bad huffman code"), errors.New("open c.jpg: permission denied")}
-	if err := writeIndexCache(good, fuzzMaxPixels, refs, errs); err != nil {
-		f.Fatal(err)
-	}
-	seed, err := os.ReadFile(good)
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Add(seed)
+	var seed bytes.Buffer
+	formatIndexCache(&seed, fuzzMaxPixels, refs, errs)
+	f.Add(seed.Bytes())
 	f.Add([]byte(cacheHeader(fuzzMaxPixels) + "\n"))
-	f.Add(append([]byte(cacheHeader(fuzzMaxPixels)+"\n1:2\t\"\\x\"\t\"k\"\n"), seed...))
+	f.Add(append([]byte(cacheHeader(fuzzMaxPixels)+"\n1:2\t\"\\x\"\t\"k\"\n"), seed.Bytes()...))
 	f.Add([]byte("nfvk-index 1\t65536\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		p := fuzzFile(t, dir, b)
-		got := readIndexCache(p, fuzzMaxPixels)
+		got := parseIndexCache(bytes.NewReader(b), fuzzMaxPixels)
 		if got == nil {
 			return
 		}
@@ -50,18 +44,36 @@ func FuzzReadIndexCache(f *testing.F) {
 				errs[i] = errors.New(c.status)
 			}
 			kind, detail := kindOf(c.status)
-			if kind == nil || !bytes.HasSuffix([]byte(c.status), []byte(detail)) {
+			if kind == nil || !strings.HasSuffix(c.status, detail) {
 				t.Fatalf("status %q split into %v and %q", c.status, kind, detail)
 			}
 		}
-		again := filepath.Join(dir, "again")
-		if err := writeIndexCache(again, fuzzMaxPixels, refs, errs); err != nil {
-			t.Fatal(err)
-		}
-		if back := readIndexCache(again, fuzzMaxPixels); !maps.Equal(back, got) {
-			t.Fatalf("read %v, written back and read %v", got, back)
+		var again bytes.Buffer
+		formatIndexCache(&again, fuzzMaxPixels, refs, errs)
+		if back := parseIndexCache(&again, fuzzMaxPixels); !maps.Equal(back, got) {
+			t.Fatalf("parsed %v, formatted back and parsed %v", got, back)
 		}
 	})
+}
+
+// TestIndexCacheFile: the cache written beside a folder reads back, and
+// a missing or damaged one reads as none.
+func TestIndexCacheFile(t *testing.T) {
+	p := filepath.Join(t.TempDir(), ".train.nfvk-index")
+	refs := []sampleRef{{key: "a.jpg", stamp: "1:2"}, {key: "b.jpg", stamp: "3:4"}}
+	if err := writeIndexCache(p, fuzzMaxPixels, refs, []error{nil, fileErr("b.jpg", ErrDecode, "bad")}); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]cacheLine{"a.jpg": {stamp: "1:2"}, "b.jpg": {stamp: "3:4", status: ErrDecode.Error() + ": bad"}}
+	if got := readIndexCache(p, fuzzMaxPixels); !maps.Equal(got, want) {
+		t.Errorf("read %v, want %v", got, want)
+	}
+	if got := readIndexCache(p, fuzzMaxPixels+1); got != nil {
+		t.Errorf("a cache for another pixel cap read as %v", got)
+	}
+	if got := readIndexCache(p+".missing", fuzzMaxPixels); got != nil {
+		t.Errorf("a missing cache read as %v", got)
+	}
 }
 
 // tarBytes is a tar of members name -> content.
