@@ -103,10 +103,10 @@ test-gpu-paths:
 test-mpi: deps
 	NFVK_VALIDATE=1 $(GO) test -count=1 -run 'Collectives|Launched|InitBadLibrary|Replicas|NewDist|Buckets|SplitPhase|Distributed' ./mpi/ ./graph/ ./nfnet/ ./train/ ./cmd/nfvk/
 
-# The engine and graph compiler tests again on a second driver,
-# Mesa 25.0 lavapipe from bookworm-backports, unpacked into
-# ~/.cache/nfvk/mesa-25.0 (make deps fetches it) and selected for these
-# tests alone (tools/mesa25; MESA25_PKGS=all: every device package).
+# Every device package's tests again on a second driver, Mesa 25.0
+# lavapipe from bookworm-backports, unpacked into ~/.cache/nfvk/mesa-25.0
+# (make deps fetches it) and selected for these tests alone, on a cold
+# shader cache (tools/mesa25; MESA25_PKGS="./engine/ ..." a subset).
 .PHONY: test-mesa25
 test-mesa25:
 	GO=$(GO) bash tools/mesa25/test.sh
