@@ -103,10 +103,10 @@ test-gpu-paths:
 test-mpi: deps
 	NFVK_VALIDATE=1 $(GO) test -count=1 -run 'Collectives|Launched|InitBadLibrary|Replicas|NewDist|Buckets|SplitPhase|Distributed' ./mpi/ ./graph/ ./nfnet/ ./train/ ./cmd/nfvk/
 
-# The engine and graph compiler tests again on a second driver,
-# Mesa 25.0 lavapipe from bookworm-backports, unpacked into
-# ~/.cache/nfvk/mesa-25.0 (make deps fetches it) and selected for these
-# tests alone (tools/mesa25; MESA25_PKGS=all: every device package).
+# Every device package's tests again on a second driver, Mesa 25.0
+# lavapipe from bookworm-backports, unpacked into ~/.cache/nfvk/mesa-25.0
+# (make deps fetches it) and selected for these tests alone, on a cold
+# shader cache (tools/mesa25; MESA25_PKGS="./engine/ ..." a subset).
 .PHONY: test-mesa25
 test-mesa25:
 	GO=$(GO) bash tools/mesa25/test.sh
@@ -116,10 +116,11 @@ test-race:
 	$(GO) test -count=1 -race -run 'FreeList|SelectDevice|Errors' ./engine/
 
 # A short fuzz run of the parsers that read user files: safetensors, idx,
-# CIFAR-10, image headers, checkpoint metadata.
+# CIFAR-10, image headers, the streaming decoder, the folder index cache,
+# tar shards, checkpoint metadata.
 fuzz:
 	$(GO) test -run '^$$' -fuzz=FuzzParse -fuzztime=20s ./safetensors/
-	for f in FuzzReadIDX FuzzReadCIFAR10 FuzzDecodeImage FuzzDecodeSample; do \
+	for f in FuzzReadIDX FuzzReadCIFAR10 FuzzDecodeImage FuzzDecodeSample FuzzReadIndexCache FuzzOpenShards; do \
 		$(GO) test -run '^$$' -fuzz="^$$f\$$" -fuzztime=10s ./data/ || exit 1; \
 	done
 	$(GO) test -run '^$$' -fuzz='^FuzzDecodeCheckpoint$$' -fuzztime=10s ./train/

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -42,7 +43,12 @@ func readIndexCache(path string, maxPixels int) map[string]cacheLine {
 		return nil
 	}
 	defer f.Close()
-	sc := bufio.NewScanner(f)
+	return parseIndexCache(f, maxPixels)
+}
+
+// parseIndexCache is readIndexCache's parser.
+func parseIndexCache(r io.Reader, maxPixels int) map[string]cacheLine {
+	sc := bufio.NewScanner(r)
 	sc.Buffer(nil, 1<<20)
 	if !sc.Scan() || sc.Text() != cacheHeader(maxPixels) {
 		return nil
@@ -69,23 +75,28 @@ func readIndexCache(path string, maxPixels int) map[string]cacheLine {
 // writeIndexCache writes the checks atomically.
 func writeIndexCache(path string, maxPixels int, refs []sampleRef, errs []error) error {
 	err := writeAtomic(path, func(w *bufio.Writer) error {
-		fmt.Fprintln(w, cacheHeader(maxPixels))
-		for i, r := range refs {
-			status := ""
-			if errs[i] != nil {
-				var fe *FileError
-				if errors.As(errs[i], &fe) && fe.Kind != nil {
-					status = fe.Kind.Error() + ": " + fe.Detail
-				} else {
-					status = errs[i].Error()
-				}
-			}
-			fmt.Fprintf(w, "%s\t%q\t%q\n", r.stamp, status, r.key)
-		}
+		formatIndexCache(w, maxPixels, refs, errs)
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("data: index cache %s: %w", path, err)
 	}
 	return nil
+}
+
+// formatIndexCache writes the cache's lines to w.
+func formatIndexCache(w io.Writer, maxPixels int, refs []sampleRef, errs []error) {
+	fmt.Fprintln(w, cacheHeader(maxPixels))
+	for i, r := range refs {
+		status := ""
+		if errs[i] != nil {
+			var fe *FileError
+			if errors.As(errs[i], &fe) && fe.Kind != nil {
+				status = fe.Kind.Error() + ": " + fe.Detail
+			} else {
+				status = errs[i].Error()
+			}
+		}
+		fmt.Fprintf(w, "%s\t%q\t%q\n", r.stamp, status, r.key)
+	}
 }

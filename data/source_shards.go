@@ -62,7 +62,9 @@ func OpenShards(dir string, classes []string, o SourceOptions) (_ *Shards, _ *In
 	if !fixed {
 		k := int64(-1)
 		for _, l := range labels {
-			k = max(k, l)
+			if l < maxNumberedClasses { // a larger label is reported below
+				k = max(k, l)
+			}
 		}
 		classes = classNames(int(k + 1))
 	}
@@ -87,6 +89,11 @@ func OpenShards(dir string, classes []string, o SourceOptions) (_ *Shards, _ *In
 	}
 	return s, rep, nil
 }
+
+// maxNumberedClasses bounds the classes numbered from the labels when no
+// class names are given: one stray label must not allocate billions of
+// names.
+const maxNumberedClasses = 1 << 20
 
 // posReader counts the bytes read and seeked past, so the offset of a
 // member's data is known when tar.Reader.Next returns (tar skips data by

@@ -1,8 +1,6 @@
 package data
 
 import (
-	"archive/tar"
-	"bytes"
 	"errors"
 	"fmt"
 	"image"
@@ -38,20 +36,7 @@ func writeImageTree(t testing.TB, dir string, splits []string, classes, n, size 
 
 // writeShard writes a webdataset tar of members name -> content.
 func writeShard(t testing.TB, path string, members [][2]string) {
-	var b bytes.Buffer
-	tw := tar.NewWriter(&b)
-	for _, m := range members {
-		if err := tw.WriteHeader(&tar.Header{Name: m[0], Mode: 0o644, Size: int64(len(m[1])), Typeflag: tar.TypeReg}); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := tw.Write([]byte(m[1])); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	writeFile(t, filepath.Dir(path), filepath.Base(path), b.Bytes())
+	writeFile(t, filepath.Dir(path), filepath.Base(path), tarBytes(t, members))
 }
 
 func TestOpenFolderBadFiles(t *testing.T) {

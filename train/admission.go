@@ -28,25 +28,38 @@ type MemoryNeed struct {
 // device memory. Planning walks the graph only (no weights are made), so
 // it is quick and small even for a model far too big for the device.
 func EstimateSession(l *nfnet.Layout, o SessionOptions) (MemoryNeed, error) {
+	need, _, err := estimate(l, o)
+	return need, err
+}
+
+// planned is one of a session's graphs with its memory plan.
+type planned struct {
+	g *graph.Graph
+	p *graph.Plan
+}
+
+// estimate is EstimateSession, also returning the planned graphs.
+func estimate(l *nfnet.Layout, o SessionOptions) (MemoryNeed, []planned, error) {
 	var need MemoryNeed
 	if o.Kernels == nil {
-		return need, errors.New("train: estimate: no device (SessionOptions.Kernels)")
+		return need, nil, errors.New("train: estimate: no device (SessionOptions.Kernels)")
 	}
 	var graphs []*graph.Graph
 	if o.Train.Batch != 0 {
 		tg, err := nfnet.BuildTrain(l, o.Train)
 		if err != nil {
-			return need, fmt.Errorf("train: estimate: %w", err)
+			return need, nil, fmt.Errorf("train: estimate: %w", err)
 		}
 		graphs = append(graphs, tg.Graph)
 	}
 	if o.EvalBatch != 0 {
 		eg, err := nfnet.BuildEval(l, o.EvalBatch, o.EvalHeight, o.EvalWidth)
 		if err != nil {
-			return need, fmt.Errorf("train: estimate: %w", err)
+			return need, nil, fmt.Errorf("train: estimate: %w", err)
 		}
 		graphs = append(graphs, eg.Graph)
 	}
+	var out []planned
 	for _, g := range graphs {
 		// Planned at the session's precision, as Compile plans it.
 		if err := graph.ApplyPrecision(g, o.Precision); err != nil {
@@ -54,11 +67,12 @@ func EstimateSession(l *nfnet.Layout, o SessionOptions) (MemoryNeed, error) {
 		}
 		p, err := gpu.PlanFor(o.Kernels, g)
 		if err != nil {
-			return need, fmt.Errorf("train: estimate: %w", err)
+			return need, nil, fmt.Errorf("train: estimate: %w", err)
 		}
 		need.add(g, p)
+		out = append(out, planned{g, p})
 	}
-	return need, nil
+	return need, out, nil
 }
 
 func (m *MemoryNeed) add(g *graph.Graph, p *graph.Plan) {
@@ -100,9 +114,10 @@ func bytesize(n int64) string {
 // admit refuses a session that cannot fit: its planned memory against
 // limit (> 0) or else what the device offers now (VK_EXT_memory_budget
 // where the driver has it, else the heap's size). It runs before anything
-// is allocated or created on disk.
+// is allocated or created on disk. A session that fits in all is then
+// refused if one tensor cannot fit one buffer (checkBuffers).
 func admit(l *nfnet.Layout, o SessionOptions, limit int64) error {
-	need, err := EstimateSession(l, o)
+	need, graphs, err := estimate(l, o)
 	if err != nil {
 		return err
 	}
@@ -116,6 +131,11 @@ func admit(l *nfnet.Layout, o SessionOptions, limit int64) error {
 		what = fmt.Sprintf("available (VK_EXT_memory_budget: budget %s, %s in use)", bytesize(int64(b.Budget)), bytesize(int64(b.Usage)))
 	}
 	if need.Total <= have {
+		for _, g := range graphs {
+			if err := checkBuffers(g.g, g.p, dev); err != nil {
+				return err
+			}
+		}
 		return nil
 	}
 	return fmt.Errorf("train: model %s at batch %d, %dx%d pixels needs %s of device memory (parameters %s, gradients %s, momentum %s, EMA %s, activations and workspace %s, inputs and other %s), device %s has %s %s: use a smaller batch, image size or model: %w",

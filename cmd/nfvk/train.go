@@ -86,7 +86,7 @@ func parseTrainFlags(args []string, stdout io.Writer) (f *trainFlags, help bool,
 	}
 	// Checked before any data is read: --size 100000 would not fit memory.
 	if err := data.CheckImageSize("--size and --crop-pad", f.size, f.size, f.rec.CropPad); err != nil {
-		return nil, false, fmt.Errorf("train: %w", err)
+		return nil, false, withCommand("train", err)
 	}
 	f.rec.DataSeed = f.rec.Seed + 1
 	return f, false, nil
@@ -100,7 +100,7 @@ func runTrain(ctx context.Context, args []string, stdout io.Writer) (retErr erro
 	}
 	rk, err := startRanks()
 	if err != nil {
-		return fmt.Errorf("train: %w", err)
+		return withCommand("train", err)
 	}
 	defer func() { rk.end(os.Stderr, retErr) }()
 	stdout = rk.stdout(stdout)
@@ -110,15 +110,15 @@ func runTrain(ctx context.Context, args []string, stdout io.Writer) (retErr erro
 	rec := f.rec
 	if f.resume != "" {
 		if rec, err = f.resumeRecipe(&o, &src); err != nil {
-			return fmt.Errorf("train: %w", err)
+			return withCommand("train", err)
 		}
 	}
 	ds, err := src.load()
 	if err != nil {
-		return fmt.Errorf("train: %w", err)
+		return withCommand("train", err)
 	}
 	if err := f.selectClasses(&rec, &ds); err != nil {
-		return fmt.Errorf("train: %w", err)
+		return withCommand("train", err)
 	}
 	if f.resume == "" {
 		if !f.set["hflip"] {
@@ -127,17 +127,17 @@ func runTrain(ctx context.Context, args []string, stdout io.Writer) (retErr erro
 		if streamed(src.name) {
 			rec.CropPad = 0 // random-resized crops instead
 			if rec.Height, rec.TestSize, err = f.sizes(true); err != nil {
-				return fmt.Errorf("train: %w", err)
+				return withCommand("train", err)
 			}
 			rec.Width = rec.Height
 		}
 		if o.Model, err = f.model(ds); err != nil {
-			return fmt.Errorf("train: %w", err)
+			return withCommand("train", err)
 		}
 		// The weights are checked against the model before the device
 		// is opened: a file of another architecture fails at once.
 		if o.Init, err = f.initWeights(stdout, o.Model, rec.Seed); err != nil {
-			return fmt.Errorf("train: %w", err)
+			return withCommand("train", err)
 		}
 	}
 	rec.Data, rec.DataDir, rec.Mean, rec.Std, rec.Classes = src.name, src.dir, ds.stats.Mean, ds.stats.Std, ds.classNames()
@@ -145,17 +145,17 @@ func runTrain(ctx context.Context, args []string, stdout io.Writer) (retErr erro
 	if ds.trainSrc != nil {
 		o.Train, o.Test = nil, nil
 		if o.TrainStream, o.TestStream, err = ds.streams(rec); err != nil {
-			return fmt.Errorf("train: %w", err)
+			return withCommand("train", err)
 		}
 	}
 
 	devSpec, err := rk.device(f.device)
 	if err != nil {
-		return fmt.Errorf("train: %w", err)
+		return withCommand("train", err)
 	}
 	dev, err := openDevice(devSpec)
 	if err != nil {
-		return fmt.Errorf("train: %w", err)
+		return withCommand("train", err)
 	}
 	defer closeDevice(dev, &retErr)
 	o.Kernels = kernels.New(dev)
@@ -188,7 +188,7 @@ func runTrain(ctx context.Context, args []string, stdout io.Writer) (retErr erro
 		fmt.Fprintf(stdout, "run: %s\n", res.Dir)
 	}
 	if err != nil {
-		return fmt.Errorf("train: %w", err)
+		return withCommand("train", err)
 	}
 	return reportTrain(ctx, stdout, res)
 }
