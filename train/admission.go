@@ -63,7 +63,7 @@ func estimate(l *nfnet.Layout, o SessionOptions) (MemoryNeed, []planned, error) 
 	for _, g := range graphs {
 		// Planned at the session's precision, as Compile plans it.
 		if err := graph.ApplyPrecision(g, o.Precision); err != nil {
-			return need, fmt.Errorf("train: estimate: %w", err)
+			return need, nil, fmt.Errorf("train: estimate: %w", err)
 		}
 		p, err := gpu.PlanFor(o.Kernels, g)
 		if err != nil {
