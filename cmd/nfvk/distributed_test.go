@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -286,6 +287,10 @@ func TestDistributedRankDies(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatalf("the job still runs 30 s after rank 1 was killed:\n%s", out.String())
 	}
+	// mpirun may end before Open MPI has stopped rank 0, which holds the
+	// run's lock (and may still save a checkpoint) until it exits: wait
+	// for it, as a user would.
+	waitRunFree(t, runDir, time.Minute)
 	last, err := train.LatestCheckpoint(runDir)
 	if err != nil {
 		t.Fatal(err)
@@ -295,6 +300,25 @@ func TestDistributedRankDies(t *testing.T) {
 		t.Fatal(err)
 	}
 	trainRanks(t, 1, "--resume", last, "--max-steps", fmt.Sprint(c.Step+2), "--quiet")
+}
+
+// waitRunFree waits until no process holds the lock of run directory dir.
+func waitRunFree(t *testing.T, dir string, limit time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for {
+		l, err := train.LockRun(dir)
+		if err == nil {
+			if err := l.Unlock(); err != nil {
+				t.Fatal(err)
+			}
+			return
+		}
+		if !errors.Is(err, train.ErrRunLocked) || time.Now().After(deadline) {
+			t.Fatalf("run %s still locked after %v: %v", dir, limit, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
 
 // TestDistributedInterrupt: SIGINT to one rank (Ctrl-C) stops every rank
