@@ -58,9 +58,9 @@ func (k *Kernels) LossScaleCheck(p *engine.Program, x, counts engine.Span) error
 	})
 }
 
-// LossScaleMul records x *= S in place (the loss gradient seed), or with
-// unscale x *= 1/S, or x = 0 when the flag in counts is set (the
-// gradients before the optimizer).
+// LossScaleMul records x *= S in place (the loss gradient seed; counts
+// may be absent), or with unscale x *= 1/S, or x = 0 when the flag in
+// counts is set (the gradients before the optimizer).
 func (k *Kernels) LossScaleMul(p *engine.Program, x, scale, counts engine.Span, unscale bool) error {
 	const op = "loss scale multiply"
 	n, err := elems(op, "x", x)
@@ -70,11 +70,21 @@ func (k *Kernels) LossScaleMul(p *engine.Program, x, scale, counts engine.Span, 
 	if scale.Buf == nil {
 		return fmt.Errorf("%s: no scale buffer", op)
 	}
-	if err := checkLossScaleState(op, scale, counts); err != nil {
+	if !unscale && counts.Buf == nil {
+		// The shader reads the counters only when unscaling: bind the
+		// scale in their place.
+		counts = scale
+	} else if err := checkLossScaleState(op, scale, counts); err != nil {
 		return err
+	} else {
+		counts = counts.Sub(0, LossScaleCounterBytes)
 	}
-	scale, counts = scale.Sub(0, 4), counts.Sub(0, LossScaleCounterBytes)
-	if err := checkDisjoint(op, []namedSpan{{"x", x}, {"scale", scale}, {"counters", counts}}); err != nil {
+	scale = scale.Sub(0, 4)
+	spans := []namedSpan{{"x", x}, {"scale", scale}}
+	if counts != scale {
+		spans = append(spans, namedSpan{"counters", counts})
+	}
+	if err := checkDisjoint(op, spans); err != nil {
 		return err
 	}
 	pipe, err := k.pipeline("ls_scale", k.ewSpec()...)

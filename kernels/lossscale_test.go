@@ -80,8 +80,12 @@ func TestLossScaleMul(t *testing.T) {
 			ref.LossScaleMul(want, c.s, c.flag, c.unscale)
 			xb := upload(t, d, x)
 			sb, cb := upload(t, d, []float32{c.s}), uploadU32(t, d, []uint32{0, 0, c.flag})
+			cs := cb.Span()
+			if !c.unscale && c.flag == 0 {
+				cs = engine.Span{} // the seed: no counters
+			}
 			runProgram(t, k, func(p *engine.Program) error {
-				return k.LossScaleMul(p, xb.Span(), sb.Span(), cb.Span(), c.unscale)
+				return k.LossScaleMul(p, xb.Span(), sb.Span(), cs, c.unscale)
 			})
 			got := download(t, xb)
 			for i := range got {
@@ -144,6 +148,9 @@ func TestLossScaleErrors(t *testing.T) {
 	}
 	if err := k.LossScaleUpdate(p, s.Span(), x.Span(), 0); err == nil {
 		t.Error("growth 0: no error")
+	}
+	if err := k.LossScaleMul(p, x.Span(), s.Span(), c.Span(), true); err == nil {
+		t.Error("unscale with 2 counters: no error")
 	}
 	if err := k.LossScaleMul(p, x.Span(), x.Span(), x.Span(), true); err == nil {
 		t.Error("overlapping spans: no error")
