@@ -82,8 +82,8 @@ func (ls *LossScale) Unscale(grads []*Tensor) error {
 	g := ls.Scale.g
 	ins := []*Tensor{ls.Scale, ls.Counters}
 	for _, t := range grads {
-		if t == nil || t.g != g || !t.Persistent() || t.dtype != Float32 {
-			return fmt.Errorf("graph: loss scale: %v must be a persistent float32 gradient of this graph", t)
+		if t == nil || t.g != g || (t.role != Gradient && t.role != OptimizerState) || t.dtype != Float32 {
+			return fmt.Errorf("graph: loss scale: %v must be a float32 gradient (or state) of this graph", t)
 		}
 		ins = append(ins, t)
 	}

@@ -221,14 +221,8 @@ func decodeCheckpoint(f *safetensors.File) (*Checkpoint, error) {
 		}
 		c.Run = json.RawMessage(run)
 	}
-	if _, ok := meta[metaLossScale]; ok {
-		c.LossScale = &LossScaleState{}
-		if err := strictJSON(meta, metaLossScale, c.LossScale); err != nil {
-			return nil, err
-		}
-		if err := c.LossScale.validate(); err != nil {
-			return nil, fmt.Errorf("metadata %q: %w", metaLossScale, err)
-		}
+	if c.LossScale, err = decodeLossScale(meta); err != nil {
+		return nil, err
 	}
 	var crcs map[string]string
 	if err := strictJSON(meta, metaTensorCRC, &crcs); err != nil {

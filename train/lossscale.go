@@ -41,6 +41,22 @@ func powerOfTwo(v float64) bool {
 	return frac == 0.5 && exp-1 >= -126 && exp-1 <= 127
 }
 
+// decodeLossScale reads a checkpoint's loss scale state (nil when absent:
+// an fp32 run).
+func decodeLossScale(meta map[string]string) (*LossScaleState, error) {
+	if _, ok := meta[metaLossScale]; !ok {
+		return nil, nil
+	}
+	st := &LossScaleState{}
+	if err := strictJSON(meta, metaLossScale, st); err != nil {
+		return nil, err
+	}
+	if err := st.validate(); err != nil {
+		return nil, fmt.Errorf("metadata %q: %w", metaLossScale, err)
+	}
+	return st, nil
+}
+
 // lossScale returns the initial scale and growth interval of the run
 // (0, 0 unless fp16).
 func (r Recipe) lossScale() (float64, int) {
