@@ -86,7 +86,7 @@ desktop:
 # tests whose shaders llvmpipe compiles quickly once instrumented (the
 # GEMM, conv, WS and optimizer kernels take minutes each).
 GPU_PKGS := ./engine/... ./kernels/... ./graph/... ./nfnet/...
-GPUAV_TESTS := TestFillCopyAxpby|TestCopyAxpbyF16|TestConvert|TestAxpbyInPlace|TestActivations|TestReductions|TestSoftmaxCrossEntropy$$|TestOptimEMA|TestAvgPool2D|TestGlobalAvgPool|TestResidual$$|TestDropPathAndDropoutBitExact|TestSEGate
+GPUAV_TESTS := TestFillCopyAxpby|TestCopyAxpbyF16|TestConvert|TestAxpbyInPlace|TestActivations|TestReductions|TestSoftmaxCrossEntropy$$|TestOptimEMA|TestAvgPool2D|TestGlobalAvgPool|TestResidual$$|TestDropPathAndDropoutBitExact|TestSEGate|TestLossScale
 .PHONY: test-gpu-paths
 test-gpu-paths:
 	NFVK_VALIDATE=1 NFVK_SHUFFLE_DISPATCH=7 NFVK_FORCE_STAGING=1 NFVK_LIMITS=small $(GO) test -count=1 $(GPU_PKGS)

@@ -80,8 +80,11 @@ func trainStep(ctx context.Context, env *Env, l *nfnet.Layout, n, h, w int, prec
 	base := dev.MemoryStats().LiveBytes
 	r := train.NanoRecipe()
 	r.AGCExclude = []string{"head.fc"}
-	s, err := train.NewSession(ctx, l, train.SessionOptions{Kernels: env.Lib, Profile: true, Precision: prec,
-		Train: nfnet.TrainOptions{Batch: n, Height: h, Width: w, LabelSmoothing: 0.1, Recipe: r.Recipe}})
+	to := nfnet.TrainOptions{Batch: n, Height: h, Width: w, LabelSmoothing: 0.1, Recipe: r.Recipe}
+	if prec == graph.FP16 { // as nfvk train runs it: with loss scaling
+		to.LossScaleGrowth = train.DefaultLossScaleGrowth
+	}
+	s, err := train.NewSession(ctx, l, train.SessionOptions{Kernels: env.Lib, Profile: true, Precision: prec, Train: to})
 	if err != nil {
 		return Result{}, fmt.Errorf("session: %w", err) // a missing kernel fails the case, never skips it
 	}

@@ -98,6 +98,13 @@ type Backend interface {
 	OptimizerStep(ts []OptimTensor, hyper Mem) error
 	// EMAUpdate is ema = d*ema + (1-d)*param element-wise, d from hyper.
 	EMAUpdate(ema, param, hyper Mem) error
+	// LossScaleCheck, LossScaleMul, LossScaleHyper and LossScaleUpdate
+	// are dynamic loss scaling (kernels/lossscale.go): counts holds the
+	// counters, scale S.
+	LossScaleCheck(x, counts Mem) error
+	LossScaleMul(x, scale, counts Mem, unscale bool) error
+	LossScaleHyper(counts, hyper, out Mem) error
+	LossScaleUpdate(scale, counts Mem, growth int) error
 }
 
 // lowering is what an op's lower method records with.

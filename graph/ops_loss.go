@@ -81,11 +81,14 @@ func (o *softmaxCEBackward) lower(l *lowering, n *Node) error {
 	// The kernel takes the incoming gradient as a constant; Gradients
 	// always seeds the loss with the constant 1.
 	d := n.ins[2]
-	if d.role != Constant {
-		return fmt.Errorf("graph: %v: the GPU kernel needs a constant loss gradient, %v is a %v", n, d, d.role)
+	run := func(seed float32) error {
+		return l.b.SoftmaxCrossEntropy(o.s, CE{Logits: l.mem(n.ins[0]), Labels: l.mem(n.ins[1]),
+			Smoothing: float32(o.eps), DLogits: l.mem(n.outs[0]), DLoss: seed})
 	}
-	return l.b.SoftmaxCrossEntropy(o.s, CE{Logits: l.mem(n.ins[0]), Labels: l.mem(n.ins[1]),
-		Smoothing: float32(o.eps), DLogits: l.mem(n.outs[0]), DLoss: d.init[0]})
+	if d.role != Constant {
+		return lowerSeedScaled(l, n, d, run)
+	}
+	return run(d.init[0])
 }
 
 // Sum adds the sum of all elements of x: a scalar.

@@ -62,9 +62,12 @@ func (o *softmaxCESoftBackward) cpu64(_ *cpuStep, in, out [][]float64) {
 }
 func (o *softmaxCESoftBackward) lower(l *lowering, n *Node) error {
 	d := n.ins[2]
-	if d.role != Constant {
-		return fmt.Errorf("graph: %v: the GPU kernel needs a constant loss gradient, %v is a %v", n, d, d.role)
+	run := func(seed float32) error {
+		return l.b.SoftmaxCrossEntropy(o.s, CE{Logits: l.mem(n.ins[0]), Targets: l.mem(n.ins[1]),
+			DLogits: l.mem(n.outs[0]), DLoss: seed})
 	}
-	return l.b.SoftmaxCrossEntropy(o.s, CE{Logits: l.mem(n.ins[0]), Targets: l.mem(n.ins[1]),
-		DLogits: l.mem(n.outs[0]), DLoss: d.init[0]})
+	if d.role != Constant {
+		return lowerSeedScaled(l, n, d, run)
+	}
+	return run(d.init[0])
 }

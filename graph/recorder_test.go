@@ -116,3 +116,16 @@ func (r *recorder) OptimizerStep(ts []graph.OptimTensor, hyper graph.Mem) error 
 func (r *recorder) EMAUpdate(ema, param, hyper graph.Mem) error {
 	return r.rec("EMAUpdate", ema, param, hyper)
 }
+
+func (r *recorder) LossScaleCheck(x, counts graph.Mem) error {
+	return r.rec("LossScaleCheck", x, counts)
+}
+func (r *recorder) LossScaleMul(x, scale, counts graph.Mem, _ bool) error {
+	return r.rec("LossScaleMul", x, scale, counts)
+}
+func (r *recorder) LossScaleHyper(counts, hyper, out graph.Mem) error {
+	return r.rec("LossScaleHyper", counts, hyper, out)
+}
+func (r *recorder) LossScaleUpdate(scale, counts graph.Mem, _ int) error {
+	return r.rec("LossScaleUpdate", scale, counts)
+}

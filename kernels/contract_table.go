@@ -85,6 +85,22 @@ var contracts = map[string]contract{
 		bindings: slices.Concat(ro("z", "labels", "targets"), wo("dz", "scratch")),
 		push:     slices.Concat(uints("N", "K"), floats("eps", "grad")),
 	},
+	// ls_*: dynamic loss scaling (lossscale.go).
+	"ls_check": {
+		bindings: slices.Concat(ro("x"), rw("counts")),
+		push:     uints("n"),
+	},
+	"ls_hyper": {
+		bindings: slices.Concat(ro("counts", "h"), wo("o")),
+	},
+	"ls_scale": {
+		bindings: slices.Concat(ro("s", "counts"), rw("x")),
+		push:     uints("n", "unscale"),
+	},
+	"ls_update": {
+		bindings: rw("s", "counts"),
+		push:     uints("growth"),
+	},
 	"optim_ema": {
 		bindings: slices.Concat(ro("hyper"), rw("ema"), ro("param")),
 		push:     uints("n"),

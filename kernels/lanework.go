@@ -76,6 +76,11 @@ var workModels = map[string]func(workCtx) int{
 	// Every element runs the 10 rounds of the counter-based generator.
 	"dropout":   func(c workCtx) int { return 10 * streamWork(c.p("n"), c.threads()) },
 	"optim_ema": func(c workCtx) int { return streamWork(c.p("n")/4, c.threads()) },
+	// Loss scaling: two streams and two single-word kernels.
+	"ls_check":  func(c workCtx) int { return streamWork(c.p("n")/4, c.threads()) },
+	"ls_scale":  func(c workCtx) int { return streamWork(c.p("n")/4, c.threads()) },
+	"ls_hyper":  func(workCtx) int { return 1 },
+	"ls_update": func(workCtx) int { return 1 },
 	"residual": func(c workCtx) int {
 		return streamWork(c.p("n")/4, c.threads()) + tree(c.local(), 32)
 	},

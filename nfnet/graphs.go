@@ -79,6 +79,9 @@ type TrainOptions struct {
 	// bucket while the device computes the next; the host scales the
 	// sums of Grads by 1/Replicas.
 	Replicas, BucketFloats int
+	// LossScaleGrowth > 0 turns on dynamic loss scaling (float16
+	// training; TrainGraph.LossScale) with that growth interval.
+	LossScaleGrowth int
 }
 
 // TrainGraph is the training step of a layout as a graph.
@@ -111,6 +114,9 @@ type TrainGraph struct {
 	// bucket i after phase i, in the order backward produces them; the
 	// update is the phase after the last.
 	Buckets [][]string
+	// LossScale is the dynamic loss scaling state, with
+	// TrainOptions.LossScaleGrowth (else nil).
+	LossScale *graph.LossScale
 }
 
 // Trained reports whether the step updates the named parameter (it is
@@ -161,7 +167,7 @@ func BuildTrain(l *Layout, o TrainOptions) (*TrainGraph, error) {
 	if len(ps) == 0 {
 		return nil, fmt.Errorf("nfnet: train graph: every parameter is frozen (%v)", o.Recipe.Freeze)
 	}
-	grads, err := g.Gradients(s.Loss, ps)
+	grads, err := s.gradients(o, ps)
 	if err != nil {
 		return nil, fmt.Errorf("nfnet: train graph: gradients: %w", err)
 	}
@@ -263,8 +269,12 @@ func (s *TrainGraph) addUpdate(r agc.Recipe) error {
 			body = append(body, t)
 		}
 	}
+	hyper, err := s.unscale(s.Hyper, slices.Concat(body, headTs))
+	if err != nil {
+		return err
+	}
 	if len(body) > 0 {
-		if err := g.Optimizer(s.Hyper, r.Units(), body); err != nil {
+		if err := g.Optimizer(hyper, r.Units(), body); err != nil {
 			return err
 		}
 	}
@@ -272,11 +282,15 @@ func (s *TrainGraph) addUpdate(r agc.Recipe) error {
 		if s.HeadHyper, err = g.Input("head step values", graph.Shape{agc.HyperWords}); err != nil {
 			return err
 		}
-		if err := g.Optimizer(s.HeadHyper, r.Units(), headTs); err != nil {
+		headHyper, err := s.stepValues(s.HeadHyper)
+		if err != nil {
+			return err
+		}
+		if err := g.Optimizer(headHyper, r.Units(), headTs); err != nil {
 			return err
 		}
 	}
-	if err := s.addEMA(trained); err != nil {
+	if err := s.addEMA(trained, hyper); err != nil {
 		return err
 	}
 	sums := make([]*graph.Tensor, 0, len(s.GradSums))
@@ -285,12 +299,18 @@ func (s *TrainGraph) addUpdate(r agc.Recipe) error {
 			sums = append(sums, sum)
 		}
 	}
-	return g.Zero(sums...)
+	if err := g.Zero(sums...); err != nil {
+		return err
+	}
+	if s.LossScale != nil {
+		return s.LossScale.Update()
+	}
+	return nil
 }
 
 // addEMA appends the weight EMA of the trained parameters (a frozen
 // parameter is its own average).
-func (s *TrainGraph) addEMA(trained []ParamSpec) error {
+func (s *TrainGraph) addEMA(trained []ParamSpec, hyper *graph.Tensor) error {
 	g := s.Graph
 	var err error
 	// The averages are added in the parameters' order in the graph, so
@@ -304,5 +324,5 @@ func (s *TrainGraph) addEMA(trained []ParamSpec) error {
 		}
 		s.EMA[sp.Name], params[i] = avgs[i], s.Params[sp.Name]
 	}
-	return g.EMA(s.Hyper, avgs, params)
+	return g.EMA(hyper, avgs, params)
 }

@@ -95,6 +95,8 @@ type Checkpoint struct {
 	// Params are the weights, EMA their exponential moving average (used
 	// for evaluation) and Momentum the optimizer's momentum buffers.
 	Params, EMA, Momentum map[string]Tensor
+	// LossScale is dynamic loss scaling's state (fp16 runs; else nil).
+	LossScale *LossScaleState
 }
 
 // SaveCheckpoint validates c and writes it to path as one safetensors file,

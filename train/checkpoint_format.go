@@ -25,9 +25,10 @@ const (
 	prefixMomentum = "momentum/"
 )
 
-// Metadata keys. Every key is required except metaRun; any other key is
-// rejected, because a key this version does not know means the file was
-// written by a newer format that forgot to bump the version, or damaged.
+// Metadata keys. Every key is required except metaRun and metaLossScale
+// (fp16 runs); any other key is rejected, because a key this version does
+// not know means the file was written by a newer format that forgot to
+// bump the version, or damaged.
 const (
 	metaFormat        = "format"
 	metaVersion       = "format_version"
@@ -41,12 +42,14 @@ const (
 	metaSummary       = "summary"
 	metaTensorCRC     = "tensor_crc32c"
 	metaMetadataCRC   = "metadata_crc32c"
+	metaLossScale     = "loss_scale"
 )
 
 var knownMeta = map[string]bool{
 	metaFormat: true, metaVersion: true, metaStep: true, metaEpoch: true,
 	metaStepsPerEpoch: true, metaPosition: true, metaRNG: true, metaConfig: true,
 	metaRun: true, metaSummary: true, metaTensorCRC: true, metaMetadataCRC: true,
+	metaLossScale: true,
 }
 
 // encode validates c and returns its tensors and metadata.
@@ -108,6 +111,10 @@ func (c *Checkpoint) metadata(crcs map[string]string) (map[string]string, error)
 			return nil, fmt.Errorf("run options: %w", err)
 		}
 		meta[metaRun] = compact.String()
+	}
+	if c.LossScale != nil {
+		ls, _ := json.Marshal(c.LossScale)
+		meta[metaLossScale] = string(ls)
 	}
 	meta[metaMetadataCRC] = metadataCRC(meta)
 	return meta, nil
@@ -213,6 +220,9 @@ func decodeCheckpoint(f *safetensors.File) (*Checkpoint, error) {
 			return nil, fmt.Errorf("metadata %q is not valid JSON", metaRun)
 		}
 		c.Run = json.RawMessage(run)
+	}
+	if c.LossScale, err = decodeLossScale(meta); err != nil {
+		return nil, err
 	}
 	var crcs map[string]string
 	if err := strictJSON(meta, metaTensorCRC, &crcs); err != nil {

@@ -222,6 +222,7 @@ func (l *loop) openSession(ctx context.Context, ck *Checkpoint) error {
 	if so.Precision, err = graph.ParsePrecision(r.Precision); err != nil {
 		return fmt.Errorf("train: %w", err)
 	}
+	so.LossScale, so.Train.LossScaleGrowth = r.lossScale()
 	eb, n := o.EvalBatch, l.testN
 	if eb <= 0 {
 		eb = l.localBatch()
@@ -241,7 +242,7 @@ func (l *loop) openSession(ctx context.Context, ck *Checkpoint) error {
 	var st State
 	switch {
 	case ck != nil:
-		st = State{Params: tensorData(ck.Params), EMA: tensorData(ck.EMA), Momentum: tensorData(ck.Momentum)}
+		st = State{Params: tensorData(ck.Params), EMA: tensorData(ck.EMA), Momentum: tensorData(ck.Momentum), LossScale: ck.LossScale}
 	case o.Init != nil:
 		st.Params = o.Init
 	default:
@@ -477,6 +478,9 @@ func (l *loop) measure(epoch int, steps, trainS float64, elapsed func() float64)
 	ms := l.o.Kernels.Device().MemoryStats()
 	m.PeakDeviceMiB = float64(ms.PeakBytes) / (1 << 20)
 	m.PeakHostMiB = peakRSSMiB()
+	if err := l.measureLossScale(&m); err != nil {
+		return m, err
+	}
 	m.ElapsedS = elapsed()
 	if l.metrics != nil {
 		if err := l.metrics.Append(m); err != nil {
@@ -521,7 +525,8 @@ func (l *loop) checkpoint() error {
 	}
 	c := &Checkpoint{Step: l.global, Epoch: l.pos.Epoch, StepsPerEpoch: l.spe, Position: l.pos,
 		RNG: RNGState{Seed: l.rs.Recipe.Seed, DataSeed: l.rs.Recipe.DataSeed}, Config: l.layout.Config, Run: run,
-		Summary: Summarize(l.history), Params: map[string]Tensor{}, EMA: map[string]Tensor{}, Momentum: map[string]Tensor{}}
+		Summary: Summarize(l.history), Params: map[string]Tensor{}, EMA: map[string]Tensor{}, Momentum: map[string]Tensor{},
+		LossScale: st.LossScale}
 	for _, sp := range l.layout.Params() {
 		c.Params[sp.Name] = Tensor{Shape: sp.Shape, Data: st.Params[sp.Name]}
 		c.EMA[sp.Name] = Tensor{Shape: sp.Shape, Data: st.EMA[sp.Name]}

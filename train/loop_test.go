@@ -160,6 +160,11 @@ func resumeMatches(t *testing.T, full, part *kernels.Kernels, prec string, n int
 
 	fo := tinyOptions(t, full, tr, te, 2, 32)
 	fo.Recipe.Precision = prec
+	if prec == "fp16" {
+		// The scale changes during the run (every 3 good steps), so its
+		// state must survive the resume.
+		fo.Recipe.LossScale, fo.Recipe.LossScaleGrowth = 1024, 3
+	}
 	var want []float32
 	fo.OnStep = func(_ int64, loss float32) { want = append(want, loss) }
 	wres, err := Train(ctx, fo, nil)
@@ -168,7 +173,7 @@ func resumeMatches(t *testing.T, full, part *kernels.Kernels, prec string, n int
 	}
 
 	po := tinyOptions(t, part, tr, te, 2, 32)
-	po.Recipe.Precision = prec
+	po.Recipe.Precision, po.Recipe.LossScale, po.Recipe.LossScaleGrowth = prec, fo.Recipe.LossScale, fo.Recipe.LossScaleGrowth
 	var got []float32
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -194,6 +199,12 @@ func resumeMatches(t *testing.T, full, part *kernels.Kernels, prec string, n int
 	}
 	if rs, err := decodeRunState(ck); err != nil || rs.Recipe.Precision != prec {
 		t.Fatalf("checkpoint's precision %q, want %q: %v", rs.Recipe.Precision, prec, err)
+	}
+	if (ck.LossScale != nil) != (prec == "fp16") {
+		t.Fatalf("precision %q: checkpoint's loss scale %+v", prec, ck.LossScale)
+	}
+	if last := wres.Metrics[len(wres.Metrics)-1]; (last.LossScale > 1024) != (prec == "fp16") {
+		t.Fatalf("precision %q: the uninterrupted run ends with loss scale %v (from 1024, growth 3)", prec, last.LossScale)
 	}
 
 	res := Options{Kernels: part, Train: tr, Test: te, Resume: ires.Dir}
@@ -314,7 +325,8 @@ func sameRun(t *testing.T, got, want []float32, gotM, wantM []EpochMetrics) {
 	}
 	for i, w := range wantM {
 		g := gotM[i]
-		if g.TrainLoss != w.TrainLoss || g.TrainAcc != w.TrainAcc || g.TestAcc != w.TestAcc || g.TestLoss != w.TestLoss || g.Step != w.Step {
+		if g.TrainLoss != w.TrainLoss || g.TrainAcc != w.TrainAcc || g.TestAcc != w.TestAcc || g.TestLoss != w.TestLoss || g.Step != w.Step ||
+			g.LossScale != w.LossScale || g.SkippedSteps != w.SkippedSteps {
 			t.Errorf("epoch %d metrics: resumed %+v, uninterrupted %+v", i+1, g, w)
 		}
 	}

@@ -48,6 +48,11 @@ type EpochMetrics struct {
 	LR            float64 // learning rate of the epoch's last step
 	PeakDeviceMiB float64 // peak device memory in use
 	PeakHostMiB   float64 // peak host memory (resident set)
+	// LossScale is dynamic loss scaling's scale at the epoch's end and
+	// SkippedSteps the steps it skipped so far (fp16 runs only: both are
+	// written when LossScale is not 0).
+	LossScale    float64
+	SkippedSteps int64
 }
 
 // jsonFloat is a float64 that survives JSON when not finite.
@@ -99,6 +104,8 @@ type epochJSON struct {
 	ElapsedS      jsonFloat `json:"elapsed_s"`
 	PeakDeviceMiB jsonFloat `json:"peak_device_MiB,omitempty"`
 	PeakHostMiB   jsonFloat `json:"peak_host_MiB,omitempty"`
+	LossScale     jsonFloat `json:"loss_scale,omitempty"`
+	SkippedSteps  *int64    `json:"skipped_steps,omitempty"`
 }
 
 // requiredFields must be present on every line; a line lacking one is an
@@ -107,10 +114,14 @@ var requiredFields = []string{"epoch", "step", "train_loss", "test_acc", "images
 
 // MarshalJSON writes the metrics.jsonl form of m.
 func (m EpochMetrics) MarshalJSON() ([]byte, error) {
+	var skipped *int64
+	if m.LossScale != 0 {
+		skipped = &m.SkippedSteps
+	}
 	return json.Marshal(epochJSON{
 		m.Epoch, m.Step, jsonFloat(m.TrainLoss), jsonFloat(m.TrainAcc), jsonFloat(m.TestLoss),
 		jsonFloat(m.TestAcc), jsonFloat(m.LR), jsonFloat(m.ImagesPerS), jsonFloat(m.ElapsedS),
-		jsonFloat(m.PeakDeviceMiB), jsonFloat(m.PeakHostMiB),
+		jsonFloat(m.PeakDeviceMiB), jsonFloat(m.PeakHostMiB), jsonFloat(m.LossScale), skipped,
 	})
 }
 
@@ -137,7 +148,10 @@ func (m *EpochMetrics) UnmarshalJSON(b []byte) error {
 		Epoch: j.Epoch, Step: j.Step, TrainLoss: float64(j.TrainLoss), TestAcc: float64(j.TestAcc),
 		ImagesPerS: float64(j.ImagesPerS), ElapsedS: float64(j.ElapsedS), TrainAcc: float64(j.TrainAcc),
 		TestLoss: float64(j.TestLoss), LR: float64(j.LR), PeakDeviceMiB: float64(j.PeakDeviceMiB),
-		PeakHostMiB: float64(j.PeakHostMiB),
+		PeakHostMiB: float64(j.PeakHostMiB), LossScale: float64(j.LossScale),
+	}
+	if j.SkippedSteps != nil {
+		m.SkippedSteps = *j.SkippedSteps
 	}
 	return m.Validate()
 }
@@ -164,6 +178,8 @@ func (m EpochMetrics) Validate() error {
 		{"lr", m.LR, 0, math.MaxFloat64},
 		{"peak_device_MiB", m.PeakDeviceMiB, 0, math.MaxFloat64},
 		{"peak_host_MiB", m.PeakHostMiB, 0, math.MaxFloat64},
+		{"loss_scale", m.LossScale, 0, math.MaxFloat64},
+		{"skipped_steps", float64(m.SkippedSteps), 0, float64(max(m.Step, 0))},
 	} {
 		if !(f.v >= f.lo && f.v <= f.hi) { // also catches NaN
 			return fmt.Errorf("%s %v outside [%v, %v]", f.name, f.v, f.lo, f.hi)

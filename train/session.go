@@ -71,6 +71,9 @@ type SessionOptions struct {
 	// session's graphs on this device (kernels.Kernels.Tuned: cached per
 	// device; CPU devices only when forced).
 	Tune *kernels.TuneSetup
+	// LossScale is the initial scale of a step with loss scaling
+	// (Train.LossScaleGrowth > 0), a power of two; 0: DefaultLossScale.
+	LossScale float64
 }
 
 // Weights chooses which weights Evaluate and Forward use.
@@ -140,6 +143,9 @@ func (s *Session) TrainGraph() *nfnet.TrainGraph { return s.tg }
 // State is a model's trainable state by parameter name.
 type State struct {
 	Params, EMA, Momentum map[string][]float32
+	// LossScale is dynamic loss scaling's state, for a step with loss
+	// scaling (nil in SetState: the initial scale, counters at 0).
+	LossScale *LossScaleState
 }
 
 // SetParams sets the weights of every graph the session holds (and resets
@@ -193,7 +199,10 @@ func (s *Session) SetState(st State) error {
 	if err := s.write(s.train, s.tg.EMA, ema, "ema"); err != nil {
 		return err
 	}
-	return s.write(s.train, s.tg.Momentum, mom, "momentum")
+	if err := s.write(s.train, s.tg.Momentum, mom, "momentum"); err != nil {
+		return err
+	}
+	return s.setLossScale(st.LossScale)
 }
 
 // write sets the tensors ts holds (a frozen parameter has no momentum or
@@ -228,6 +237,9 @@ func (s *Session) ReadState() (State, error) {
 		return State{}, err
 	}
 	s.fillFrozen(st.Params, st.EMA, st.Momentum)
+	if st.LossScale, err = s.readLossScale(); err != nil {
+		return State{}, err
+	}
 	return st, nil
 }
 

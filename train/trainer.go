@@ -71,6 +71,12 @@ type Recipe struct {
 	// Precision is the activation storage of the step: "fp32" (or empty,
 	// the default) or "fp16", mixed precision (graph.ParsePrecision).
 	Precision string `json:"precision,omitempty"`
+	// LossScale and LossScaleGrowth configure dynamic loss scaling of
+	// fp16 runs: the initial scale, a power of two (0:
+	// DefaultLossScale), and the good steps that double it (0:
+	// DefaultLossScaleGrowth). fp32 runs ignore them.
+	LossScale       float64 `json:"loss_scale,omitempty"`
+	LossScaleGrowth int     `json:"loss_scale_growth,omitempty"`
 }
 
 // NanoRecipe is how `make train` trains nfnet.Nano on Fashion-MNIST: SGD
@@ -114,6 +120,7 @@ func (r Recipe) Validate() error {
 	if _, err := graph.ParsePrecision(r.Precision); err != nil {
 		bad("precision", "%v", err)
 	}
+	errs = append(errs, r.validateLossScale()...)
 	if !(r.MixUp >= 0) || !(r.CutMix >= 0) || !(r.MixProb >= 0 && r.MixProb <= 1) {
 		bad("mixup/cutmix/mix_prob", "%v, %v, %v: want alphas >= 0 and a probability in [0, 1]", r.MixUp, r.CutMix, r.MixProb)
 	}
