@@ -70,7 +70,7 @@ func (d *Device) MemoryBudget() MemoryBudget {
 	heap := mp.MemoryHeaps[mt.HeapIndex]
 	heap.Deref()
 	out := MemoryBudget{HeapSize: uint64(heap.Size), Budget: uint64(heap.Size), MaxBufferRange: uint64(d.info.MaxStorageBufferRange)}
-	if !deviceExtensions(vpd)["VK_EXT_memory_budget"] {
+	if !deviceExtensions(d.inst, d.phys)["VK_EXT_memory_budget"] {
 		return out
 	}
 	var budget, usage [C.VK_MAX_MEMORY_HEAPS]C.VkDeviceSize

@@ -172,8 +172,8 @@ func (d *Device) stagedCopy(b *Buffer, off int64, data []byte, upload bool) erro
 		if !upload {
 			if stage.flags&MemHostCoherent == 0 {
 				// Non-coherent cached memory: drop stale CPU cache lines.
-				rng := []vk.MappedMemoryRange{{SType: vk.StructureTypeMappedMemoryRange, Memory: stage.mem, Size: vk.DeviceSize(vk.WholeSize)}}
-				if err := check("vkInvalidateMappedMemoryRanges", vk.InvalidateMappedMemoryRanges(d.vkDevice(), 1, rng)); err != nil {
+				r := C.nfvk_invalidate_memory(d.fns, C.VkDeviceMemory(unsafe.Pointer(stage.mem)))
+				if err := check("vkInvalidateMappedMemoryRanges", vk.Result(r)); err != nil {
 					return fmt.Errorf("staged read of buffer %q: %w", b.name, err)
 				}
 			}

@@ -134,36 +134,78 @@ func Devices() ([]DeviceInfo, error) {
 	return infos, err
 }
 
+// instanceLayers and instanceExtensions ask the loader through the shim,
+// not the binding: the binding's array helpers free their C copies from GC
+// finalizers that may run while the loader still writes to them.
 func instanceLayers() map[string]bool {
-	var n uint32
-	if vk.EnumerateInstanceLayerProperties(&n, nil) != vk.Success || n == 0 {
+	var n C.uint32_t
+	if C.nfvk_instance_layers(&n, nil) != C.VK_SUCCESS || n == 0 {
 		return nil
 	}
-	props := make([]vk.LayerProperties, n)
-	if vk.EnumerateInstanceLayerProperties(&n, props) != vk.Success {
+	props := make([]C.VkLayerProperties, n)
+	if r := C.nfvk_instance_layers(&n, &props[0]); r != C.VK_SUCCESS && r != C.VK_INCOMPLETE {
 		return nil
 	}
 	out := map[string]bool{}
 	for i := range props[:n] {
-		props[i].Deref()
-		out[cString(props[i].LayerName[:])] = true
+		out[C.GoString(&props[i].layerName[0])] = true
 	}
 	return out
 }
 
 func instanceExtensions() map[string]bool {
-	var n uint32
-	if vk.EnumerateInstanceExtensionProperties("\x00", &n, nil) != vk.Success || n == 0 {
+	var n C.uint32_t
+	if C.nfvk_instance_extensions(&n, nil) != C.VK_SUCCESS || n == 0 {
 		return nil
 	}
-	props := make([]vk.ExtensionProperties, n)
-	if vk.EnumerateInstanceExtensionProperties("\x00", &n, props) != vk.Success {
+	props := make([]C.VkExtensionProperties, n)
+	if r := C.nfvk_instance_extensions(&n, &props[0]); r != C.VK_SUCCESS && r != C.VK_INCOMPLETE {
 		return nil
 	}
 	out := map[string]bool{}
 	for i := range props[:n] {
-		props[i].Deref()
-		out[cString(props[i].ExtensionName[:])] = true
+		out[C.GoString(&props[i].extensionName[0])] = true
+	}
+	return out
+}
+
+// deviceExtensions lists the extensions a physical device offers.
+func deviceExtensions(inst C.VkInstance, pd C.VkPhysicalDevice) map[string]bool {
+	var n C.uint32_t
+	if C.nfvk_device_extensions(inst, pd, &n, nil) != C.VK_SUCCESS || n == 0 {
+		return nil
+	}
+	props := make([]C.VkExtensionProperties, n)
+	if r := C.nfvk_device_extensions(inst, pd, &n, &props[0]); r != C.VK_SUCCESS && r != C.VK_INCOMPLETE {
+		return nil
+	}
+	out := make(map[string]bool, n)
+	for i := range props[:n] {
+		out[C.GoString(&props[i].extensionName[0])] = true
+	}
+	return out
+}
+
+// queueFamilies lists a physical device's queue families.
+func queueFamilies(inst C.VkInstance, pd C.VkPhysicalDevice) []QueueFamily {
+	var n C.uint32_t
+	C.nfvk_queue_families(inst, pd, &n, nil)
+	if n == 0 {
+		return nil
+	}
+	props := make([]C.VkQueueFamilyProperties, n)
+	C.nfvk_queue_families(inst, pd, &n, &props[0])
+	out := make([]QueueFamily, n)
+	for i, p := range props[:n] {
+		f := vk.QueueFlags(p.queueFlags)
+		out[i] = QueueFamily{
+			Index:              i,
+			Queues:             uint32(p.queueCount),
+			Graphics:           f&vk.QueueFlags(vk.QueueGraphicsBit) != 0,
+			Compute:            f&vk.QueueFlags(vk.QueueComputeBit) != 0,
+			Transfer:           f&vk.QueueFlags(vk.QueueTransferBit) != 0,
+			TimestampValidBits: uint32(p.timestampValidBits),
+		}
 	}
 	return out
 }
@@ -285,7 +327,7 @@ func describe(inst C.VkInstance, pd vk.PhysicalDevice, index int) DeviceInfo {
 		}
 	}
 	info.Memory, _ = chooseMemory(info.MemoryTypes, info.Heaps, info.Type, false)
-	info.QueueFamilies = queueFamilies(pd)
+	info.QueueFamilies = queueFamilies(inst, C.VkPhysicalDevice(unsafe.Pointer(pd)))
 	info.QueueFamily, _ = chooseQueueFamily(info.QueueFamilies)
 	if info.QueueFamily >= 0 {
 		info.TimestampValidBits = info.QueueFamilies[info.QueueFamily].TimestampValidBits
@@ -298,7 +340,7 @@ func describe(inst C.VkInstance, pd vk.PhysicalDevice, index int) DeviceInfo {
 	info.Float16 = extra.shader_float16 != 0
 	info.Int8 = extra.shader_int8 != 0
 	info.Storage16 = extra.storage_buffer_16bit != 0
-	info.BFloat16Ext = deviceExtensions(pd)["VK_KHR_shader_bfloat16"]
+	info.BFloat16Ext = deviceExtensions(inst, C.VkPhysicalDevice(unsafe.Pointer(pd)))["VK_KHR_shader_bfloat16"]
 	info.MaxMemoryAllocationSize = uint64(extra.max_memory_allocation_size)
 	info.MaxBufferSize = uint64(extra.max_buffer_size)
 	info.Driver = strings.TrimSpace(C.GoString(&extra.driver_name[0]) + " " + C.GoString(&extra.driver_info[0]))
@@ -363,7 +405,6 @@ func (d *Device) init(validate bool) error {
 		return fmt.Errorf("open device: %w", err)
 	}
 	d.info, d.phys = infos[idx], pds[idx]
-	vpd := vk.PhysicalDevice(unsafe.Pointer(d.phys))
 
 	d.opts.Limits.apply(&d.info)
 	if d.info.QueueFamily < 0 {
@@ -371,7 +412,7 @@ func (d *Device) init(validate bool) error {
 	}
 	d.qfamily = uint32(d.info.QueueFamily)
 
-	ce := cStrings(deviceExtensionsToEnable(deviceExtensions(vpd)))
+	ce := cStrings(deviceExtensionsToEnable(deviceExtensions(inst, d.phys)))
 	defer freeCStrings(ce)
 	ae := cStringArray(ce)
 	defer C.free(unsafe.Pointer(ae))

@@ -50,21 +50,3 @@ func deviceExtensionsToEnable(avail map[string]bool) []string {
 	}
 	return exts
 }
-
-// deviceExtensions lists the extensions a physical device offers.
-func deviceExtensions(pd vk.PhysicalDevice) map[string]bool {
-	var n uint32
-	if vk.EnumerateDeviceExtensionProperties(pd, "\x00", &n, nil) != vk.Success || n == 0 {
-		return nil
-	}
-	props := make([]vk.ExtensionProperties, n)
-	if vk.EnumerateDeviceExtensionProperties(pd, "\x00", &n, props) != vk.Success {
-		return nil
-	}
-	out := make(map[string]bool, n)
-	for i := range props[:n] {
-		props[i].Deref()
-		out[cString(props[i].ExtensionName[:])] = true
-	}
-	return out
-}

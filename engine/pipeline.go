@@ -177,42 +177,16 @@ func (d *Device) createLayouts() error {
 	if lim := int(d.info.MaxStorageBuffersPerStage); lim < d.maxBind {
 		d.maxBind = lim
 	}
-	binds := make([]vk.DescriptorSetLayoutBinding, d.maxBind)
-	for i := range binds {
-		binds[i] = vk.DescriptorSetLayoutBinding{
-			Binding:         uint32(i),
-			DescriptorType:  vk.DescriptorTypeStorageBuffer,
-			DescriptorCount: 1,
-			StageFlags:      vk.ShaderStageFlags(vk.ShaderStageComputeBit),
-		}
-	}
-	lci := vk.DescriptorSetLayoutCreateInfo{SType: vk.StructureTypeDescriptorSetLayoutCreateInfo, BindingCount: uint32(len(binds)), PBindings: binds}
-	var sl vk.DescriptorSetLayout
-	err := check("vkCreateDescriptorSetLayout", vk.CreateDescriptorSetLayout(d.vkDevice(), &lci, nil, &sl))
-	lci.Free()
-	if err != nil {
-		return err
-	}
-	d.setLayout = sl
 	push := uint32(PushConstantBytes)
 	if d.info.MaxPushConstantsSize < push {
 		push = d.info.MaxPushConstantsSize
 	}
-	pci := vk.PipelineLayoutCreateInfo{
-		SType:                  vk.StructureTypePipelineLayoutCreateInfo,
-		SetLayoutCount:         1,
-		PSetLayouts:            []vk.DescriptorSetLayout{sl},
-		PushConstantRangeCount: 1,
-		PPushConstantRanges: []vk.PushConstantRange{{
-			StageFlags: vk.ShaderStageFlags(vk.ShaderStageComputeBit), Offset: 0, Size: push,
-		}},
-	}
-	var pl vk.PipelineLayout
-	err = check("vkCreatePipelineLayout", vk.CreatePipelineLayout(d.vkDevice(), &pci, nil, &pl))
-	pci.Free()
-	if err != nil {
+	var sl C.VkDescriptorSetLayout
+	var pl C.VkPipelineLayout
+	if err := check("create descriptor-set and pipeline layouts", vk.Result(C.nfvk_create_layouts(d.fns, C.uint32_t(d.maxBind), C.uint32_t(push), &sl, &pl))); err != nil {
 		return err
 	}
-	d.plLayout = pl
+	d.setLayout = vk.DescriptorSetLayout(unsafe.Pointer(sl))
+	d.plLayout = vk.PipelineLayout(unsafe.Pointer(pl))
 	return nil
 }

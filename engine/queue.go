@@ -3,8 +3,6 @@ package engine
 import (
 	"fmt"
 	"strings"
-
-	vk "github.com/vulkan-go/vulkan"
 )
 
 // QueueFamily is one queue family of a device.
@@ -55,26 +53,4 @@ func chooseQueueFamily(fams []QueueFamily) (int, error) {
 		return -1, fmt.Errorf("no queue family supports compute (families: %v)", fams)
 	}
 	return best, nil
-}
-
-// queueFamilies lists a physical device's queue families.
-func queueFamilies(pd vk.PhysicalDevice) []QueueFamily {
-	var n uint32
-	vk.GetPhysicalDeviceQueueFamilyProperties(pd, &n, nil)
-	props := make([]vk.QueueFamilyProperties, n)
-	vk.GetPhysicalDeviceQueueFamilyProperties(pd, &n, props)
-	out := make([]QueueFamily, n)
-	for i := range props[:n] {
-		props[i].Deref()
-		f := props[i].QueueFlags
-		out[i] = QueueFamily{
-			Index:              i,
-			Queues:             props[i].QueueCount,
-			Graphics:           f&vk.QueueFlags(vk.QueueGraphicsBit) != 0,
-			Compute:            f&vk.QueueFlags(vk.QueueComputeBit) != 0,
-			Transfer:           f&vk.QueueFlags(vk.QueueTransferBit) != 0,
-			TimestampValidBits: props[i].TimestampValidBits,
-		}
-	}
-	return out
 }

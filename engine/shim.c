@@ -107,6 +107,37 @@ void nfvk_destroy_instance(VkInstance inst) {
 	if (f) f(inst, NULL);
 }
 
+VkResult nfvk_instance_extensions(uint32_t *n, VkExtensionProperties *out) {
+	PFN_vkEnumerateInstanceExtensionProperties f =
+	    (PFN_vkEnumerateInstanceExtensionProperties)gipa(NULL, "vkEnumerateInstanceExtensionProperties");
+	if (!f) return VK_ERROR_INITIALIZATION_FAILED;
+	return f(NULL, n, out);
+}
+
+VkResult nfvk_instance_layers(uint32_t *n, VkLayerProperties *out) {
+	PFN_vkEnumerateInstanceLayerProperties f =
+	    (PFN_vkEnumerateInstanceLayerProperties)gipa(NULL, "vkEnumerateInstanceLayerProperties");
+	if (!f) return VK_ERROR_INITIALIZATION_FAILED;
+	return f(n, out);
+}
+
+VkResult nfvk_device_extensions(VkInstance inst, VkPhysicalDevice pd, uint32_t *n, VkExtensionProperties *out) {
+	PFN_vkEnumerateDeviceExtensionProperties f =
+	    (PFN_vkEnumerateDeviceExtensionProperties)gipa(inst, "vkEnumerateDeviceExtensionProperties");
+	if (!f) return VK_ERROR_INITIALIZATION_FAILED;
+	return f(pd, NULL, n, out);
+}
+
+void nfvk_queue_families(VkInstance inst, VkPhysicalDevice pd, uint32_t *n, VkQueueFamilyProperties *out) {
+	PFN_vkGetPhysicalDeviceQueueFamilyProperties f =
+	    (PFN_vkGetPhysicalDeviceQueueFamilyProperties)gipa(inst, "vkGetPhysicalDeviceQueueFamilyProperties");
+	if (!f) {
+		*n = 0;
+		return;
+	}
+	f(pd, n, out);
+}
+
 static VKAPI_ATTR VkBool32 VKAPI_CALL debug_cb(VkDebugUtilsMessageSeverityFlagBitsEXT severity,
                                                VkDebugUtilsMessageTypeFlagsEXT types,
                                                const VkDebugUtilsMessengerCallbackDataEXT *data, void *user) {
@@ -230,6 +261,10 @@ struct nfvk_dev {
 	PFN_vkDestroyDescriptorPool DestroyDescriptorPool;
 	PFN_vkAllocateDescriptorSets AllocateDescriptorSets;
 	PFN_vkUpdateDescriptorSets UpdateDescriptorSets;
+	PFN_vkCreateDescriptorSetLayout CreateDescriptorSetLayout;
+	PFN_vkDestroyDescriptorSetLayout DestroyDescriptorSetLayout;
+	PFN_vkCreatePipelineLayout CreatePipelineLayout;
+	PFN_vkInvalidateMappedMemoryRanges InvalidateMappedMemoryRanges;
 };
 
 nfvk_dev *nfvk_device_fns(VkInstance inst, VkDevice dev) {
@@ -267,6 +302,10 @@ nfvk_dev *nfvk_device_fns(VkInstance inst, VkDevice dev) {
 	LOAD(DestroyDescriptorPool)
 	LOAD(AllocateDescriptorSets)
 	LOAD(UpdateDescriptorSets)
+	LOAD(CreateDescriptorSetLayout)
+	LOAD(DestroyDescriptorSetLayout)
+	LOAD(CreatePipelineLayout)
+	LOAD(InvalidateMappedMemoryRanges)
 #undef LOAD
 	return d;
 }
@@ -277,6 +316,46 @@ void nfvk_destroy_device(nfvk_dev *d) {
 	if (!d) return;
 	d->DestroyDevice(d->dev, NULL);
 	free(d);
+}
+
+// nfvk_create_layouts makes the one descriptor-set layout (nbindings
+// storage buffers, compute stage) and the pipeline layout over it with
+// push_size bytes of push constants. On failure nothing is left created.
+VkResult nfvk_create_layouts(nfvk_dev *d, uint32_t nbindings, uint32_t push_size, VkDescriptorSetLayout *set_layout,
+                             VkPipelineLayout *pipeline_layout) {
+	VkDescriptorSetLayoutBinding *binds = calloc(nbindings ? nbindings : 1, sizeof(*binds));
+	if (!binds) return VK_ERROR_OUT_OF_HOST_MEMORY;
+	for (uint32_t i = 0; i < nbindings; i++) {
+		binds[i].binding = i;
+		binds[i].descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
+		binds[i].descriptorCount = 1;
+		binds[i].stageFlags = VK_SHADER_STAGE_COMPUTE_BIT;
+	}
+	VkDescriptorSetLayoutCreateInfo lci = {VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO};
+	lci.bindingCount = nbindings;
+	lci.pBindings = binds;
+	VkResult r = d->CreateDescriptorSetLayout(d->dev, &lci, NULL, set_layout);
+	free(binds);
+	if (r != VK_SUCCESS) return r;
+	VkPushConstantRange push = {VK_SHADER_STAGE_COMPUTE_BIT, 0, push_size};
+	VkPipelineLayoutCreateInfo pci = {VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO};
+	pci.setLayoutCount = 1;
+	pci.pSetLayouts = set_layout;
+	pci.pushConstantRangeCount = 1;
+	pci.pPushConstantRanges = &push;
+	r = d->CreatePipelineLayout(d->dev, &pci, NULL, pipeline_layout);
+	if (r != VK_SUCCESS) {
+		d->DestroyDescriptorSetLayout(d->dev, *set_layout, NULL);
+		*set_layout = VK_NULL_HANDLE;
+	}
+	return r;
+}
+
+VkResult nfvk_invalidate_memory(nfvk_dev *d, VkDeviceMemory mem) {
+	VkMappedMemoryRange r = {VK_STRUCTURE_TYPE_MAPPED_MEMORY_RANGE};
+	r.memory = mem;
+	r.size = VK_WHOLE_SIZE;
+	return d->InvalidateMappedMemoryRanges(d->dev, 1, &r);
 }
 
 VkResult nfvk_create_compute_pipeline(nfvk_dev *d, VkPipelineCache cache, const uint32_t *code, size_t code_size,

@@ -18,6 +18,13 @@ VkResult nfvk_create_instance(uint32_t api_version, const char **layers, uint32_
                               VkInstance *out);
 void nfvk_destroy_instance(VkInstance inst);
 
+/* Property lists, written into caller memory (the binding's versions free
+   their C arrays from GC finalizers that can run before the call returns). */
+VkResult nfvk_instance_extensions(uint32_t *n, VkExtensionProperties *out);
+VkResult nfvk_instance_layers(uint32_t *n, VkLayerProperties *out);
+VkResult nfvk_device_extensions(VkInstance inst, VkPhysicalDevice pd, uint32_t *n, VkExtensionProperties *out);
+void nfvk_queue_families(VkInstance inst, VkPhysicalDevice pd, uint32_t *n, VkQueueFamilyProperties *out);
+
 VkResult nfvk_create_messenger(VkInstance inst, uintptr_t handle, VkDebugUtilsMessengerEXT *out);
 void nfvk_destroy_messenger(VkInstance inst, VkDebugUtilsMessengerEXT m);
 
@@ -45,6 +52,10 @@ typedef struct nfvk_dev nfvk_dev;
 nfvk_dev *nfvk_device_fns(VkInstance inst, VkDevice dev);
 void nfvk_device_free(nfvk_dev *d);
 void nfvk_destroy_device(nfvk_dev *d);
+
+VkResult nfvk_create_layouts(nfvk_dev *d, uint32_t nbindings, uint32_t push_size, VkDescriptorSetLayout *set_layout,
+                             VkPipelineLayout *pipeline_layout);
+VkResult nfvk_invalidate_memory(nfvk_dev *d, VkDeviceMemory mem);
 
 VkResult nfvk_create_compute_pipeline(nfvk_dev *d, VkPipelineCache cache, const uint32_t *code, size_t code_size,
                                       VkPipelineLayout layout, const uint32_t *spec, uint32_t nspec,
