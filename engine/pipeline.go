@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sync"
 	"unsafe"
 
@@ -37,24 +36,10 @@ type Shader struct {
 
 // Pipeline is a compute pipeline: a shader with its specialization
 // constants. Pipelines are owned by the Device and cached.
-//
-// The driver compiles a pipeline in the background, several at once (on
-// lavapipe a compile is LLVM code generation, about a second each): a
-// program's dispatches are planned while their pipelines compile, and
-// Program.Record waits for them.
 type Pipeline struct {
 	shader string
 	spec   []uint32
 	p      vk.Pipeline
-	done   chan struct{} // closed once p or err is set
-	err    error
-}
-
-// wait blocks until the pipeline is compiled and returns the driver's
-// error, if any.
-func (p *Pipeline) wait() error {
-	<-p.done
-	return p.err
 }
 
 func (p *Pipeline) String() string { return fmt.Sprintf("%s%v", p.shader, p.spec) }
@@ -68,12 +53,10 @@ type pipelineKey struct {
 }
 
 type pipelineCache struct {
-	dev      *Device
-	cache    vk.PipelineCache // internally synchronized (Vulkan): compiles share it
-	mu       sync.Mutex
-	m        map[pipelineKey]*Pipeline
-	compiles sync.WaitGroup
-	slots    chan struct{} // bounds the compiles running at once
+	dev   *Device
+	cache vk.PipelineCache
+	mu    sync.Mutex
+	m     map[pipelineKey]*Pipeline
 }
 
 func newPipelineCache(d *Device, path string) (*pipelineCache, error) {
@@ -94,13 +77,12 @@ func newPipelineCache(d *Device, path string) (*pipelineCache, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &pipelineCache{dev: d, cache: c, m: map[pipelineKey]*Pipeline{}, slots: make(chan struct{}, runtime.NumCPU())}, nil
+	return &pipelineCache{dev: d, cache: c, m: map[pipelineKey]*Pipeline{}}, nil
 }
 
 // save writes the driver's pipeline cache to path (temp file, fsync,
 // rename), so a crash never leaves a truncated cache.
 func (c *pipelineCache) save(path string) error {
-	c.compiles.Wait()
 	if path == "" {
 		return nil
 	}
@@ -141,34 +123,22 @@ func (c *pipelineCache) save(path string) error {
 }
 
 func (c *pipelineCache) destroy() {
-	c.compiles.Wait()
 	dev := c.dev.vkDevice()
 	for _, p := range c.m {
-		if p.err == nil {
-			vk.DestroyPipeline(dev, p.p, nil)
-		}
+		vk.DestroyPipeline(dev, p.p, nil)
 	}
 	c.m = nil
 	vk.DestroyPipelineCache(dev, c.cache, nil)
 }
 
 // Pipeline returns the pipeline of s with the given specialization
-// constants (constant_id i = spec[i]), starting its compile on first use.
-// It returns at once: a driver error of the compile is returned by the
-// Program.Record that uses the pipeline (and by later calls here).
+// constants (constant_id i = spec[i]), creating it on first use.
 func (d *Device) Pipeline(s *Shader, spec ...uint32) (*Pipeline, error) {
 	c := d.pipelines
 	key := pipelineKey{s.Name, string(asBytes(spec))}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if p, ok := c.m[key]; ok {
-		select {
-		case <-p.done:
-			if p.err != nil {
-				return nil, p.err
-			}
-		default:
-		}
 		return p, nil
 	}
 	if len(s.SPIRV) == 0 || len(s.SPIRV)%4 != 0 || binary.LittleEndian.Uint32(s.SPIRV) != 0x07230203 {
@@ -177,25 +147,10 @@ func (d *Device) Pipeline(s *Shader, spec ...uint32) (*Pipeline, error) {
 	if len(spec) > 64 {
 		return nil, fmt.Errorf("pipeline %s: %d specialization constants, at most 64", s.Name, len(spec))
 	}
-	p := &Pipeline{shader: s.Name, spec: append([]uint32(nil), spec...), done: make(chan struct{})}
-	c.m[key] = p
-	c.compiles.Add(1)
-	go func() {
-		defer c.compiles.Done()
-		c.slots <- struct{}{}
-		p.p, p.err = d.compilePipeline(c, s.Name, s.SPIRV, p.spec)
-		<-c.slots
-		close(p.done)
-	}()
-	return p, nil
-}
-
-// compilePipeline creates the pipeline of one shader and its constants.
-func (d *Device) compilePipeline(c *pipelineCache, name string, spirv []byte, spec []uint32) (vk.Pipeline, error) {
 	// Code and constants go to C memory: the driver reads them during the call.
-	code := C.malloc(C.size_t(len(spirv)))
+	code := C.malloc(C.size_t(len(s.SPIRV)))
 	defer C.free(code)
-	C.memcpy(code, unsafe.Pointer(&spirv[0]), C.size_t(len(spirv)))
+	C.memcpy(code, unsafe.Pointer(&s.SPIRV[0]), C.size_t(len(s.SPIRV)))
 	var cspec *C.uint32_t
 	if len(spec) > 0 {
 		cspec = (*C.uint32_t)(C.malloc(C.size_t(4 * len(spec))))
@@ -203,12 +158,14 @@ func (d *Device) compilePipeline(c *pipelineCache, name string, spirv []byte, sp
 		copy(unsafe.Slice((*uint32)(unsafe.Pointer(cspec)), len(spec)), spec)
 	}
 	var vp C.VkPipeline
-	r := C.nfvk_create_compute_pipeline(d.fns, C.VkPipelineCache(unsafe.Pointer(c.cache)), (*C.uint32_t)(code), C.size_t(len(spirv)),
+	r := C.nfvk_create_compute_pipeline(d.fns, C.VkPipelineCache(unsafe.Pointer(c.cache)), (*C.uint32_t)(code), C.size_t(len(s.SPIRV)),
 		C.VkPipelineLayout(unsafe.Pointer(d.plLayout)), cspec, C.uint32_t(len(spec)), &vp)
 	if err := check("vkCreateComputePipelines", vk.Result(r)); err != nil {
-		return nil, fmt.Errorf("pipeline %s%v: %w", name, spec, err)
+		return nil, fmt.Errorf("pipeline %s%v: %w", s.Name, spec, err)
 	}
-	return vk.Pipeline(unsafe.Pointer(vp)), nil
+	p := &Pipeline{shader: s.Name, spec: append([]uint32(nil), spec...), p: vk.Pipeline(unsafe.Pointer(vp))}
+	c.m[key] = p
+	return p, nil
 }
 
 // createLayouts makes the descriptor-set layout (MaxBindings storage

@@ -122,12 +122,6 @@ func (p *Program) Record() error {
 	}
 	d := p.dev
 	dev := d.vkDevice()
-	for i := range p.ds {
-		if err := p.ds[i].pipe.wait(); err != nil {
-			p.destroy()
-			return fmt.Errorf("program %s: dispatch %s: %w", p.name, p.ds[i].Label, err)
-		}
-	}
 	if err := p.createObjects(); err != nil {
 		p.destroy()
 		return fmt.Errorf("program %s: %w", p.name, err)
