@@ -121,8 +121,15 @@ func runTrain(ctx context.Context, args []string, stdout io.Writer) (retErr erro
 		return withCommand("train", err)
 	}
 	if f.resume == "" {
+		// Flips and crops for natural images (CIFARRecipe); the recipe's
+		// own (none) for the digit and clothing sets, where a short run
+		// underfits and augmentation costs accuracy.
+		natural := src.name == "cifar10" || streamed(src.name)
 		if !f.set["hflip"] {
-			rec.HFlip = src.name != "mnist"
+			rec.HFlip = rec.HFlip || natural
+		}
+		if !f.set["crop-pad"] && src.name == "cifar10" {
+			rec.CropPad = max(rec.CropPad, train.CIFARRecipe().CropPad)
 		}
 		if streamed(src.name) {
 			rec.CropPad = 0 // random-resized crops instead

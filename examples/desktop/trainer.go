@@ -35,10 +35,10 @@ type Config struct {
 	RunsDir string
 }
 
-// DefaultConfig trains nfnet.Nano with train.NanoRecipe on 32x32 RGB
+// DefaultConfig trains nfnet.Nano with train.CIFARRecipe on 32x32 RGB
 // images, as `nfvk train --data folder` does, writing runs to runs/.
 func DefaultConfig() Config {
-	return Config{Size: 32, Channels: 3, Model: nfnet.Nano, Recipe: train.NanoRecipe(), RunsDir: "runs"}
+	return Config{Size: 32, Channels: 3, Model: nfnet.Nano, Recipe: train.CIFARRecipe(), RunsDir: "runs"}
 }
 
 // Point is one step of the chart.
