@@ -283,7 +283,13 @@ func (p *Program) Wait(ctx context.Context) error {
 		return nil
 	}
 	d := p.dev
-	if err := d.waitFence(ctx, p.fence, "program "+p.name); err != nil {
+	what := "program " + p.name
+	if p.runs == 1 {
+		// Drivers that generate code at the first dispatch (lavapipe)
+		// make a first run far slower than the rest: say so in reports.
+		what += " (its first run: some drivers, lavapipe among them, compile its kernels now)"
+	}
+	if err := d.waitFence(ctx, p.fence, what); err != nil {
 		return err
 	}
 	p.inflight = false
