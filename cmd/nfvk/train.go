@@ -121,16 +121,7 @@ func runTrain(ctx context.Context, args []string, stdout io.Writer) (retErr erro
 		return withCommand("train", err)
 	}
 	if f.resume == "" {
-		// Flips and crops for natural images (CIFARRecipe); the recipe's
-		// own (none) for the digit and clothing sets, where a short run
-		// underfits and augmentation costs accuracy.
-		natural := src.name == "cifar10" || streamed(src.name)
-		if !f.set["hflip"] {
-			rec.HFlip = rec.HFlip || natural
-		}
-		if !f.set["crop-pad"] && src.name == "cifar10" {
-			rec.CropPad = max(rec.CropPad, train.CIFARRecipe().CropPad)
-		}
+		augmentationDefaults(&rec, src.name, f.set)
 		if streamed(src.name) {
 			rec.CropPad = 0 // random-resized crops instead
 			if rec.Height, rec.TestSize, err = f.sizes(true); err != nil {
@@ -461,4 +452,18 @@ func countParams(cfg nfnet.Config) int64 {
 		return 0
 	}
 	return nfnet.CountParams(specs)
+}
+
+// augmentationDefaults gives natural images (cifar10, folders, shards)
+// the flips, and cifar10 the crops, of train.CIFARRecipe where the user
+// set neither flag; Fashion-MNIST and MNIST keep the recipe's (none: a
+// run of minutes underfits, and augmentation costs it accuracy).
+func augmentationDefaults(rec *train.Recipe, dataset string, set map[string]bool) {
+	natural := dataset == "cifar10" || streamed(dataset)
+	if !set["hflip"] {
+		rec.HFlip = rec.HFlip || natural
+	}
+	if !set["crop-pad"] && dataset == "cifar10" {
+		rec.CropPad = max(rec.CropPad, train.CIFARRecipe().CropPad)
+	}
 }
