@@ -134,57 +134,48 @@ func Devices() ([]DeviceInfo, error) {
 	return infos, err
 }
 
-// instanceLayers and instanceExtensions ask the loader through the shim,
-// not the binding: the binding's array helpers free their C copies from GC
+// The property lists are asked of the loader through the shim, not the
+// binding: the binding's array helpers free their C copies from GC
 // finalizers that may run while the loader still writes to them.
-func instanceLayers() map[string]bool {
-	var n C.uint32_t
-	if C.nfvk_instance_layers(&n, nil) != C.VK_SUCCESS || n == 0 {
-		return nil
-	}
-	props := make([]C.VkLayerProperties, n)
-	if r := C.nfvk_instance_layers(&n, &props[0]); r != C.VK_SUCCESS && r != C.VK_INCOMPLETE {
-		return nil
-	}
-	out := map[string]bool{}
-	for i := range props[:n] {
-		out[C.GoString(&props[i].layerName[0])] = true
-	}
-	return out
-}
 
-func instanceExtensions() map[string]bool {
+// propertyNames calls a Vulkan two-call enumeration (count, then fill)
+// and returns the set of names it lists; nil when it fails or is empty.
+func propertyNames[T any](list func(n *C.uint32_t, out *T) C.VkResult, name func(*T) *C.char) map[string]bool {
 	var n C.uint32_t
-	if C.nfvk_instance_extensions(&n, nil) != C.VK_SUCCESS || n == 0 {
+	if list(&n, nil) != C.VK_SUCCESS || n == 0 {
 		return nil
 	}
-	props := make([]C.VkExtensionProperties, n)
-	if r := C.nfvk_instance_extensions(&n, &props[0]); r != C.VK_SUCCESS && r != C.VK_INCOMPLETE {
-		return nil
-	}
-	out := map[string]bool{}
-	for i := range props[:n] {
-		out[C.GoString(&props[i].extensionName[0])] = true
-	}
-	return out
-}
-
-// deviceExtensions lists the extensions a physical device offers.
-func deviceExtensions(inst C.VkInstance, pd C.VkPhysicalDevice) map[string]bool {
-	var n C.uint32_t
-	if C.nfvk_device_extensions(inst, pd, &n, nil) != C.VK_SUCCESS || n == 0 {
-		return nil
-	}
-	props := make([]C.VkExtensionProperties, n)
-	if r := C.nfvk_device_extensions(inst, pd, &n, &props[0]); r != C.VK_SUCCESS && r != C.VK_INCOMPLETE {
+	props := make([]T, n)
+	if r := list(&n, &props[0]); r != C.VK_SUCCESS && r != C.VK_INCOMPLETE {
 		return nil
 	}
 	out := make(map[string]bool, n)
 	for i := range props[:n] {
-		out[C.GoString(&props[i].extensionName[0])] = true
+		out[C.GoString(name(&props[i]))] = true
 	}
 	return out
 }
+
+func instanceLayers() map[string]bool {
+	return propertyNames(func(n *C.uint32_t, out *C.VkLayerProperties) C.VkResult { return C.nfvk_instance_layers(n, out) },
+		func(p *C.VkLayerProperties) *C.char { return &p.layerName[0] })
+}
+
+func instanceExtensions() map[string]bool {
+	return propertyNames(func(n *C.uint32_t, out *C.VkExtensionProperties) C.VkResult {
+		return C.nfvk_instance_extensions(n, out)
+	},
+		extensionName)
+}
+
+// deviceExtensions lists the extensions a physical device offers.
+func deviceExtensions(inst C.VkInstance, pd C.VkPhysicalDevice) map[string]bool {
+	return propertyNames(func(n *C.uint32_t, out *C.VkExtensionProperties) C.VkResult {
+		return C.nfvk_device_extensions(inst, pd, n, out)
+	}, extensionName)
+}
+
+func extensionName(p *C.VkExtensionProperties) *C.char { return &p.extensionName[0] }
 
 // queueFamilies lists a physical device's queue families.
 func queueFamilies(inst C.VkInstance, pd C.VkPhysicalDevice) []QueueFamily {
