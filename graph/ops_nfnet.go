@@ -49,6 +49,7 @@ func (o *seGate) grad(g *Graph, n *Node, d []*Tensor, _ []bool) ([]*Tensor, erro
 	}
 	return []*Tensor{b.outs[0], b.outs[1]}, nil
 }
+func (*seGate) halfSlots() (ins, outs []bool) { return []bool{true, false}, []bool{true} }
 func (o *seGate) lower(l *lowering, n *Node) error {
 	return l.b.SEGate(o.s, float32(o.gain), l.mem(n.ins[1]), l.mem(n.ins[0]), l.mem(n.outs[0]))
 }
@@ -69,6 +70,9 @@ func (o *seGateBackward) cpu32(_ *cpuStep, in, out [][]float32) {
 }
 func (o *seGateBackward) cpu64(_ *cpuStep, in, out [][]float64) {
 	ref.SEGateBackward(o.s, o.gain, in[1], in[0], in[2], out[1], out[0])
+}
+func (*seGateBackward) halfSlots() (ins, outs []bool) {
+	return []bool{true, false, true}, []bool{true, false}
 }
 func (o *seGateBackward) lower(l *lowering, n *Node) error {
 	h, z, dy := l.mem(n.ins[0]), l.mem(n.ins[1]), l.mem(n.ins[2])
@@ -140,6 +144,9 @@ func (o *residual) grad(g *Graph, n *Node, d []*Tensor, need []bool) ([]*Tensor,
 	}
 	return res, nil
 }
+func (*residual) halfSlots() (ins, outs []bool) {
+	return []bool{true, true, false, false}, []bool{true}
+}
 func (o *residual) lower(l *lowering, n *Node) error {
 	return l.b.Residual(o.s, float32(o.alpha), l.mem(n.ins[0]), l.mem(n.ins[1]), l.mem(n.ins[2]),
 		l.optMem(n.ins[3]), l.mem(n.outs[0]))
@@ -164,6 +171,9 @@ func (o *residualBackward) cpu64(_ *cpuStep, in, out [][]float64) {
 }
 func (o *residualBackward) scratch(b Backend, _ *Node) int64 {
 	return 4 * int64(b.ResidualScratch(o.s))
+}
+func (*residualBackward) halfSlots() (ins, outs []bool) {
+	return []bool{true, false, false, true}, []bool{true, false}
 }
 func (o *residualBackward) lower(l *lowering, n *Node) error {
 	return l.b.ResidualBackward(o.s, float32(o.alpha), l.mem(n.ins[0]), l.mem(n.ins[1]), l.optMem(n.ins[2]),

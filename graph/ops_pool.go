@@ -32,6 +32,7 @@ func (o *avgPool) grad(g *Graph, _ *Node, d []*Tensor, _ []bool) ([]*Tensor, err
 	dx, err := g.add1(&avgPoolBackward{s: o.s}, d[0])
 	return []*Tensor{dx}, err
 }
+func (*avgPool) halfSlots() (ins, outs []bool) { return []bool{true}, []bool{true} }
 func (o *avgPool) lower(l *lowering, n *Node) error {
 	return l.b.AvgPool2D(o.s, l.mem(n.ins[0]), l.mem(n.outs[0]))
 }
@@ -51,6 +52,7 @@ func (o *avgPoolBackward) cpu32(_ *cpuStep, in, out [][]float32) {
 func (o *avgPoolBackward) cpu64(_ *cpuStep, in, out [][]float64) {
 	ref.AvgPool2DBackward(o.s, in[0], out[0])
 }
+func (*avgPoolBackward) halfSlots() (ins, outs []bool) { return []bool{true}, []bool{true} }
 func (o *avgPoolBackward) lower(l *lowering, n *Node) error {
 	return l.b.AvgPool2DBackward(o.s, l.mem(n.ins[0]), l.mem(n.outs[0]))
 }
@@ -75,6 +77,9 @@ func (o *globalMean) grad(g *Graph, _ *Node, d []*Tensor, _ []bool) ([]*Tensor, 
 	dx, err := g.add1(&globalMeanBackward{s: o.s}, d[0])
 	return []*Tensor{dx}, err
 }
+// The mean, one value per plane, stays float32: the SE's linears and the
+// head read it.
+func (*globalMean) halfSlots() (ins, outs []bool) { return []bool{true}, []bool{false} }
 func (o *globalMean) lower(l *lowering, n *Node) error {
 	return l.b.GlobalAvgPool(o.s, l.mem(n.ins[0]), l.mem(n.outs[0]))
 }
@@ -94,6 +99,7 @@ func (o *globalMeanBackward) cpu32(_ *cpuStep, in, out [][]float32) {
 func (o *globalMeanBackward) cpu64(_ *cpuStep, in, out [][]float64) {
 	ref.GlobalAvgPoolBackward(o.s, in[0], out[0])
 }
+func (*globalMeanBackward) halfSlots() (ins, outs []bool) { return []bool{false}, []bool{true} }
 func (o *globalMeanBackward) lower(l *lowering, n *Node) error {
 	return l.b.GlobalAvgPoolBackward(o.s, l.mem(n.ins[0]), l.mem(n.outs[0]))
 }

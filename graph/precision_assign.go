@@ -9,6 +9,20 @@ type halfOp interface {
 	halfSlots() (ins, outs []bool)
 }
 
+// follower is implemented by the elementwise ops (activations, their
+// backward, add) whose float16 kernel is worth running only on float16
+// operands: they follow their inputs' storage type, so that the float32
+// chains (the SE's linears on pooled vectors, the head) pay no converted
+// copies.
+type follower interface {
+	halfOp
+	followsInputs()
+}
+
+func (*act) followsInputs()         {}
+func (*actBackward) followsInputs() {}
+func (add) followsInputs()          {}
+
 // ApplyPrecision sets the storage type of g's activations for p, before
 // the graph is planned (PlanMemory sizes buffers by dtype), as autocast
 // does: under FP16 every node whose op has a float16-storage kernel runs
@@ -17,8 +31,10 @@ type halfOp interface {
 // parameters, their gradients, optimizer state, inputs, kept tensors
 // (the loss, logits) and what ops without a float16 kernel write. Where a
 // node reads or writes a tensor of the other type, the plan gives it a
-// converted copy in its scratch (Plan.Casts). FP32 restores float32
-// everywhere; BF16 is refused (no bfloat16 kernels).
+// converted copy in its scratch (Plan.Casts). An elementwise op (a
+// follower) runs float16 only when one of its float16-slot inputs is
+// stored as float16 already. FP32 restores float32 everywhere; BF16 is
+// refused (no bfloat16 kernels).
 func ApplyPrecision(g *Graph, p Precision) error {
 	switch p {
 	case FP32, FP16:
@@ -32,9 +48,14 @@ func ApplyPrecision(g *Graph, p Precision) error {
 			t.dtype = Float32
 		}
 	}
+	// Nodes are in creation order, so a node's inputs have their final
+	// types when it is reached.
 	for _, n := range g.nodes {
 		_, ok := n.op.(halfOp)
 		n.half = ok && p == FP16
+		if f, ok := n.op.(follower); ok && n.half {
+			n.half = anyHalfInput(n, f)
+		}
 		// A node whose float16 output would be a parameter's gradient or
 		// a kept tensor runs float32: those are never rounded to float16.
 		for i, t := range n.outs {
@@ -49,6 +70,18 @@ func ApplyPrecision(g *Graph, p Precision) error {
 		}
 	}
 	return nil
+}
+
+// anyHalfInput reports whether one of the inputs f's float16 kernel
+// stores as float16 is a float16 tensor.
+func anyHalfInput(n *Node, f follower) bool {
+	ins, _ := f.halfSlots()
+	for i, t := range n.ins {
+		if i < len(ins) && ins[i] && t != nil && t.dtype == Float16 {
+			return true
+		}
+	}
+	return false
 }
 
 // slotHalf reports whether n's input (or output) i is stored as float16

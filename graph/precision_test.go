@@ -4,18 +4,27 @@ import "testing"
 
 // TestApplyPrecision: FP16 stores the activations a float16 kernel writes
 // as float16, never a parameter gradient or a kept tensor (their writer
-// runs float32 instead), and FP32 restores float32 everywhere.
+// runs float32 instead); elementwise ops follow their inputs' type; FP32
+// restores float32 everywhere.
 func TestApplyPrecision(t *testing.T) {
 	g := New()
-	x, err := g.Input("x", Shape{2, 3})
+	x, err := g.Input("x", Shape{2, 3, 4, 4})
 	if err != nil {
 		t.Fatal(err)
 	}
-	w, err := g.Param("w", Shape{2, 3})
+	w, err := g.Param("w", Shape{2, 3, 2, 2})
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := g.Act(x, 2, 1) // an activation of an op with a float16 kernel
+	f, err := g.Act(x, 2, 1) // an elementwise op on a float32 input
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool, err := g.AvgPool2x2(f) // an op with a float16 kernel
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := g.Act(pool, 2, 1) // an elementwise op on a float16 input
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,24 +43,30 @@ func TestApplyPrecision(t *testing.T) {
 	for _, c := range []struct {
 		t    *Tensor
 		want DType
-	}{{x, Float32}, {w, Float32}, {a, Float16}, {s, Float16}, {k, Float32}} {
+	}{{x, Float32}, {w, Float32}, {f, Float32}, {pool, Float16}, {a, Float16}, {s, Float16}, {k, Float32}} {
 		if c.t.DType() != c.want {
 			t.Errorf("%v: %v, want %v", c.t, c.t.DType(), c.want)
 		}
 	}
-	if k.Node().half {
-		t.Error("the kept sum's node runs float16")
+	if k.Node().half || f.Node().half {
+		t.Error("the kept sum's node or the float32 input's activation runs float16")
 	}
 	p, err := PlanMemory(g, PlanOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The act reads x (float32) through a float16 copy; the kept add reads
-	// s (float16) through a float32 copy.
-	if got := len(p.Casts[a.Node().ID()]) + len(p.Casts[k.Node().ID()]); got != 2 {
-		t.Errorf("%d converted copies, want 2: %v", got, p.Casts)
+	// The pool reads f (float32) through a float16 copy; the kept add
+	// reads s (float16) through a float32 copy; nothing else converts.
+	for _, n := range g.Nodes() {
+		want := 0
+		if n == pool.Node() || n == k.Node() {
+			want = 1
+		}
+		if got := len(p.Casts[n.ID()]); got != want {
+			t.Errorf("%v: %d converted copies, want %d: %v", n, got, want, p.Casts[n.ID()])
+		}
 	}
-	if !p.Mem[a.ID()].Half || p.Mem[k.ID()].Half || p.Mem[a.ID()].Size != 2*6 {
+	if !p.Mem[a.ID()].Half || p.Mem[k.ID()].Half || p.Mem[a.ID()].Size != 2*24 {
 		t.Errorf("memory: a %+v, k %+v", p.Mem[a.ID()], p.Mem[k.ID()])
 	}
 	if err := ApplyPrecision(g, FP32); err != nil {

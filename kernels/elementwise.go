@@ -13,11 +13,12 @@ import (
 // ref.Fill, ref.Copy, ref.Scale, ref.Axpy, ref.Activate(Backward).
 
 // chunkElems is the largest element count one dispatch binds per span:
-// within maxStorageBufferRange, a multiple of 64 elements so every
-// chunk's offset stays aligned.
+// within maxStorageBufferRange for float32, a multiple of 64 elements and
+// of the offset alignment counted in float16 elements, so every chunk's
+// offset stays aligned in both storage types.
 func (k *Kernels) chunkElems() int {
 	r := int(k.dev.Info().MaxStorageBufferRange) / 4
-	align := int(max(k.dev.Info().MinStorageBufferOffsetAlignment/4, 64))
+	align := int(max(k.dev.Info().MinStorageBufferOffsetAlignment/2, 64))
 	return r / align * align
 }
 

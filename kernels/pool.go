@@ -31,10 +31,15 @@ func divMagic(d int) (m, s uint32) {
 // maxIndex bounds the element indices one dispatch divides (divMagic).
 const maxIndex = 1<<31 - 1
 
-// poolChunks splits the planes of a pool into dispatches whose inputs and
-// outputs each fit one binding, at aligned offsets.
+// poolChunks splits the planes of a float32 pool into dispatches whose
+// inputs and outputs each fit one binding, at aligned offsets.
 func (k *Kernels) poolChunks(op string, planes, inPer, outPer int) ([][2]int, error) {
-	c, err := k.unitChunk(int64(4*inPer), int64(4*outPer))
+	return k.poolChunksOf(op, planes, inPer, F32, outPer, F32)
+}
+
+// poolChunksOf is poolChunks for inputs stored as inType and outputs as outType.
+func (k *Kernels) poolChunksOf(op string, planes, inPer int, inType DType, outPer int, outType DType) ([][2]int, error) {
+	c, err := k.unitChunk(int64(inType.Size()*inPer), int64(outType.Size()*outPer))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
@@ -51,20 +56,33 @@ func (k *Kernels) poolChunks(op string, planes, inPer, outPer int) ([][2]int, er
 // c, h, w, 2, 2) is NFNet's transition pool (timm's AvgPool2d(2, 2,
 // ceil_mode=True, count_include_pad=False)).
 func (k *Kernels) AvgPool2D(p *engine.Program, s ref.PoolShape, x, y engine.Span) error {
-	return k.avgPool(p, s, x, y, false)
+	return k.avgPool(p, F32, s, x, y, false)
+}
+
+// AvgPool2DOf is AvgPool2D with x and y stored as d.
+func (k *Kernels) AvgPool2DOf(p *engine.Program, d DType, s ref.PoolShape, x, y engine.Span) error {
+	return k.avgPool(p, d, s, x, y, false)
 }
 
 // AvgPool2DBackward records dx from dy for AvgPool2D of shape s: every
 // input gets dy/count from each window that counted it. dx is
 // overwritten.
 func (k *Kernels) AvgPool2DBackward(p *engine.Program, s ref.PoolShape, dy, dx engine.Span) error {
-	return k.avgPool(p, s, dy, dx, true)
+	return k.avgPool(p, F32, s, dy, dx, true)
 }
 
-func (k *Kernels) avgPool(p *engine.Program, s ref.PoolShape, src, dst engine.Span, backward bool) error {
+// AvgPool2DBackwardOf is AvgPool2DBackward with dy and dx stored as d.
+func (k *Kernels) AvgPool2DBackwardOf(p *engine.Program, d DType, s ref.PoolShape, dy, dx engine.Span) error {
+	return k.avgPool(p, d, s, dy, dx, true)
+}
+
+func (k *Kernels) avgPool(p *engine.Program, d DType, s ref.PoolShape, src, dst engine.Span, backward bool) error {
 	op := "avgpool2d"
 	if backward {
 		op = "avgpool2d backward"
+	}
+	if err := k.checkDType(op, d); err != nil {
+		return err
 	}
 	if err := s.Validate(); err != nil {
 		return fmt.Errorf("%s: %w", op, err)
@@ -83,25 +101,26 @@ func (k *Kernels) avgPool(p *engine.Program, s ref.PoolShape, src, dst engine.Sp
 		rows, cols = s.H, s.W
 	}
 	planes := s.N * s.C
-	if err := needElems(name, "src", src, planes*srcPer); err != nil {
+	if err := needElemsOf(name, "src", src, planes*srcPer, d); err != nil {
 		return err
 	}
-	if err := needElems(name, "dst", dst, planes*dstPer); err != nil {
+	if err := needElemsOf(name, "dst", dst, planes*dstPer, d); err != nil {
 		return err
 	}
-	chunks, err := k.poolChunks(name, planes, inPer, outPer)
+	chunks, err := k.poolChunksOf(name, planes, inPer, d, outPer, d)
 	if err != nil {
 		return err
 	}
 	if s.KH == 2 && s.KW == 2 && s.StrideH == 2 && s.StrideW == 2 && s.PadTop == 0 && s.PadLeft == 0 && s.W%4 == 0 && oh == ceilDiv(s.H, 2) {
-		return k.pool2x2(p, name, s, chunks, src, dst, backward)
+		return k.pool2x2(p, d, name, s, chunks, src, dst, backward)
 	}
-	pipe, err := k.pipeline("pool", k.tune.ElementwiseLocal, uint32(s.KH), uint32(s.KW), uint32(s.StrideH), uint32(s.StrideW), flagU32(backward), flagU32(k.runs()))
+	pipe, err := k.pipeline(d.variant("pool"), k.tune.ElementwiseLocal, uint32(s.KH), uint32(s.KW), uint32(s.StrideH), uint32(s.StrideW), flagU32(backward), flagU32(k.runs()))
 	if err != nil {
 		return err
 	}
 	mc, sc := divMagic(cols)
 	mr, sr := divMagic(rows)
+	eb := int64(d.Size())
 	for _, c := range chunks {
 		np := c[1] - c[0]
 		total := np * dstPer
@@ -112,7 +131,7 @@ func (k *Kernels) avgPool(p *engine.Program, s ref.PoolShape, src, dst engine.Sp
 			label = fmt.Sprintf("%s planes [%d:%d]", name, c[0], c[1])
 		}
 		if err := k.dispatch(p, label, pipe, [3]uint32{uint32(groups), 1, 1}, push,
-			src.Sub(int64(4*c[0]*srcPer), int64(4*np*srcPer)).Read(), dst.Sub(int64(4*c[0]*dstPer), int64(4*total)).Write()); err != nil {
+			src.Sub(eb*int64(c[0]*srcPer), eb*int64(np*srcPer)).Read(), dst.Sub(eb*int64(c[0]*dstPer), eb*int64(total)).Write()); err != nil {
 			return err
 		}
 	}
@@ -121,8 +140,8 @@ func (k *Kernels) avgPool(p *engine.Program, s ref.PoolShape, src, dst engine.Sp
 
 // pool2x2 records shader pool2x2, the fast path of NFNet's transition
 // pool: every window starts inside the image and rows split into vec4s.
-func (k *Kernels) pool2x2(p *engine.Program, name string, s ref.PoolShape, chunks [][2]int, src, dst engine.Span, backward bool) error {
-	pipe, err := k.pipeline("pool2x2", k.tune.ElementwiseLocal, flagU32(backward), flagU32(k.runs()))
+func (k *Kernels) pool2x2(p *engine.Program, d DType, name string, s ref.PoolShape, chunks [][2]int, src, dst engine.Span, backward bool) error {
+	pipe, err := k.pipeline(d.variant("pool2x2"), k.tune.ElementwiseLocal, flagU32(backward), flagU32(k.runs()))
 	if err != nil {
 		return err
 	}
@@ -134,6 +153,7 @@ func (k *Kernels) pool2x2(p *engine.Program, name string, s ref.PoolShape, chunk
 	}
 	mw, sw := divMagic(w4)
 	mo, so := divMagic(oh)
+	eb := int64(d.Size())
 	for _, c := range chunks {
 		np := c[1] - c[0]
 		pairs := np * oh * w4
@@ -143,7 +163,7 @@ func (k *Kernels) pool2x2(p *engine.Program, name string, s ref.PoolShape, chunk
 			label = fmt.Sprintf("%s planes [%d:%d]", name, c[0], c[1])
 		}
 		if err := k.dispatch(p, label, pipe, [3]uint32{uint32(groups), 1, 1}, pushBuf(nil).i(pairs).i(s.H).i(w4).i(oh).u(mw).u(sw).u(mo).u(so),
-			src.Sub(int64(4*c[0]*srcPer), int64(4*np*srcPer)).Read(), dst.Sub(int64(4*c[0]*dstPer), int64(4*np*dstPer)).Write()); err != nil {
+			src.Sub(eb*int64(c[0]*srcPer), eb*int64(np*srcPer)).Read(), dst.Sub(eb*int64(c[0]*dstPer), eb*int64(np*dstPer)).Write()); err != nil {
 			return err
 		}
 	}
@@ -152,39 +172,57 @@ func (k *Kernels) pool2x2(p *engine.Program, name string, s ref.PoolShape, chunk
 
 // GlobalAvgPool records y[n, c] = mean over h, w of x[n, c, h, w].
 func (k *Kernels) GlobalAvgPool(p *engine.Program, s ref.NCHWShape, x, y engine.Span) error {
-	return k.planeReduce(p, "global avgpool", s, 0, 0, x, x, x, y)
+	return k.GlobalAvgPoolOf(p, F32, s, x, y)
 }
 
-// planeReduce records shader pool_global over the N*C planes of s.
-func (k *Kernels) planeReduce(p *engine.Program, op string, s ref.NCHWShape, mode uint32, gain float32, x, dy, z, out engine.Span) error {
+// GlobalAvgPoolOf is GlobalAvgPool with x stored as d (y, one value per
+// plane, stays float32).
+func (k *Kernels) GlobalAvgPoolOf(p *engine.Program, d DType, s ref.NCHWShape, x, y engine.Span) error {
+	return k.planeReduce(p, "global avgpool", d, s, 0, 0, x, x, x, y)
+}
+
+// planeReduce records shader pool_global over the N*C planes of s, x
+// and dy stored as d.
+func (k *Kernels) planeReduce(p *engine.Program, op string, d DType, s ref.NCHWShape, mode uint32, gain float32, x, dy, z, out engine.Span) error {
+	if err := k.checkDType(op, d); err != nil {
+		return err
+	}
 	if err := s.Validate(); err != nil {
 		return fmt.Errorf("%s: %w", op, err)
 	}
 	name := fmt.Sprintf("%s %v", op, s)
 	planes, hw := s.N*s.C, s.H*s.W
-	need := []spanNeed{{"x", x, s.Len()}, {"out", out, planes}}
+	act := []spanNeed{{"x", x, s.Len()}}
+	need := []spanNeed{{"out", out, planes}}
 	if mode == 1 {
-		need = append(need, spanNeed{"dy", dy, s.Len()}, spanNeed{"z", z, planes})
+		act = append(act, spanNeed{"dy", dy, s.Len()})
+		need = append(need, spanNeed{"z", z, planes})
+	}
+	for _, a := range act {
+		if err := needElemsOf(name, a.name, a.s, a.n, d); err != nil {
+			return err
+		}
 	}
 	for _, a := range need {
 		if err := needElems(name, a.name, a.s, a.n); err != nil {
 			return err
 		}
 	}
-	chunks, err := k.poolChunks(name, planes, hw, 1)
+	eb := d.Size()
+	chunks, err := k.poolChunksOf(name, planes, hw, d, 1, F32)
 	if err != nil {
 		return err
 	}
-	pipe, err := k.pipeline("pool_global", k.tune.ElementwiseLocal, mode)
+	pipe, err := k.pipeline(d.variant("pool_global"), k.tune.ElementwiseLocal, mode)
 	if err != nil {
 		return err
 	}
 	for _, c := range chunks {
 		np := c[1] - c[0]
-		xs := x.Sub(int64(4*c[0]*hw), int64(4*np*hw)).Read()
+		xs := x.Sub(int64(eb*c[0]*hw), int64(eb*np*hw)).Read()
 		dys, zs := xs, xs
 		if mode == 1 {
-			dys = dy.Sub(int64(4*c[0]*hw), int64(4*np*hw)).Read()
+			dys = dy.Sub(int64(eb*c[0]*hw), int64(eb*np*hw)).Read()
 			zs = z.Sub(int64(4*c[0]), int64(4*np)).Read()
 		}
 		groups := min(ceilDiv(np, int(k.tune.ElementwiseLocal)), int(k.tune.ElementwiseMaxGroups))
@@ -202,7 +240,13 @@ func (k *Kernels) planeReduce(p *engine.Program, op string, s ref.NCHWShape, mod
 
 // GlobalAvgPoolBackward records dx[n, c, h, w] = dy[n, c] / (H*W).
 func (k *Kernels) GlobalAvgPoolBackward(p *engine.Program, s ref.NCHWShape, dy, dx engine.Span) error {
-	return k.seBroadcast(p, "global avgpool backward", s, false, 0, engine.Span{}, engine.Span{}, dy, dx)
+	return k.GlobalAvgPoolBackwardOf(p, F32, s, dy, dx)
+}
+
+// GlobalAvgPoolBackwardOf is GlobalAvgPoolBackward with dx stored as d
+// (dy, one value per plane, stays float32).
+func (k *Kernels) GlobalAvgPoolBackwardOf(p *engine.Program, d DType, s ref.NCHWShape, dy, dx engine.Span) error {
+	return k.seBroadcast(p, "global avgpool backward", d, s, false, 0, engine.Span{}, engine.Span{}, dy, dx)
 }
 
 // unitChunk is how many units (planes) of the given byte sizes one

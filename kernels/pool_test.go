@@ -55,31 +55,43 @@ func testAvgPool2D(t *testing.T, d *engine.Device, k *Kernels) {
 		shapes = append(shapes, ref.AvgPoolSameShape(2, 3, hw[0], hw[1], 3, 2),
 			ref.PoolShape{N: 2, C: 3, H: hw[0], W: hw[1], KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1})
 	}
-	for _, s := range shapes {
-		t.Run(fmt.Sprintf("%dx%dx%dx%d/k%d/s%d/pad%d%d%d%d", s.N, s.C, s.H, s.W, s.KH, s.StrideH, s.PadTop, s.PadBottom, s.PadLeft, s.PadRight), func(t *testing.T) {
-			x := randn(uint64(s.XLen()), s.XLen(), 1)
-			dy := randn(uint64(s.YLen())+9, s.YLen(), 1)
-			bx, bdy := upload(t, d, x), upload(t, d, dy)
-			by, bdx := upload(t, d, nans(s.YLen())), upload(t, d, nans(s.XLen()))
-			runProgram(t, k, func(p *engine.Program) error {
-				if err := k.AvgPool2D(p, s, bx.Span(), by.Span()); err != nil {
-					return err
-				}
-				return k.AvgPool2DBackward(p, s, bdy.Span(), bdx.Span())
+	for _, dt := range storageTypes {
+		up, down := storageIO(dt)
+		for _, s := range shapes {
+			t.Run(fmt.Sprintf("%v/%dx%dx%dx%d/k%d/s%d/pad%d%d%d%d", dt, s.N, s.C, s.H, s.W, s.KH, s.StrideH, s.PadTop, s.PadBottom, s.PadLeft, s.PadRight), func(t *testing.T) {
+				testAvgPool2DOf(t, d, k, dt, s, up, down)
 			})
-			y, dx := make([]float64, s.YLen()), make([]float64, s.XLen())
-			ref.AvgPool2D(s, to64(x), y)
-			ref.AvgPool2DBackward(s, to64(dy), dx)
-			// At most KH*KW fp32 adds then one division: (KH*KW+1)
-			// roundings of the sum of |terms| (<= KH*KW*max|x|), plus
-			// the reference's float32 rounding; absolute, since sums of
-			// opposite signs cancel.
-			u := math.Pow(2, -24)
-			kk := float64(s.KH * s.KW)
-			assertClose(t, "y", download(t, by), to32(y), (kk+2)*u*kk*maxAbs(x), u)
-			assertClose(t, "dx", download(t, bdx), to32(dx), (kk+2)*u*kk*maxAbs(dy), u)
-		})
+		}
 	}
+}
+
+// testAvgPool2DOf checks one shape in the variant storing dt (its inputs
+// are dt values; the float16 store adds one rounding, storageTol).
+func testAvgPool2DOf(t *testing.T, d *engine.Device, k *Kernels, dt DType, s ref.PoolShape,
+	up func(*testing.T, *engine.Device, []float32) *engine.Buffer, down func(*testing.T, *engine.Buffer) []float32) {
+	x := storageInputs(dt, randn(uint64(s.XLen()), s.XLen(), 1))
+	dy := storageInputs(dt, randn(uint64(s.YLen())+9, s.YLen(), 1))
+	bx, bdy := up(t, d, x), up(t, d, dy)
+	by, bdx := up(t, d, nans(s.YLen())), up(t, d, nans(s.XLen()))
+	runProgram(t, k, func(p *engine.Program) error {
+		if err := k.AvgPool2DOf(p, dt, s, bx.Span(), by.Span()); err != nil {
+			return err
+		}
+		return k.AvgPool2DBackwardOf(p, dt, s, bdy.Span(), bdx.Span())
+	})
+	y, dx := make([]float64, s.YLen()), make([]float64, s.XLen())
+	ref.AvgPool2D(s, to64(x), y)
+	ref.AvgPool2DBackward(s, to64(dy), dx)
+	// At most KH*KW fp32 adds then one division: (KH*KW+1)
+	// roundings of the sum of |terms| (<= KH*KW*max|x|), plus
+	// the reference's float32 rounding; absolute, since sums of
+	// opposite signs cancel.
+	u := math.Pow(2, -24)
+	kk := float64(s.KH * s.KW)
+	yAtol, yRtol := storageTol(dt, (kk+2)*u*kk*maxAbs(x), u)
+	assertClose(t, "y", down(t, by), to32(y), yAtol, yRtol)
+	dxAtol, dxRtol := storageTol(dt, (kk+2)*u*kk*maxAbs(dy), u)
+	assertClose(t, "dx", down(t, bdx), to32(dx), dxAtol, dxRtol)
 }
 
 func maxAbs(v []float32) float64 {
@@ -98,31 +110,38 @@ func TestGlobalAvgPool(t *testing.T) {
 	}
 }
 
+// testGlobalAvgPool runs both storage variants: the float16 one reads x
+// and writes dx as float16 (the per-plane mean and its gradient stay
+// float32), so only dx gains the float16 store's rounding.
 func testGlobalAvgPool(t *testing.T, d *engine.Device, k *Kernels) {
-	for _, s := range nchwShapes {
-		t.Run(fmt.Sprintf("%dx%dx%dx%d", s.N, s.C, s.H, s.W), func(t *testing.T) {
-			x := randn(uint64(s.Len()), s.Len(), 1)
-			dy := randn(uint64(s.Len())+1, s.N*s.C, 1)
-			bx, bdy := upload(t, d, x), upload(t, d, dy)
-			by, bdx := upload(t, d, nans(s.N*s.C)), upload(t, d, nans(s.Len()))
-			runProgram(t, k, func(p *engine.Program) error {
-				if err := k.GlobalAvgPool(p, s, bx.Span(), by.Span()); err != nil {
-					return err
-				}
-				return k.GlobalAvgPoolBackward(p, s, bdy.Span(), bdx.Span())
+	for _, dt := range storageTypes {
+		up, down := storageIO(dt)
+		for _, s := range nchwShapes {
+			t.Run(fmt.Sprintf("%v/%dx%dx%dx%d", dt, s.N, s.C, s.H, s.W), func(t *testing.T) {
+				x := storageInputs(dt, randn(uint64(s.Len()), s.Len(), 1))
+				dy := randn(uint64(s.Len())+1, s.N*s.C, 1)
+				bx, bdy := up(t, d, x), upload(t, d, dy)
+				by, bdx := upload(t, d, nans(s.N*s.C)), up(t, d, nans(s.Len()))
+				runProgram(t, k, func(p *engine.Program) error {
+					if err := k.GlobalAvgPoolOf(p, dt, s, bx.Span(), by.Span()); err != nil {
+						return err
+					}
+					return k.GlobalAvgPoolBackwardOf(p, dt, s, bdy.Span(), bdx.Span())
+				})
+				y, dx := make([]float64, s.N*s.C), make([]float64, s.Len())
+				ref.GlobalAvgPool(s, to64(x), y)
+				ref.GlobalAvgPoolBackward(s, to64(dy), dx)
+				// A sequential fp32 sum of HW/4 vec4 terms, then 3 adds and
+				// a division: (HW/4 + 5) roundings of max|x| (the mean of
+				// terms of either sign has no relative bound). dx = dy*(1/HW):
+				// two roundings plus the reference's.
+				u := math.Pow(2, -24)
+				hw := float64(s.H * s.W)
+				assertClose(t, "mean", download(t, by), to32(y), (hw/4+5)*u*maxAbs(x), u)
+				dxAtol, dxRtol := storageTol(dt, 0, 3*u)
+				assertClose(t, "mean backward", down(t, bdx), to32(dx), dxAtol, dxRtol)
 			})
-			y, dx := make([]float64, s.N*s.C), make([]float64, s.Len())
-			ref.GlobalAvgPool(s, to64(x), y)
-			ref.GlobalAvgPoolBackward(s, to64(dy), dx)
-			// A sequential fp32 sum of HW/4 vec4 terms, then 3 adds and
-			// a division: (HW/4 + 5) roundings of max|x| (the mean of
-			// terms of either sign has no relative bound). dx = dy*(1/HW):
-			// two roundings plus the reference's.
-			u := math.Pow(2, -24)
-			hw := float64(s.H * s.W)
-			assertClose(t, "mean", download(t, by), to32(y), (hw/4+5)*u*maxAbs(x), u)
-			assertClose(t, "mean backward", download(t, bdx), to32(dx), 0, 3*u)
-		})
+		}
 	}
 }
 

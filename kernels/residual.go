@@ -195,8 +195,8 @@ func (k *Kernels) ResidualScratch(s ref.NCHWShape) int {
 }
 
 // residualCheck validates the shape and the sizes of the spans (those in
-// full hold the whole tensor).
-func residualCheck(op string, s ref.NCHWShape, alpha float32, full []spanNeed, skip, mask engine.Span) error {
+// full hold the whole tensor, in elements of d).
+func residualCheck(op string, d DType, s ref.NCHWShape, alpha float32, full []spanNeed, skip, mask engine.Span) error {
 	if err := s.Validate(); err != nil {
 		return fmt.Errorf("%s: %w", op, err)
 	}
@@ -208,7 +208,7 @@ func residualCheck(op string, s ref.NCHWShape, alpha float32, full []spanNeed, s
 	}
 	name := fmt.Sprintf("%s %v", op, s)
 	for _, sp := range full {
-		if err := needElems(name, sp.name, sp.s, s.Len()); err != nil {
+		if err := needElemsOf(name, sp.name, sp.s, s.Len(), d); err != nil {
 			return err
 		}
 	}
@@ -228,18 +228,28 @@ func residualCheck(op string, s ref.NCHWShape, alpha float32, full []spanNeed, s
 // holds N per-sample values (DropPathMask) or has no buffer for none. out
 // may be shortcut or h (in place).
 func (k *Kernels) Residual(p *engine.Program, s ref.NCHWShape, alpha float32, shortcut, h, skipGain, mask, out engine.Span) error {
+	return k.ResidualOf(p, F32, s, alpha, shortcut, h, skipGain, mask, out)
+}
+
+// ResidualOf is Residual with shortcut, h and out stored as d (the math
+// in float32; skipGain and mask stay float32).
+func (k *Kernels) ResidualOf(p *engine.Program, d DType, s ref.NCHWShape, alpha float32, shortcut, h, skipGain, mask, out engine.Span) error {
 	const op = "residual"
-	if err := residualCheck(op, s, alpha, []spanNeed{{name: "shortcut", s: shortcut}, {name: "h", s: h}, {name: "out", s: out}}, skipGain, mask); err != nil {
+	if err := k.checkDType(op, d); err != nil {
 		return err
 	}
-	pipe, err := k.pipeline("residual", k.tune.ElementwiseLocal, 0, flagU32(mask.Buf != nil), 0, 0, flagU32(k.runs()))
+	if err := residualCheck(op, d, s, alpha, []spanNeed{{name: "shortcut", s: shortcut}, {name: "h", s: h}, {name: "out", s: out}}, skipGain, mask); err != nil {
+		return err
+	}
+	pipe, err := k.pipeline(d.variant("residual"), k.tune.ElementwiseLocal, 0, flagU32(mask.Buf != nil), 0, 0, flagU32(k.runs()))
 	if err != nil {
 		return err
 	}
 	sk, m := k.residualParams(s, skipGain, mask)
 	mp, sp := divMagic(s.C * s.H * s.W)
+	eb := int64(d.Size())
 	for _, c := range k.residualChunks(s.Len()) {
-		off, size := int64(4*c[0]), int64(4*(c[1]-c[0]))
+		off, size := eb*int64(c[0]), eb*int64(c[1]-c[0])
 		a, hh, o := shortcut.Sub(off, size).Read(), h.Sub(off, size).Read(), out.Sub(off, size).Write()
 		if out == shortcut {
 			a.Access, o.Access = engine.ReadWrite, engine.ReadWrite
@@ -279,12 +289,21 @@ func (k *Kernels) residualParams(s ref.NCHWShape, skipGain, mask engine.Span) (e
 // elements), then their sum. dh and dskipGain are overwritten, not
 // accumulated.
 func (k *Kernels) ResidualBackward(p *engine.Program, s ref.NCHWShape, alpha float32, h, skipGain, mask, dout, dshortcut, dh, dskipGain, scratch engine.Span) error {
+	return k.ResidualBackwardOf(p, F32, s, alpha, h, skipGain, mask, dout, dshortcut, dh, dskipGain, scratch)
+}
+
+// ResidualBackwardOf is ResidualBackward with h, dout, dshortcut and dh
+// stored as d (skipGain, mask, dskipGain and scratch stay float32).
+func (k *Kernels) ResidualBackwardOf(p *engine.Program, d DType, s ref.NCHWShape, alpha float32, h, skipGain, mask, dout, dshortcut, dh, dskipGain, scratch engine.Span) error {
 	const op = "residual backward"
+	if err := k.checkDType(op, d); err != nil {
+		return err
+	}
 	full := []spanNeed{{name: "h", s: h}, {name: "dout", s: dout}, {name: "dh", s: dh}}
 	if dshortcut.Buf != nil {
 		full = append(full, spanNeed{name: "dshortcut", s: dshortcut})
 	}
-	if err := residualCheck(op, s, alpha, full, skipGain, mask); err != nil {
+	if err := residualCheck(op, d, s, alpha, full, skipGain, mask); err != nil {
 		return err
 	}
 	name := fmt.Sprintf("%s %v", op, s)
@@ -296,24 +315,25 @@ func (k *Kernels) ResidualBackward(p *engine.Program, s ref.NCHWShape, alpha flo
 		return err
 	}
 	ppg := k.residualPartsPerGroup()
-	pipe, err := k.pipeline("residual", k.tune.ElementwiseLocal, 1, flagU32(mask.Buf != nil), flagU32(dshortcut.Buf != nil), flagU32(ppg == 1), flagU32(k.runs()))
+	pipe, err := k.pipeline(d.variant("residual"), k.tune.ElementwiseLocal, 1, flagU32(mask.Buf != nil), flagU32(dshortcut.Buf != nil), flagU32(ppg == 1), flagU32(k.runs()))
 	if err != nil {
 		return err
 	}
 	sk, m := k.residualParams(s, skipGain, mask)
 	mp, sp := divMagic(s.C * s.H * s.W)
 	at := 0
+	eb := int64(d.Size())
 	for _, c := range k.residualChunks(s.Len()) {
-		off, size := int64(4*c[0]), int64(4*(c[1]-c[0]))
+		off, size := eb*int64(c[0]), eb*int64(c[1]-c[0])
 		groups := k.residualGroups(c[1]-c[0], true)
-		d := dh.Sub(off, size).Write()
-		ds := d // unused without dshortcut: dh is written anyway
+		dha := dh.Sub(off, size).Write()
+		ds := dha // unused without dshortcut: dh is written anyway
 		if dshortcut.Buf != nil {
 			ds = dshortcut.Sub(off, size).Write()
 		}
 		label := fmt.Sprintf("%s [%d:%d]", name, c[0], c[1])
 		if err := k.dispatch(p, label, pipe, [3]uint32{uint32(groups), 1, 1}, pushBuf(nil).i(c[1]-c[0]).i(c[0]).u(mp).u(sp).f(alpha).i(at),
-			dout.Sub(off, size).Read(), h.Sub(off, size).Read(), sk, m, d, ds, scratch.Sub(0, int64(4*parts)).Write()); err != nil {
+			dout.Sub(off, size).Read(), h.Sub(off, size).Read(), sk, m, dha, ds, scratch.Sub(0, int64(4*parts)).Write()); err != nil {
 			return err
 		}
 		at += groups * ppg

@@ -3,6 +3,7 @@ package kernels
 import (
 	"fmt"
 	"math"
+	"slices"
 	"testing"
 
 	"github.com/nfvk/nfvk/engine"
@@ -41,13 +42,23 @@ func TestResidual(t *testing.T) {
 }
 
 func testResidual(t *testing.T, d *engine.Device, k *Kernels) {
+	for _, dt := range storageTypes {
+		testResidualOf(t, d, k, dt)
+	}
+}
+
+// testResidualOf runs the shape table through the variant storing dt:
+// its inputs are dt values, and the float16 variant's stores each round
+// once more (storageTol); the float32 skip-gain sum is the same.
+func testResidualOf(t *testing.T, d *engine.Device, k *Kernels, dt DType) {
 	const alpha = ref.ResidualAlpha
+	up, down := storageIO(dt)
 	for _, s := range nchwShapes {
 		for _, withMask := range []bool{false, true} {
-			t.Run(fmt.Sprintf("%dx%dx%dx%d/mask=%v", s.N, s.C, s.H, s.W, withMask), func(t *testing.T) {
+			t.Run(fmt.Sprintf("%v/%dx%dx%dx%d/mask=%v", dt, s.N, s.C, s.H, s.W, withMask), func(t *testing.T) {
 				n := s.Len()
 				seed := uint64(n + s.N)
-				sc, h, dout := randn(seed, n, 1), randn(seed+1, n, 1), randn(seed+2, n, 1)
+				sc, h, dout := storageInputs(dt, randn(seed, n, 1)), storageInputs(dt, randn(seed+1, n, 1)), storageInputs(dt, randn(seed+2, n, 1))
 				skip := []float32{0.37}
 				var mask []float32
 				bmask := engine.Span{}
@@ -58,23 +69,23 @@ func testResidual(t *testing.T, d *engine.Device, k *Kernels) {
 					}
 					bmask = upload(t, d, mask).Span()
 				}
-				bsc, bh, bdout, bskip := upload(t, d, sc), upload(t, d, h), upload(t, d, dout), upload(t, d, skip)
-				bout, bdh, bds, bdskip := upload(t, d, nans(n)), upload(t, d, nans(n)), upload(t, d, nans(n)), upload(t, d, nans(1))
-				bdh2, bdskip2 := upload(t, d, nans(n)), upload(t, d, nans(1))
-				binplace := upload(t, d, sc)
+				bsc, bh, bdout, bskip := up(t, d, sc), up(t, d, h), up(t, d, dout), upload(t, d, skip)
+				bout, bdh, bds, bdskip := up(t, d, nans(n)), up(t, d, nans(n)), up(t, d, nans(n)), upload(t, d, nans(1))
+				bdh2, bdskip2 := up(t, d, nans(n)), upload(t, d, nans(1))
+				binplace := up(t, d, sc)
 				scratch := upload(t, d, nans(k.ResidualScratch(s)))
 				scratch2 := upload(t, d, nans(k.ResidualScratch(s)))
 				runProgram(t, k, func(p *engine.Program) error {
-					if err := k.Residual(p, s, alpha, bsc.Span(), bh.Span(), bskip.Span(), bmask, bout.Span()); err != nil {
+					if err := k.ResidualOf(p, dt, s, alpha, bsc.Span(), bh.Span(), bskip.Span(), bmask, bout.Span()); err != nil {
 						return err
 					}
-					if err := k.Residual(p, s, alpha, binplace.Span(), bh.Span(), bskip.Span(), bmask, binplace.Span()); err != nil {
+					if err := k.ResidualOf(p, dt, s, alpha, binplace.Span(), bh.Span(), bskip.Span(), bmask, binplace.Span()); err != nil {
 						return err
 					}
-					if err := k.ResidualBackward(p, s, alpha, bh.Span(), bskip.Span(), bmask, bdout.Span(), bds.Span(), bdh.Span(), bdskip.Span(), scratch.Span()); err != nil {
+					if err := k.ResidualBackwardOf(p, dt, s, alpha, bh.Span(), bskip.Span(), bmask, bdout.Span(), bds.Span(), bdh.Span(), bdskip.Span(), scratch.Span()); err != nil {
 						return err
 					}
-					return k.ResidualBackward(p, s, alpha, bh.Span(), bskip.Span(), bmask, bdout.Span(), engine.Span{}, bdh2.Span(), bdskip2.Span(), scratch2.Span())
+					return k.ResidualBackwardOf(p, dt, s, alpha, bh.Span(), bskip.Span(), bmask, bdout.Span(), engine.Span{}, bdh2.Span(), bdskip2.Span(), scratch2.Span())
 				})
 				var m64 []float64
 				if withMask {
@@ -93,11 +104,13 @@ func testResidual(t *testing.T, d *engine.Device, k *Kernels) {
 				for _, v := range h {
 					maxH = max(maxH, math.Abs(float64(v)))
 				}
-				assertClose(t, "out", download(t, bout), to32(out), 2*u*alpha*0.37*maxH, 2*u)
-				assertClose(t, "out in place", download(t, binplace), download(t, bout), 0, 0)
-				assertClose(t, "dh", download(t, bdh), to32(dh), 0, 3*u)
-				assertClose(t, "dshortcut", download(t, bds), download(t, bdout), 0, 0)
-				assertClose(t, "dh without dshortcut", download(t, bdh2), download(t, bdh), 0, 0)
+				outAtol, outRtol := storageTol(dt, 2*u*alpha*0.37*maxH, 2*u)
+				assertClose(t, "out", down(t, bout), to32(out), outAtol, outRtol)
+				assertClose(t, "out in place", down(t, binplace), down(t, bout), 0, 0)
+				dhAtol, dhRtol := storageTol(dt, 0, 3*u)
+				assertClose(t, "dh", down(t, bdh), to32(dh), dhAtol, dhRtol)
+				assertClose(t, "dshortcut", down(t, bds), down(t, bdout), 0, 0)
+				assertClose(t, "dh without dshortcut", down(t, bdh2), down(t, bdh), 0, 0)
 				// dskip: fp32 sum of n products in per-invocation runs,
 				// a workgroup tree and the partials' sum; bound it by
 				// (n+3)*2^-24 (recursive summation, plus the product,
@@ -210,12 +223,14 @@ func TestResidualRejectsBadShapes(t *testing.T) {
 	p := d.NewProgram("bad", engine.ProgramOptions{})
 	defer p.Close()
 	for name, err := range map[string]error{
-		"zero C":        k.Residual(p, ref.NCHWShape{N: 2, C: 0, H: 2, W: 2}, 0.2, a.Span(), a.Span(), one.Span(), engine.Span{}, a.Span()),
-		"h too small":   k.Residual(p, ref.NCHWShape{N: 2, C: 3, H: 2, W: 3}, 0.2, a.Span(), a.Span(), one.Span(), engine.Span{}, a.Span()),
-		"mask small":    k.Residual(p, ref.NCHWShape{N: 24, C: 1, H: 1, W: 1}, 0.2, a.Span(), a.Span(), one.Span(), one.Span(), a.Span()),
-		"no skip":       k.Residual(p, s, 0.2, a.Span(), a.Span(), engine.Span{}, engine.Span{}, a.Span()),
-		"nan alpha":     k.Residual(p, s, float32(math.NaN()), a.Span(), a.Span(), one.Span(), engine.Span{}, a.Span()),
-		"bwd scratch":   k.ResidualBackward(p, ref.NCHWShape{N: 24, C: 1, H: 1, W: 1}, 0.2, a.Span(), one.Span(), engine.Span{}, a.Span(), engine.Span{}, a.Span(), one.Span(), engine.Span{}),
+		"zero C":      k.Residual(p, ref.NCHWShape{N: 2, C: 0, H: 2, W: 2}, 0.2, a.Span(), a.Span(), one.Span(), engine.Span{}, a.Span()),
+		"h too small": k.Residual(p, ref.NCHWShape{N: 2, C: 3, H: 2, W: 3}, 0.2, a.Span(), a.Span(), one.Span(), engine.Span{}, a.Span()),
+		"mask small":  k.Residual(p, ref.NCHWShape{N: 24, C: 1, H: 1, W: 1}, 0.2, a.Span(), a.Span(), one.Span(), one.Span(), a.Span()),
+		"no skip":     k.Residual(p, s, 0.2, a.Span(), a.Span(), engine.Span{}, engine.Span{}, a.Span()),
+		"nan alpha":   k.Residual(p, s, float32(math.NaN()), a.Span(), a.Span(), one.Span(), engine.Span{}, a.Span()),
+		"bwd scratch": k.ResidualBackward(p, ref.NCHWShape{N: 24, C: 1, H: 1, W: 1}, 0.2, a.Span(), one.Span(), engine.Span{}, a.Span(), engine.Span{}, a.Span(), one.Span(), engine.Span{}),
+		// 96 bytes hold 48 float16, fewer than the 60 elements of the shape.
+		"f16 too small": k.ResidualOf(p, F16, ref.NCHWShape{N: 2, C: 3, H: 2, W: 5}, 0.2, a.Span(), a.Span(), one.Span(), engine.Span{}, a.Span()),
 		"bwd dskip":     k.ResidualBackward(p, s, 0.2, a.Span(), one.Span(), engine.Span{}, a.Span(), engine.Span{}, a.Span(), engine.Span{}, a.Span()),
 		"dropout rate":  k.Dropout(p, seed.Span(), 0, 1.5, a.Span(), a.Span()),
 		"dropout sizes": k.Dropout(p, seed.Span(), 0, 0.5, a.Span(), one.Span()),
@@ -271,6 +286,13 @@ func TestResidualAndDropoutBeyondStorageRange(t *testing.T) {
 	if err := k.Dropout(p, seed.Span(), 5, 0.5, h.Span(), drop.Span()); err != nil {
 		t.Fatal(err)
 	}
+	// The float16 variant splits at the same elements, at half the byte
+	// offsets (chunkElems keeps them aligned).
+	fill16 := func(v float32) *engine.Buffer { return uploadF16(t, d, slices.Repeat([]float32{v}, n)) }
+	sc16, h16, out16 := fill16(1), fill16(2), fill16(float32(math.NaN()))
+	if err := k.ResidualOf(p, F16, s, 0.2, sc16.Span(), h16.Span(), skip.Span(), mask.Span(), out16.Span()); err != nil {
+		t.Fatal(err)
+	}
 	if p.Len() < 4 {
 		t.Errorf("%d dispatches for two ops over %d bytes: not split", p.Len(), 4*n)
 	}
@@ -284,6 +306,7 @@ func TestResidualAndDropoutBeyondStorageRange(t *testing.T) {
 	if err := engine.Download(drop, dropped); err != nil {
 		t.Fatal(err)
 	}
+	got16 := downloadF16(t, out16)
 	chunk := k.chunkElems()
 	for _, i := range []int{0, per - 1, per, 2*per - 1, 2 * per, chunk - 1, chunk, chunk + 1, n - 1} {
 		want := float32(1 + 0.2*0.5*2) // samples 0 and 2 kept
@@ -292,6 +315,9 @@ func TestResidualAndDropoutBeyondStorageRange(t *testing.T) {
 		}
 		if math.Abs(float64(got[i]-want)) > 1e-6 {
 			t.Errorf("out[%d] (sample %d) = %v, want %v", i, i/per, got[i], want)
+		}
+		if math.Abs(float64(got16[i]-want)) > f16Unit*1.2 { // one float16 rounding of 1.2
+			t.Errorf("f16 out[%d] (sample %d) = %v, want %v", i, i/per, got16[i], want)
 		}
 		wantD := float32(0)
 		if ref.RandomBits(77, 5, uint64(i))>>8 >= ref.DropThreshold(0.5) {

@@ -82,6 +82,18 @@ func (k *Kernels) checkDType(op string, d DType) error {
 }
 
 // elemsOf is elems for a span of d elements.
+// needElemsOf checks that s holds at least n elements of d.
+func needElemsOf(op, name string, s engine.Span, n int, d DType) error {
+	got, err := elemsOf(op, name, s, d)
+	if err != nil {
+		return err
+	}
+	if got < n {
+		return fmt.Errorf("%s: %s holds %d elements, needs %d", op, name, got, n)
+	}
+	return nil
+}
+
 func elemsOf(op, name string, s engine.Span, d DType) (int, error) {
 	sz := int64(d.Size())
 	if s.Buf == nil {

@@ -10,7 +10,8 @@
 //	            count it of dy / count (a gather: no atomics, each dx
 //	            written once)
 //
-// Bindings: 0 x or dy, 1 y or dx.
+// Bindings: 0 x or dy, 1 y or dx; the f16 variant stores both as
+// float16 (the sums in float32).
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const int KH = 2;
 layout(constant_id = 2) const int KW = 2;
@@ -20,8 +21,10 @@ layout(constant_id = 5) const uint BACKWARD = 0;
 // RUNS 1: FOR_EACH_RUN (CPU devices), 0: FOR_EACH_STRIDE (GPUs).
 layout(constant_id = 6) const uint RUNS = 0;
 #include "ws_index.glsl"
-layout(set = 0, binding = 0) readonly buffer X { float x[]; };
-layout(set = 0, binding = 1) writeonly buffer Y { float y[]; };
+#include "storage.glsl"
+// nfvk:variant f16 ACT_F16
+layout(set = 0, binding = 0) readonly buffer X { ACT_T x[]; };
+layout(set = 0, binding = 1) writeonly buffer Y { ACT_T y[]; };
 layout(push_constant) uniform P {
 	uint total; // outputs (forward) or inputs (backward) of this dispatch
 	int H, W, OH, OW;
@@ -50,11 +53,11 @@ void one(uint e) {
 			if (h < 0 || h >= p.H) continue;
 			for (int dw = 0; dw < KW; dw++) {
 				int w = w0 + dw;
-				if (w >= 0 && w < p.W) s += x[base + uint(h * p.W + w)];
+				if (w >= 0 && w < p.W) s += LD(x[base + uint(h * p.W + w)]);
 			}
 		}
 		int cnt = (min(h0 + KH, p.H) - max(h0, 0)) * (min(w0 + KW, p.W) - max(w0, 0));
-		y[e] = s / float(cnt);
+		y[e] = ST(s / float(cnt));
 	} else {
 		int w = int(e - r * uint(p.W));
 		int h = int(r - pl * uint(p.H));
@@ -67,10 +70,10 @@ void one(uint e) {
 		for (int i = i0; i <= i1; i++) {
 			int ch = valid(i, SH, p.pad_top, KH, p.H);
 			for (int j = j0; j <= j1; j++) {
-				s += x[base + uint(i * p.OW + j)] / float(ch * valid(j, SW, p.pad_left, KW, p.W));
+				s += LD(x[base + uint(i * p.OW + j)]) / float(ch * valid(j, SW, p.pad_left, KW, p.W));
 			}
 		}
-		y[e] = s;
+		y[e] = ST(s);
 	}
 }
 

@@ -9,12 +9,16 @@
 //	        (the SE gate's logit gradient)
 //
 // Bindings: 0 x, 1 dy, 2 z, 3 y or dz (mode 0 binds x at 1 and 2, unread).
+// The f16 variant stores x and dy (activations) as float16; z and the
+// per-plane results stay float32.
 layout(local_size_x_id = 0) in;
+#include "storage.glsl"
+// nfvk:variant f16 ACT_F16
 layout(constant_id = 1) const uint MODE = 0;
-layout(set = 0, binding = 0) readonly buffer X { float x[]; };
-layout(set = 0, binding = 0) readonly buffer X4 { vec4 x4[]; };
-layout(set = 0, binding = 1) readonly buffer DY { float dy[]; };
-layout(set = 0, binding = 1) readonly buffer DY4 { vec4 dy4[]; };
+layout(set = 0, binding = 0) readonly buffer X { ACT_T x[]; };
+layout(set = 0, binding = 0) readonly buffer X4 { ACT4_T x4[]; };
+layout(set = 0, binding = 1) readonly buffer DY { ACT_T dy[]; };
+layout(set = 0, binding = 1) readonly buffer DY4 { ACT4_T dy4[]; };
 layout(set = 0, binding = 2) readonly buffer Z { float z[]; };
 layout(set = 0, binding = 3) writeonly buffer O { float o[]; };
 layout(push_constant) uniform P {
@@ -31,10 +35,10 @@ void main() {
 		vec4 acc = vec4(0.0);
 		if (v4) {
 			for (uint i = base / 4u; i < (base + p.hw) / 4u; i++)
-				acc += MODE == 0u ? x4[i] : x4[i] * dy4[i];
+				acc += MODE == 0u ? LD4(x4[i]) : LD4(x4[i]) * LD4(dy4[i]);
 		} else {
 			for (uint i = base; i < base + p.hw; i++)
-				acc.x += MODE == 0u ? x[i] : x[i] * dy[i];
+				acc.x += MODE == 0u ? LD(x[i]) : LD(x[i]) * LD(dy[i]);
 		}
 		float s = (acc.x + acc.y) + (acc.z + acc.w);
 		if (MODE == 0u) {

@@ -18,25 +18,29 @@
 //
 // Bindings, forward: 0 shortcut, 1 h, 2 skip_gain, 3 mask, 4 out.
 // Backward: 0 dout, 1 h, 2 skip_gain, 3 mask, 4 dh, 5 dshortcut, 6 part.
+// The f16 variant stores the activations (bindings 0, 1, 4, 5) as
+// float16; skip_gain, mask and the partial sums stay float32.
 #include "elementwise.glsl"
 #include "ws_index.glsl"
 #include "ws_reduce.glsl"
+#include "storage.glsl"
+// nfvk:variant f16 ACT_F16
 layout(constant_id = 1) const uint BACKWARD = 0;
 layout(constant_id = 2) const uint HAS_MASK = 0;
 layout(constant_id = 3) const uint DSHORT = 0;
 layout(constant_id = 4) const uint WG_REDUCE = 1;
 // RUNS 1: FOR_EACH_RUN4 (CPU devices), 0: FOR_EACH_VEC4 (GPUs).
 layout(constant_id = 5) const uint RUNS = 0;
-layout(set = 0, binding = 0) readonly buffer A { float a[]; };
-layout(set = 0, binding = 0) readonly buffer A4 { vec4 a4[]; };
-layout(set = 0, binding = 1) readonly buffer H { float h[]; };
-layout(set = 0, binding = 1) readonly buffer H4 { vec4 h4[]; };
+layout(set = 0, binding = 0) readonly buffer A { ACT_T a[]; };
+layout(set = 0, binding = 0) readonly buffer A4 { ACT4_T a4[]; };
+layout(set = 0, binding = 1) readonly buffer H { ACT_T h[]; };
+layout(set = 0, binding = 1) readonly buffer H4 { ACT4_T h4[]; };
 layout(set = 0, binding = 2) readonly buffer SG { float skip_gain; };
 layout(set = 0, binding = 3) readonly buffer M { float mask[]; };
-layout(set = 0, binding = 4) writeonly buffer O { float o[]; };
-layout(set = 0, binding = 4) writeonly buffer O4 { vec4 o4[]; };
-layout(set = 0, binding = 5) writeonly buffer DS { float ds[]; };
-layout(set = 0, binding = 5) writeonly buffer DS4 { vec4 ds4[]; };
+layout(set = 0, binding = 4) writeonly buffer O { ACT_T o[]; };
+layout(set = 0, binding = 4) writeonly buffer O4 { ACT4_T o4[]; };
+layout(set = 0, binding = 5) writeonly buffer DS { ACT_T ds[]; };
+layout(set = 0, binding = 5) writeonly buffer DS4 { ACT4_T ds4[]; };
 layout(set = 0, binding = 6) writeonly buffer PART { float part[]; };
 layout(push_constant) uniform P {
 	uint n;
@@ -61,8 +65,8 @@ void main() {
 	float k = p.alpha * skip_gain;
 	vec4 acc = vec4(0.0);
 	if (BACKWARD == 0u) {
-#define FWD4 { o4[i4] = a4[i4] + (k * mask4(4u * i4)) * h4[i4]; }
-#define FWD1 { o[i] = a[i] + (k * mask_of(i)) * h[i]; }
+#define FWD4 { o4[i4] = ST4(LD4(a4[i4]) + (k * mask4(4u * i4)) * LD4(h4[i4])); }
+#define FWD1 { o[i] = ST(LD(a[i]) + (k * mask_of(i)) * LD(h[i])); }
 		if (RUNS == 1u) {
 			FOR_EACH_RUN4(p.n, FWD4, FWD1)
 		} else {
@@ -71,17 +75,17 @@ void main() {
 	} else {
 #define BWD4 { \
 			vec4 m = mask4(4u * i4); \
-			vec4 av = a4[i4]; \
-			o4[i4] = (k * m) * av; \
-			if (DSHORT == 1u) ds4[i4] = av; \
-			acc += m * (h4[i4] * av); \
+			vec4 av = LD4(a4[i4]); \
+			o4[i4] = ST4((k * m) * av); \
+			if (DSHORT == 1u) ds4[i4] = a4[i4]; \
+			acc += m * (LD4(h4[i4]) * av); \
 		}
 #define BWD1 { \
 			float m = mask_of(i); \
-			float av = a[i]; \
-			o[i] = (k * m) * av; \
-			if (DSHORT == 1u) ds[i] = av; \
-			acc.x += m * (h[i] * av); \
+			float av = LD(a[i]); \
+			o[i] = ST((k * m) * av); \
+			if (DSHORT == 1u) ds[i] = a[i]; \
+			acc.x += m * (LD(h[i]) * av); \
 		}
 		if (RUNS == 1u) {
 			FOR_EACH_RUN4(p.n, BWD4, BWD1)

@@ -128,31 +128,71 @@ func (b *backend) Mean(x, out, scratch graph.Mem) error {
 	return b.k.Mean(b.p, b.span(x), b.span(out), b.span(scratch))
 }
 func (b *backend) AvgPool2D(s ref.PoolShape, x, y graph.Mem) error {
-	return b.k.AvgPool2D(b.p, s, b.span(x), b.span(y))
+	d, err := storage("avgpool2d", x, y)
+	if err != nil {
+		return err
+	}
+	return b.k.AvgPool2DOf(b.p, d, s, b.span(x), b.span(y))
 }
 func (b *backend) AvgPool2DBackward(s ref.PoolShape, dy, dx graph.Mem) error {
-	return b.k.AvgPool2DBackward(b.p, s, b.span(dy), b.span(dx))
+	d, err := storage("avgpool2d backward", dy, dx)
+	if err != nil {
+		return err
+	}
+	return b.k.AvgPool2DBackwardOf(b.p, d, s, b.span(dy), b.span(dx))
 }
+
+// The per-plane operands of the global mean and the SE gate (the mean,
+// its gradient, z and dz) are float32 in both variants: only the
+// activations pick the storage type.
 func (b *backend) GlobalAvgPool(s ref.NCHWShape, x, y graph.Mem) error {
-	return b.k.GlobalAvgPool(b.p, s, b.span(x), b.span(y))
+	d, err := storage("global avgpool", x)
+	if err != nil {
+		return err
+	}
+	return b.k.GlobalAvgPoolOf(b.p, d, s, b.span(x), b.span(y))
 }
 func (b *backend) GlobalAvgPoolBackward(s ref.NCHWShape, dy, dx graph.Mem) error {
-	return b.k.GlobalAvgPoolBackward(b.p, s, b.span(dy), b.span(dx))
+	d, err := storage("global avgpool backward", dx)
+	if err != nil {
+		return err
+	}
+	return b.k.GlobalAvgPoolBackwardOf(b.p, d, s, b.span(dy), b.span(dx))
 }
 func (b *backend) SEGate(s ref.NCHWShape, gain float32, z, x, y graph.Mem) error {
-	return b.k.SEGate(b.p, s, gain, b.span(z), b.span(x), b.span(y))
+	d, err := storage("se gate", x, y)
+	if err != nil {
+		return err
+	}
+	return b.k.SEGateOf(b.p, d, s, gain, b.span(z), b.span(x), b.span(y))
 }
 func (b *backend) SEGateDZ(s ref.NCHWShape, gain float32, z, x, dy, dz graph.Mem) error {
-	return b.k.SEGateDZ(b.p, s, gain, b.span(z), b.span(x), b.span(dy), b.span(dz))
+	d, err := storage("se gate dz", x, dy)
+	if err != nil {
+		return err
+	}
+	return b.k.SEGateDZOf(b.p, d, s, gain, b.span(z), b.span(x), b.span(dy), b.span(dz))
 }
 func (b *backend) SEGateBackward(s ref.NCHWShape, gain float32, z, dy, dmean, dx graph.Mem) error {
-	return b.k.SEGateBackward(b.p, s, gain, b.span(z), b.span(dy), b.span(dmean), b.span(dx))
+	d, err := storage("se gate backward", dy, dx)
+	if err != nil {
+		return err
+	}
+	return b.k.SEGateBackwardOf(b.p, d, s, gain, b.span(z), b.span(dy), b.span(dmean), b.span(dx))
 }
 func (b *backend) Residual(s ref.NCHWShape, alpha float32, shortcut, h, skipGain, mask, out graph.Mem) error {
-	return b.k.Residual(b.p, s, alpha, b.span(shortcut), b.span(h), b.span(skipGain), b.span(mask), b.span(out))
+	d, err := storage("residual", shortcut, h, out)
+	if err != nil {
+		return err
+	}
+	return b.k.ResidualOf(b.p, d, s, alpha, b.span(shortcut), b.span(h), b.span(skipGain), b.span(mask), b.span(out))
 }
 func (b *backend) ResidualBackward(s ref.NCHWShape, alpha float32, h, skipGain, mask, dout, dshortcut, dh, dskipGain, scratch graph.Mem) error {
-	return b.k.ResidualBackward(b.p, s, alpha, b.span(h), b.span(skipGain), b.span(mask), b.span(dout),
+	d, err := storage("residual backward", h, dout, dshortcut, dh)
+	if err != nil {
+		return err
+	}
+	return b.k.ResidualBackwardOf(b.p, d, s, alpha, b.span(h), b.span(skipGain), b.span(mask), b.span(dout),
 		b.span(dshortcut), b.span(dh), b.span(dskipGain), b.span(scratch))
 }
 func (b *backend) DropPathMask(seed graph.Mem, stream uint64, keep float64, mask graph.Mem) error {

@@ -44,6 +44,13 @@ func TestFP16StepMatchesCPU(t *testing.T) {
 		}
 		for _, cs := range exe.Plan().Casts {
 			casts += len(cs)
+			// Every op on activations has a float16 kernel or follows its
+			// inputs: only the float32 image is converted (for the stem).
+			for _, c := range cs {
+				if c.Tensor.Role() != graph.Input {
+					t.Errorf("converted copy of %v (%v): an op without a float16 kernel on float16 activations", c.Tensor, c.Tensor.Role())
+				}
+			}
 		}
 		if half == 0 {
 			t.Fatal("precision fp16 stored no tensor as float16")

@@ -10,12 +10,16 @@
 #ifdef ACT_F16
 #extension GL_EXT_shader_16bit_storage : require
 #define ACT_T float16_t
+#define ACT2_T f16vec2
 #define ACT4_T f16vec4
 #else
 #define ACT_T float
+#define ACT2_T vec2
 #define ACT4_T vec4
 #endif
 #define LD(v) float(v)
+#define LD2(v) vec2(v)
 #define LD4(v) vec4(v)
 #define ST(v) ACT_T(v)
+#define ST2(v) ACT2_T(v)
 #define ST4(v) ACT4_T(v)
