@@ -3,6 +3,7 @@ package graph
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/nfvk/nfvk/agc"
 	"github.com/nfvk/nfvk/kernels/ref"
@@ -140,17 +141,48 @@ func (*lsUnscale) cpu32(_ *cpuStep, in, _ [][]float32) {
 func (o *lsUnscale) cpu64(s *cpuStep, in, _ [][]float64) { cpu64Via32(o.cpu32, s, in) }
 func (*lsUnscale) lower(l *lowering, n *Node) error {
 	scale, counts := l.mem(n.ins[0]), l.mem(n.ins[1])
+	var grads []Mem
 	for _, t := range n.ins[2:] {
-		if err := l.b.LossScaleCheck(l.mem(t), counts); err != nil {
+		grads = append(grads, l.mem(t))
+	}
+	runs := adjacentRuns(grads, l.plan.Align)
+	for _, m := range runs {
+		if err := l.b.LossScaleCheck(m, counts); err != nil {
 			return err
 		}
 	}
-	for _, t := range n.ins[2:] {
-		if err := l.b.LossScaleMul(l.mem(t), scale, counts, true); err != nil {
+	for _, m := range runs {
+		if err := l.b.LossScaleMul(m, scale, counts, true); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// adjacentRuns merges spans that follow each other in one buffer with
+// only alignment padding between them into one span each, so that the
+// gradients, which lie one after another in their role's pool, take one
+// check and one multiply per pool rather than two dispatches per tensor.
+// The padding holds no tensor (the next one would start there) and is
+// never written, so it stays the zeros Compile allocated: finite, and
+// zero after scaling.
+func adjacentRuns(ms []Mem, align int64) []Mem {
+	sorted := slices.Clone(ms)
+	slices.SortFunc(sorted, func(a, b Mem) int {
+		if a.Buf != b.Buf {
+			return a.Buf - b.Buf
+		}
+		return int(a.Off - b.Off)
+	})
+	var runs []Mem
+	for _, m := range sorted {
+		if k := len(runs) - 1; k >= 0 && runs[k].Buf == m.Buf && m.Off == alignUp(runs[k].Off+runs[k].Size, align) {
+			runs[k].Size = m.Off + m.Size - runs[k].Off
+			continue
+		}
+		runs = append(runs, m)
+	}
+	return runs
 }
 
 type lsHyper struct{ firstOrder }

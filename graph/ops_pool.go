@@ -77,6 +77,7 @@ func (o *globalMean) grad(g *Graph, _ *Node, d []*Tensor, _ []bool) ([]*Tensor, 
 	dx, err := g.add1(&globalMeanBackward{s: o.s}, d[0])
 	return []*Tensor{dx}, err
 }
+
 // The mean, one value per plane, stays float32: the SE's linears and the
 // head read it.
 func (*globalMean) halfSlots() (ins, outs []bool) { return []bool{true}, []bool{false} }

@@ -14,13 +14,16 @@ import (
 // (one float32) and the counters (ref.LossScaleCounters uint32s: good
 // steps, skipped steps, overflow flag). A step records
 //
-//	LossScaleMul(seed, S)            the loss gradient times S
+//	LossScaleMul(seed, S)                 the loss gradient times S
 //	... backward ...
-//	LossScaleCheck(grad) per gradient    flag |= any Inf/NaN
-//	LossScaleMul(grad, 1/S) per gradient  (0 after an overflow)
+//	LossScaleCheck(grads)                 flag |= any Inf/NaN
+//	LossScaleMul(grads, 1/S)              (0 after an overflow)
 //	LossScaleHyper(hyper -> step values)  lr, momentum, EMA 1-d = 0 after an overflow
 //	optimizer, EMA on the step values
-//	LossScaleUpdate                  S, counters; clears the flag
+//	LossScaleUpdate                       S, counters; clears the flag
+//
+// where grads is any float32 span: the graph passes each run of
+// gradients that lie one after another in their pool as one span.
 
 // LossScaleCounterBytes is the size of the counters buffer.
 const LossScaleCounterBytes = 4 * ref.LossScaleCounters
