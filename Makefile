@@ -88,13 +88,21 @@ desktop:
 # tests whose shaders llvmpipe compiles quickly once instrumented (the
 # GEMM, conv, WS and optimizer kernels take minutes each).
 GPU_PKGS := ./engine/... ./kernels/... ./graph/... ./nfnet/...
-GPUAV_TESTS := TestFillCopyAxpby|TestCopyAxpbyF16|TestConvert|TestAxpbyInPlace|TestActivations|TestReductions|TestSoftmaxCrossEntropy$$|TestOptimEMA|TestAvgPool2D|TestGlobalAvgPool|TestResidual$$|TestDropPathAndDropoutBitExact|TestSEGate|TestLossScale
+GPUAV_TESTS := TestFillCopyAxpby|TestCopyAxpby16|TestConvert|TestAxpbyInPlace|TestActivations|TestReductions|TestSoftmaxCrossEntropy$$|TestOptimEMA|TestAvgPool2D|TestGlobalAvgPool|TestResidual$$|TestDropPathAndDropoutBitExact|TestSEGate|TestLossScale
 .PHONY: test-gpu-paths
 test-gpu-paths:
 	NFVK_VALIDATE=1 NFVK_SHUFFLE_DISPATCH=7 NFVK_FORCE_STAGING=1 NFVK_LIMITS=small $(GO) test -count=1 $(GPU_PKGS)
 	NFVK_VALIDATE=1 NFVK_SHUFFLE_DISPATCH=11 $(GO) test -count=1 ./graph/gpu/
 	NFVK_VALIDATE=gpu $(GO) test -count=1 ./engine/
 	NFVK_VALIDATE=gpu $(GO) test -count=1 -run '$(GPUAV_TESTS)' ./kernels/
+
+# Every tuning candidate (GEMM tiles, convolution choices, reductions of
+# every tuning class) against every case of its conformance table, the
+# convolutions in both storage types: what make test covers in one
+# rotation (kernels TestTuneCandidatesConform). Long on lavapipe.
+.PHONY: test-tune-full
+test-tune-full: deps
+	NFVK_VALIDATE=1 NFVK_TUNE_CONFORM=full $(GO) test -count=1 -timeout 3h -run 'TestTuneCandidatesConform' ./kernels/
 
 # Data-parallel training alone (`make test` runs these within ./...):
 # the mpi package's collectives on 3 ranks under mpirun, replicas in one

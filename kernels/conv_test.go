@@ -100,26 +100,28 @@ func assertBound(t *testing.T, what string, got, want, absSum []float32, terms i
 	}
 }
 
-// assertBoundStored is assertBound for an output stored as float16 by a
-// chain of stores dispatches (0: a float32 output). Each store rounds a
-// partial sum, whose magnitude is at most the sum of absolute terms, to
-// float16: at most 2^-11 of it (plus half the subnormal spacing, 2^-25),
-// on top of the float32 accumulation bound. The inputs are float16 values
-// the reference sums exactly, so their rounding costs nothing here.
-func assertBoundStored(t *testing.T, what string, got, want, absSum []float32, terms, stores int) {
+// assertBoundStored is assertBound for an output stored as d (float16 or
+// bfloat16) by a chain of stores dispatches (0: a float32 output). Each
+// store rounds a partial sum, whose magnitude is at most the sum of
+// absolute terms, to d: at most d's unit roundoff of it (2^-11 for
+// float16, 2^-8 for bfloat16, plus half the subnormal spacing), on top of
+// the float32 accumulation bound. The inputs are d values the reference
+// sums exactly, so their rounding costs nothing here.
+func assertBoundStored(t *testing.T, what string, d DType, got, want, absSum []float32, terms, stores int) {
 	t.Helper()
-	if stores == 0 {
+	if stores == 0 || d == F32 {
 		assertBound(t, what, got, want, absSum, terms)
 		return
 	}
+	unit, subHalf := storeRounding(d)
 	g := gamma(terms)
 	bad := 0
 	for i := range want {
 		gv, wv, a := float64(got[i]), float64(want[i]), float64(absSum[i])
-		tol := g*a + 0x1p-24*math.Abs(wv) + float64(stores)*(f16Unit*a*(1+g)+f16SubHalf)
+		tol := g*a + 0x1p-24*math.Abs(wv) + float64(stores)*(unit*a*(1+g)+subHalf)
 		if !(math.Abs(gv-wv) <= tol) {
 			if bad < 5 {
-				t.Errorf("%s[%d] = %v, want %v (float16 bound %g over %d terms, %d stores)", what, i, gv, wv, tol, terms, stores)
+				t.Errorf("%s[%d] = %v, want %v (%v bound %g over %d terms, %d stores)", what, i, gv, wv, d, tol, terms, stores)
 			}
 			bad++
 		}
@@ -196,15 +198,15 @@ func testConv2D(t *testing.T, d *engine.Device, k *Kernels, dt DType) {
 			want, sum := make([]float32, s.YLen()), make([]float32, s.YLen())
 			ref.Conv2D(s, x, w, bias, want)
 			ref.Conv2D(s, ax, aw, ab, sum)
-			assertBoundStored(t, "y", down(t, by), want, sum, cg*s.KH*s.KW+1, stores(convForward, true))
+			assertBoundStored(t, "y", dt, down(t, by), want, sum, cg*s.KH*s.KW+1, stores(convForward, true))
 			ref.Conv2D(s, x, w, nil, want)
 			ref.Conv2D(s, ax, aw, nil, sum)
-			assertBoundStored(t, "y (no bias)", down(t, by0), want, sum, cg*s.KH*s.KW, stores(convForward, false))
+			assertBoundStored(t, "y (no bias)", dt, down(t, by0), want, sum, cg*s.KH*s.KW, stores(convForward, false))
 
 			want, sum = make([]float32, s.XLen()), make([]float32, s.XLen())
 			ref.Conv2DBackwardData(s, dy, w, want)
 			ref.Conv2DBackwardData(s, ady, aw, sum)
-			assertBoundStored(t, "dx", down(t, bdx), want, sum, og*s.KH*s.KW, stores(convBackwardData, false))
+			assertBoundStored(t, "dx", dt, down(t, bdx), want, sum, og*s.KH*s.KW, stores(convBackwardData, false))
 
 			want, sum = make([]float32, s.WLen()), make([]float32, s.WLen())
 			ref.Conv2DBackwardFilter(s, x, dy, want)

@@ -7,12 +7,15 @@ import (
 )
 
 // Convert records dst = src converted from storage sd to dd (float32 to
-// float16 rounds, float16 to float32 is exact); both hold the same
-// element count. Shaders to_half_f16, to_float_f16; the same types copy.
+// float16 or bfloat16 rounds to nearest even, widening to float32 is
+// exact); both hold the same element count. Shaders to_half_<type>,
+// to_float_<type>; float32 to float32 copies.
 func (k *Kernels) Convert(p *engine.Program, dst engine.Span, dd DType, src engine.Span, sd DType) error {
 	const op = "convert"
-	if err := k.checkDType(op, F16); err != nil && (dd == F16 || sd == F16) {
-		return err
+	for _, d := range []DType{sd, dd} {
+		if err := k.checkDType(op, d); err != nil {
+			return err
+		}
 	}
 	n, err := elemsOf(op, "src", src, sd)
 	if err != nil {
@@ -25,10 +28,10 @@ func (k *Kernels) Convert(p *engine.Program, dst engine.Span, dd DType, src engi
 	switch {
 	case sd == dd && sd == F32:
 		return k.Copy(p, dst, src)
-	case sd == F32 && dd == F16:
-		name = "to_half_f16"
-	case sd == F16 && dd == F32:
-		name = "to_float_f16"
+	case sd == F32 && dd != F32:
+		name = dd.variant("to_half")
+	case sd != F32 && dd == F32:
+		name = sd.variant("to_float")
 	default:
 		return fmt.Errorf("%s: no kernel from %v to %v", op, sd, dd)
 	}

@@ -34,3 +34,29 @@ func TestConvert(t *testing.T) {
 		})
 	}
 }
+
+// TestConvertBF16 is TestConvert for bfloat16: to nearest even (the host's
+// bfloat16.FromFloat32, checked in internal/bfloat16), overflow past the
+// largest finite to Inf, NaN kept; widening exact.
+func TestConvertBF16(t *testing.T) {
+	d, k := testDevice(t)
+	for _, n := range sizes {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			x := randn(uint64(n)+6, n, 300)
+			// Ties (to even both ways), the largest finite and past it,
+			// subnormals, NaN, Inf.
+			special := []float32{1 + 1.0/256, 1 + 3.0/256, math.MaxFloat32, -3.4e38, 1e-40, float32(math.NaN()), float32(math.Inf(-1)), 0}
+			copy(x, special[:min(n, len(special))])
+			bx, bh, bf := upload(t, d, x), uploadBF16(t, d, nans(n)), upload(t, d, nans(n))
+			runProgram(t, k, func(p *engine.Program) error {
+				if err := k.Convert(p, bh.Span(), BF16, bx.Span(), F32); err != nil {
+					return err
+				}
+				return k.Convert(p, bf.Span(), F32, bh.Span(), BF16)
+			})
+			want := roundBF16(x)
+			assertBits(t, "to bfloat16", downloadBF16(t, bh), want)
+			assertBits(t, "back to float32", download(t, bf), want)
+		})
+	}
+}

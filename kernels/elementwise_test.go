@@ -51,36 +51,40 @@ func TestFillCopyAxpby(t *testing.T) {
 	}
 }
 
-// TestCopyAxpbyF16 runs the size table through the float16 variants of
+// TestCopyAxpby16 runs the size table through the 16-bit variants of
 // copy and axpby: copy is exact; axpby's float32 math (TestFillCopyAxpby's
-// tolerance) is followed by one rounding to float16 (storageTol).
-func TestCopyAxpbyF16(t *testing.T) {
+// tolerance) is followed by one rounding to the storage type
+// (storageTol).
+func TestCopyAxpby16(t *testing.T) {
 	d, k := testDevice(t)
-	for _, n := range sizes {
-		t.Run(fmt.Sprint(n), func(t *testing.T) {
-			x, y := roundF16(randn(1, n, 1)), roundF16(randn(2, n, 1))
-			bx, by := uploadF16(t, d, x), uploadF16(t, d, y)
-			bc, bs := uploadF16(t, d, nans(n)), uploadF16(t, d, nans(n))
-			runProgram(t, k, func(p *engine.Program) error {
-				if err := k.CopyOf(p, F16, bc.Span(), bx.Span()); err != nil {
-					return err
-				}
-				if err := k.AxpbyOf(p, F16, -3, bx.Span(), 0, bs.Span()); err != nil {
-					return err
-				}
-				return k.AxpbyOf(p, F16, 0.5, bx.Span(), 2, by.Span())
+	for _, dt := range []DType{F16, BF16} {
+		up, down := storageIO(dt)
+		for _, n := range sizes {
+			t.Run(fmt.Sprintf("%v/%d", dt, n), func(t *testing.T) {
+				x, y := storageInputs(dt, randn(1, n, 1)), storageInputs(dt, randn(2, n, 1))
+				bx, by := up(t, d, x), up(t, d, y)
+				bc, bs := up(t, d, nans(n)), up(t, d, nans(n))
+				runProgram(t, k, func(p *engine.Program) error {
+					if err := k.CopyOf(p, dt, bc.Span(), bx.Span()); err != nil {
+						return err
+					}
+					if err := k.AxpbyOf(p, dt, -3, bx.Span(), 0, bs.Span()); err != nil {
+						return err
+					}
+					return k.AxpbyOf(p, dt, 0.5, bx.Span(), 2, by.Span())
+				})
+				wantS := append([]float32(nil), x...)
+				ref.Scale(-3, wantS)
+				wantY := append([]float32(nil), y...)
+				ref.Scale(2, wantY)
+				ref.Axpy(0.5, x, wantY)
+				assertClose(t, "copy", down(t, bc), x, 0, 0)
+				atol, rtol := storageTol(dt, 0, 1e-7)
+				assertClose(t, "scale", down(t, bs), wantS, atol, rtol)
+				atol, rtol = storageTol(dt, 1e-7, 2.4e-7)
+				assertClose(t, "axpby", down(t, by), wantY, atol, rtol)
 			})
-			wantS := append([]float32(nil), x...)
-			ref.Scale(-3, wantS)
-			wantY := append([]float32(nil), y...)
-			ref.Scale(2, wantY)
-			ref.Axpy(0.5, x, wantY)
-			assertClose(t, "copy", downloadF16(t, bc), x, 0, 0)
-			atol, rtol := storageTol(F16, 0, 1e-7)
-			assertClose(t, "scale", downloadF16(t, bs), wantS, atol, rtol)
-			atol, rtol = storageTol(F16, 1e-7, 2.4e-7)
-			assertClose(t, "axpby", downloadF16(t, by), wantY, atol, rtol)
-		})
+		}
 	}
 }
 

@@ -8,10 +8,10 @@ import (
 	"github.com/nfvk/nfvk/engine"
 )
 
-// DType is the element type of an activation span. F16 picks a shader's
-// float16-storage variant (<shader>_f16, include/storage.glsl): loads
-// convert to float32, the math and accumulation stay float32, stores
-// round to float16.
+// DType is the element type of an activation span. F16 and BF16 pick a
+// shader's 16-bit storage variant (<shader>_f16, <shader>_bf16,
+// include/storage.glsl): loads convert to float32, the math and
+// accumulation stay float32, stores round to the 16-bit type.
 type DType uint8
 
 const (
@@ -19,18 +19,26 @@ const (
 	F32 DType = iota
 	// F16 is IEEE half storage; it needs storageBuffer16BitAccess.
 	F16
+	// BF16 is bfloat16 storage (the high half of a float32: float32's
+	// range, 8 bits of precision), held in 16-bit integers and converted
+	// with integer operations, so it needs storageBuffer16BitAccess and
+	// not VK_KHR_shader_bfloat16.
+	BF16
 )
 
 func (d DType) String() string {
-	if d == F16 {
+	switch d {
+	case F16:
 		return "f16"
+	case BF16:
+		return "bf16"
 	}
 	return "f32"
 }
 
 // Size is the bytes of one element.
 func (d DType) Size() int {
-	if d == F16 {
+	if d == F16 || d == BF16 {
 		return 2
 	}
 	return 4
@@ -38,15 +46,20 @@ func (d DType) Size() int {
 
 // variant is the shader built for storage d from the source of name.
 func (d DType) variant(name string) string {
-	if d == F16 {
+	switch d {
+	case F16:
 		return name + "_f16"
+	case BF16:
+		return name + "_bf16"
 	}
 	return name
 }
 
 // sourceName is the shader whose source built name: itself, or the
-// source of a float16-storage variant.
-func sourceName(name string) string { return strings.TrimSuffix(name, "_f16") }
+// source of a 16-bit storage variant.
+func sourceName(name string) string {
+	return strings.TrimSuffix(strings.TrimSuffix(name, "_f16"), "_bf16")
+}
 
 // CheckFloat16 reports whether info's device can run the float16 variants,
 // naming the missing feature. They store 16-bit values and do all math in
@@ -58,13 +71,15 @@ func CheckFloat16(info engine.DeviceInfo) error {
 	return nil
 }
 
-// CheckBFloat16 reports that no kernel has a bfloat16 variant, naming
-// whether the device would offer VK_KHR_shader_bfloat16.
+// CheckBFloat16 reports whether info's device can run the bfloat16
+// variants, naming the missing feature. They keep bfloat16 bits in 16-bit
+// integers and do all math in float32, so they need
+// storageBuffer16BitAccess and not VK_KHR_shader_bfloat16.
 func CheckBFloat16(info engine.DeviceInfo) error {
-	if !info.BFloat16Ext {
-		return fmt.Errorf("device %s lacks VK_KHR_shader_bfloat16: precision bf16 needs it (and nfvk has no bfloat16 kernels yet)", info.Name)
+	if !info.Storage16 {
+		return fmt.Errorf("device %s has no storageBuffer16BitAccess: bfloat16 storage (precision bf16) needs it", info.Name)
 	}
-	return fmt.Errorf("device %s offers VK_KHR_shader_bfloat16, but nfvk has no bfloat16 kernels yet: use fp16 or fp32", info.Name)
+	return nil
 }
 
 // checkDType holds d to the storage types the device can run.
@@ -74,6 +89,11 @@ func (k *Kernels) checkDType(op string, d DType) error {
 		return nil
 	case F16:
 		if err := CheckFloat16(k.dev.Info()); err != nil {
+			return fmt.Errorf("%s: %w", op, err)
+		}
+		return nil
+	case BF16:
+		if err := CheckBFloat16(k.dev.Info()); err != nil {
 			return fmt.Errorf("%s: %w", op, err)
 		}
 		return nil

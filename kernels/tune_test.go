@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -44,11 +45,16 @@ func tuneClasses(d *engine.Device) []Tuning {
 // TestTuneCandidatesConform runs the conformance tables of GEMM, the
 // convolutions and the reductions with the candidates the tuner can pick,
 // for every tuning class (lavapipe runs the GPU classes' tiles too). The
-// reductions run the whole table per candidate; GEMM and the convolutions
-// (minutes per tile set on lavapipe) give case i of their table candidate
-// i mod n, so every candidate runs on a share of the table in one pass.
+// reductions run the whole table per candidate. GEMM and the convolutions
+// take minutes per tile set on lavapipe, so by default (make test) case i
+// of their table gets candidate i+r mod n for one rotation r: every
+// candidate runs on a share of the table in one pass. With
+// NFVK_TUNE_CONFORM=full (make test-tune-full) every rotation runs, so
+// every candidate meets every case, and the convolutions run in both
+// storage types.
 func TestTuneCandidatesConform(t *testing.T) {
 	d, k := testDevice(t)
+	full := os.Getenv("NFVK_TUNE_CONFORM") == "full"
 	limit := int(d.Info().MaxStorageBufferRange / 4)
 	big := convShape(4, 8, 9, 9, 8, 3, 3, 1, 1, [4]int{1, 1, 1, 1}) // enough rows for every split candidate
 	for _, tune := range tuneClasses(d) {
@@ -58,24 +64,44 @@ func TestTuneCandidatesConform(t *testing.T) {
 			for _, c := range kc.gemmCandidates() {
 				tiles = append(tiles, *c.GEMM)
 			}
-			t.Run("gemm", func(t *testing.T) { runGEMMTableTiles(t, d, kc, gemmTable(), tiles, limit) })
+			for r := range rotations(full, len(tiles)) {
+				rotated := append(slices.Clone(tiles[r:]), tiles[:r]...)
+				t.Run(fmt.Sprintf("gemm/rotation %d", r), func(t *testing.T) { runGEMMTableTiles(t, d, kc, gemmTable(), rotated, limit) })
+			}
 			direct, filter := kc.convCandidates(big, convForward), kc.convCandidates(big, convBackwardFilter)
-			tab := &TuneTable{}
-			for i, c := range convCases {
-				for _, e := range []struct {
-					pass  string
-					cands []TuneCandidate
-				}{{"forward", direct}, {"backward-data", direct}, {"backward-filter", filter}} {
-					tab.Entries = append(tab.Entries, TuneEntry{Conv: &c.s, Pass: e.pass,
-						Candidates: []TuneCandidate{e.cands[(i+1)%len(e.cands)]}})
+			types := []DType{F32}
+			if full {
+				types = storageTypes
+			}
+			for r := range rotations(full, max(len(direct), len(filter))) {
+				tab := &TuneTable{}
+				for i, c := range convCases {
+					for _, e := range []struct {
+						pass  string
+						cands []TuneCandidate
+					}{{"forward", direct}, {"backward-data", direct}, {"backward-filter", filter}} {
+						tab.Entries = append(tab.Entries, TuneEntry{Conv: &c.s, Pass: e.pass,
+							Candidates: []TuneCandidate{e.cands[(i+1+r)%len(e.cands)]}})
+					}
+				}
+				for _, dt := range types {
+					t.Run(fmt.Sprintf("conv/rotation %d/%v", r, dt), func(t *testing.T) { testConv2D(t, d, kc.WithTable(tab), dt) })
 				}
 			}
-			t.Run("conv", func(t *testing.T) { testConv2D(t, d, kc.WithTable(tab), F32) })
 			for _, c := range kc.reduceCandidates(ReduceShape{Rows: 64, Cols: 100}) {
 				t.Run("reduce "+c.Name, func(t *testing.T) { testReductions(t, d, kc.withAll(nil, nil, nil, c.Reduce)) })
 			}
 		})
 	}
+}
+
+// rotations is how many rotations of n candidates a conformance pass
+// runs: all of them when full, else one.
+func rotations(full bool, n int) int {
+	if full {
+		return max(n, 1)
+	}
+	return 1
 }
 
 // tuneShapes are small shapes of every kind the tuner takes.

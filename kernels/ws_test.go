@@ -141,12 +141,15 @@ func testWS(t *testing.T, d *engine.Device, k *Kernels) {
 				g := randn(seed+2, n, 1)
 				bw, bg, bdy := upload(t, d, w), upload(t, d, gain), upload(t, d, g)
 				by, bdw, bdg, bdw2 := upload(t, d, nans(n)), upload(t, d, nans(n)), upload(t, d, nans(s.O)), upload(t, d, nans(n))
-				by16 := uploadF16(t, d, nans(n))
+				by16, bybf := uploadF16(t, d, nans(n)), uploadBF16(t, d, nans(n))
 				runProgram(t, k, func(p *engine.Program) error {
 					if err := k.WS(p, s, f, bw.Span(), bg.Span(), by.Span()); err != nil {
 						return err
 					}
 					if err := k.WSOf(p, F16, s, f, bw.Span(), bg.Span(), by16.Span()); err != nil {
+						return err
+					}
+					if err := k.WSOf(p, BF16, s, f, bw.Span(), bg.Span(), bybf.Span()); err != nil {
 						return err
 					}
 					if err := k.WSBackward(p, s, f, bw.Span(), bg.Span(), bdy.Span(), bdw.Span(), bdg.Span()); err != nil {
@@ -174,9 +177,10 @@ func testWS(t *testing.T, d *engine.Device, k *Kernels) {
 					}
 				}
 				assertWSClose(t, "what", download(t, by), y, w, s.O, s.FanIn, L, nil, shift)
-				// The float16 variant runs the same float32 math and rounds
+				// The 16-bit variants run the same float32 math and round
 				// once on store: exactly the float32 result, rounded.
 				assertClose(t, "what (float16)", downloadF16(t, by16), roundF16(download(t, by)), 0, 0)
+				assertClose(t, "what (bfloat16)", downloadBF16(t, bybf), roundBF16(download(t, by)), 0, 0)
 				assertWSClose(t, "dw", download(t, bdw), dw, w, s.O, s.FanIn, L, nil, shift)
 				assertClose(t, "dw without dgain", download(t, bdw2), download(t, bdw), 0, 0)
 				assertWSClose(t, "dgain", download(t, bdg), dg, w, s.O, s.FanIn, L, dgScale, shift)

@@ -5,6 +5,7 @@
 #include "elementwise.glsl"
 #include "storage.glsl"
 // nfvk:variant f16 ACT_F16
+// nfvk:variant bf16 ACT_BF16
 #include "act.glsl"
 layout(constant_id = 1) const uint BACKWARD = 0;
 layout(set = 0, binding = 0) readonly buffer X { ACT_T x[]; };

@@ -10,6 +10,7 @@
 layout(local_size_x_id = 0) in;
 #include "storage.glsl"
 // nfvk:variant f16 ACT_F16
+// nfvk:variant bf16 ACT_BF16
 layout(set = 0, binding = 0) readonly buffer DY { ACT_T dy[]; };
 layout(set = 0, binding = 1) buffer DB { float db[]; };
 layout(push_constant) uniform P { uint n, o, plane, e0, e1, accumulate; } p;

@@ -5,4 +5,5 @@
 #define SHUF 0
 #include "storage.glsl"
 // nfvk:variant f16 ACT_F16
+// nfvk:variant bf16 ACT_BF16
 #include "conv_direct.glsl"

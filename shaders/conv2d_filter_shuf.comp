@@ -7,4 +7,5 @@
 #define SHUF 1
 #include "storage.glsl"
 // nfvk:variant f16 ACT_F16
+// nfvk:variant bf16 ACT_BF16
 #include "conv_filter.glsl"

@@ -23,6 +23,7 @@ layout(constant_id = 6) const uint RUNS = 0;
 #include "ws_index.glsl"
 #include "storage.glsl"
 // nfvk:variant f16 ACT_F16
+// nfvk:variant bf16 ACT_BF16
 layout(set = 0, binding = 0) readonly buffer X { ACT_T x[]; };
 layout(set = 0, binding = 1) writeonly buffer Y { ACT_T y[]; };
 layout(push_constant) uniform P {

@@ -12,6 +12,7 @@
 #include "ws_index.glsl"
 #include "storage.glsl"
 // nfvk:variant f16 ACT_F16
+// nfvk:variant bf16 ACT_BF16
 layout(constant_id = 1) const uint BACKWARD = 0;
 // RUNS 1: FOR_EACH_RUN (CPU devices), 0: FOR_EACH_STRIDE (GPUs).
 layout(constant_id = 2) const uint RUNS = 0;

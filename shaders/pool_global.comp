@@ -14,6 +14,7 @@
 layout(local_size_x_id = 0) in;
 #include "storage.glsl"
 // nfvk:variant f16 ACT_F16
+// nfvk:variant bf16 ACT_BF16
 layout(constant_id = 1) const uint MODE = 0;
 layout(set = 0, binding = 0) readonly buffer X { ACT_T x[]; };
 layout(set = 0, binding = 0) readonly buffer X4 { ACT4_T x4[]; };

@@ -25,6 +25,7 @@
 #include "ws_reduce.glsl"
 #include "storage.glsl"
 // nfvk:variant f16 ACT_F16
+// nfvk:variant bf16 ACT_BF16
 layout(constant_id = 1) const uint BACKWARD = 0;
 layout(constant_id = 2) const uint HAS_MASK = 0;
 layout(constant_id = 3) const uint DSHORT = 0;

@@ -16,6 +16,7 @@
 #include "ws_index.glsl"
 #include "storage.glsl"
 // nfvk:variant f16 ACT_F16
+// nfvk:variant bf16 ACT_BF16
 layout(constant_id = 1) const uint GATE = 1;
 layout(constant_id = 2) const uint MEAN = 0;
 // RUNS 1: FOR_EACH_RUN4 (CPU devices), 0: FOR_EACH_VEC4 (GPUs).

@@ -5,6 +5,7 @@
 #include "elementwise.glsl"
 #include "storage.glsl"
 // nfvk:variant f16 ACT_F16
+// nfvk:variant bf16 ACT_BF16
 layout(set = 0, binding = 0) readonly buffer X { ACT_T x[]; };
 layout(set = 0, binding = 0) readonly buffer X4 { ACT4_T x4[]; };
 layout(set = 0, binding = 1) writeonly buffer Y { float y[]; };

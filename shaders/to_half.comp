@@ -6,6 +6,7 @@
 #include "elementwise.glsl"
 #include "storage.glsl"
 // nfvk:variant f16 ACT_F16
+// nfvk:variant bf16 ACT_BF16
 layout(set = 0, binding = 0) readonly buffer X { float x[]; };
 layout(set = 0, binding = 0) readonly buffer X4 { vec4 x4[]; };
 layout(set = 0, binding = 1) writeonly buffer Y { ACT_T y[]; };

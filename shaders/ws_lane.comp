@@ -36,6 +36,7 @@
 layout(local_size_x_id = 0) in;
 #include "storage.glsl"
 // nfvk:variant f16 ACT_F16
+// nfvk:variant bf16 ACT_BF16
 layout(constant_id = 1) const uint TIMM = 0;
 layout(constant_id = 2) const uint DGAIN = 1;
 layout(constant_id = 3) const uint BACKWARD = 0;
