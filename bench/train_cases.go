@@ -38,6 +38,7 @@ func trainCases() []Case {
 	}{
 		{"default-b128", true, false, func() (nfnet.Config, error) { return nfnet.Nano(1, 10), nil }, 128, 28, 28, graph.FP32},
 		{"default-b128-fp16", false, false, func() (nfnet.Config, error) { return nfnet.Nano(1, 10), nil }, 128, 28, 28, graph.FP16},
+		{"default-b128-bf16", false, false, func() (nfnet.Config, error) { return nfnet.Nano(1, 10), nil }, 128, 28, 28, graph.BF16},
 		{"fixture-b128", false, false, fixtureConfig, 128, 32, 32, graph.FP32},
 		{"f0-64px-b8", false, false, variant("f0"), 8, 64, 64, graph.FP32},
 		// Mixed precision (README "Mixed precision"): peak_MiB beside

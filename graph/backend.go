@@ -16,9 +16,10 @@ import (
 type Mem struct {
 	Buf       int
 	Off, Size int64
-	// Half marks a tensor stored as float16 (ApplyPrecision): the
-	// backend runs the float16-storage variant of the kernel.
-	Half bool
+	// Type is the tensor's storage: Float32, or Float16 or BFloat16 for
+	// an activation stored in 16 bits (ApplyPrecision), for which the
+	// backend runs the kernel's 16-bit storage variant.
+	Type DType
 }
 
 // Absent reports whether m is the zero Mem.

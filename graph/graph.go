@@ -18,6 +18,9 @@ const (
 	// Float16 is an activation stored in half precision (Precision FP16);
 	// kernels convert to float32 on load and accumulate in float32.
 	Float16
+	// BFloat16 is an activation stored as bfloat16 (Precision BF16), the
+	// high half of a float32, with the same conversions.
+	BFloat16
 )
 
 func (d DType) String() string {
@@ -28,6 +31,8 @@ func (d DType) String() string {
 		return "i32"
 	case Float16:
 		return "f16"
+	case BFloat16:
+		return "bf16"
 	}
 	return fmt.Sprintf("DType(%d)", int(d))
 }
@@ -168,11 +173,13 @@ func (t *Tensor) String() string {
 type Node struct {
 	id    int
 	phase int
-	// half: the node runs its op's float16-storage kernel (ApplyPrecision).
-	half bool
-	op   op
-	ins  []*Tensor
-	outs []*Tensor
+	// half: the node runs its op's 16-bit storage kernel, storing its
+	// 16-bit slots as half16 (Float16 or BFloat16; ApplyPrecision).
+	half   bool
+	half16 DType
+	op     op
+	ins    []*Tensor
+	outs   []*Tensor
 }
 
 // Phase is the part of the step the node runs in (SetPhase).
@@ -217,6 +224,9 @@ type Graph struct {
 	onesOf map[int]*Tensor
 	// phase is the phase of the nodes added now; phases the count.
 	phase, phases int
+	// half is the 16-bit activation type of the last ApplyPrecision
+	// (Float32 when none).
+	half DType
 }
 
 // SetPhase makes the nodes added from now on part of phase p (0 first).

@@ -79,7 +79,9 @@ func (p *Plan) placeBuffers(g *Graph) {
 		p.Buffers = append(p.Buffers, BufferSpec{Name: t.name, Size: t.Bytes()})
 	}
 	for _, t := range g.tensors {
-		p.Mem[t.id].Half = t.dtype == Float16 && !p.Mem[t.id].Absent()
+		if t.dtype.is16() && !p.Mem[t.id].Absent() {
+			p.Mem[t.id].Type = t.dtype
+		}
 	}
 	p.Seed = Mem{Buf: len(p.Buffers), Size: 8}
 	p.Buffers = append(p.Buffers, BufferSpec{Name: "graph seed", Size: 8})

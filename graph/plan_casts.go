@@ -11,7 +11,7 @@ type Cast struct {
 	// Out: the copy stands for output Slot (else input Slot).
 	Out  bool
 	Slot int
-	// Tensor is the operand; Mem the copy, in the slot's type (Mem.Half).
+	// Tensor is the operand; Mem the copy, in the slot's type (Mem.Type).
 	Tensor *Tensor
 	Mem    Mem
 	rel    int64 // offset in the node's cast region
@@ -25,7 +25,7 @@ func nodeCasts(n *Node, align int64) ([]Cast, int64) {
 	size := int64(0)
 	for out, ts := range [2][]*Tensor{n.ins, n.outs} {
 		for i, t := range ts {
-			if t == nil || t.dtype != Float32 && t.dtype != Float16 {
+			if t == nil || t.dtype != Float32 && !t.dtype.is16() {
 				continue
 			}
 			want := slotDType(n, out == 1, i)
@@ -33,7 +33,7 @@ func nodeCasts(n *Node, align int64) ([]Cast, int64) {
 				continue
 			}
 			cs = append(cs, Cast{Out: out == 1, Slot: i, Tensor: t, rel: size,
-				Mem: Mem{Size: want.Size() * int64(t.Size()), Half: want == Float16}})
+				Mem: Mem{Size: want.Size() * int64(t.Size()), Type: want}})
 			size += alignUp(want.Size()*int64(t.Size()), align)
 		}
 	}
@@ -69,16 +69,16 @@ func (p *Plan) planScratch(g *Graph, b Backend, align int64) []int64 {
 func (p *Plan) placeCasts(at func(off, size int64) Mem) {
 	for id, cs := range p.Casts {
 		for i := range cs {
-			half := cs[i].Mem.Half
+			typ := cs[i].Mem.Type
 			cs[i].Mem = at(p.ScratchOffset[id]+p.castOff[id]+cs[i].rel, cs[i].Mem.Size)
-			cs[i].Mem.Half = half
+			cs[i].Mem.Type = typ
 		}
 	}
 }
 
 // Caster is implemented by backends that convert between float32 and
-// float16 storage (what precision FP16 needs): dst = src converted, both
-// of n elements, Mem.Half giving each one's type.
+// 16-bit storage (what precisions FP16 and BF16 need): dst = src
+// converted, both of n elements, Mem.Type giving each one's type.
 type Caster interface {
 	Cast(dst, src Mem) error
 }

@@ -9,8 +9,8 @@ import (
 // tensor as float32 (the default); FP16 stores activations and their
 // gradients as float16 and keeps parameters, their gradients and the
 // optimizer state in float32 (mixed precision, README "Mixed
-// precision"). BF16 is named so that asking for it gets a clear error:
-// no kernel has a bfloat16 variant yet.
+// precision"); BF16 does the same with bfloat16, float32's range at 8
+// bits of precision, which needs no loss scaling.
 type Precision uint8
 
 const (
@@ -18,7 +18,7 @@ const (
 	FP32 Precision = iota
 	// FP16 stores activations and activation gradients as float16.
 	FP16
-	// BF16 would store them as bfloat16 (VK_KHR_shader_bfloat16).
+	// BF16 stores activations and activation gradients as bfloat16.
 	BF16
 )
 
@@ -47,16 +47,22 @@ func ParsePrecision(s string) (Precision, error) {
 
 // ActivationDType is the storage type of activations under p.
 func (p Precision) ActivationDType() DType {
-	if p == FP16 {
+	switch p {
+	case FP16:
 		return Float16
+	case BF16:
+		return BFloat16
 	}
 	return Float32
 }
 
 // Size is the bytes of one element.
 func (d DType) Size() int64 {
-	if d == Float16 {
+	if d.is16() {
 		return 2
 	}
 	return 4
 }
+
+// is16 reports whether d is a 16-bit activation storage type.
+func (d DType) is16() bool { return d == Float16 || d == BFloat16 }

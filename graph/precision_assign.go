@@ -2,9 +2,10 @@ package graph
 
 import "errors"
 
-// halfOp is implemented by ops whose kernels have a float16-storage
-// variant: halfSlots says which inputs and outputs that variant stores as
-// float16 (the others stay float32 in both variants).
+// halfOp is implemented by ops whose kernels have 16-bit storage
+// variants (float16 and bfloat16): halfSlots says which inputs and
+// outputs those variants store in 16 bits (the others stay float32 in
+// every variant).
 type halfOp interface {
 	halfSlots() (ins, outs []bool)
 }
@@ -25,34 +26,32 @@ func (add) followsInputs()          {}
 
 // ApplyPrecision sets the storage type of g's activations for p, before
 // the graph is planned (PlanMemory sizes buffers by dtype), as autocast
-// does: under FP16 every node whose op has a float16-storage kernel runs
-// it, and an activation (or intermediate gradient) such a node writes in
-// a float16 slot is stored as float16. Everything else stays float32:
+// does: under FP16 (BF16) every node whose op has a 16-bit storage kernel
+// runs it, and an activation (or intermediate gradient) such a node
+// writes in a 16-bit slot is stored as float16 (bfloat16). Everything else stays float32:
 // parameters, their gradients, optimizer state, inputs, kept tensors
 // (the loss, logits) and what ops without a float16 kernel write. Where a
 // node reads or writes a tensor of the other type, the plan gives it a
 // converted copy in its scratch (Plan.Casts). An elementwise op (a
 // follower) runs float16 only when one of its float16-slot inputs is
-// stored as float16 already. FP32 restores float32 everywhere; BF16 is
-// refused (no bfloat16 kernels).
+// stored in 16 bits already. FP32 restores float32 everywhere.
 func ApplyPrecision(g *Graph, p Precision) error {
 	switch p {
-	case FP32, FP16:
-	case BF16:
-		return errors.New("graph: precision bf16: no kernel has a bfloat16 variant")
+	case FP32, FP16, BF16:
 	default:
 		return errors.New("graph: unknown precision " + p.String())
 	}
 	for _, t := range g.tensors {
-		if t.dtype == Float16 {
+		if t.dtype.is16() {
 			t.dtype = Float32
 		}
 	}
+	g.half = p.ActivationDType()
 	// Nodes are in creation order, so a node's inputs have their final
 	// types when it is reached.
 	for _, n := range g.nodes {
 		_, ok := n.op.(halfOp)
-		n.half = ok && p == FP16
+		n.half = ok && p != FP32
 		if f, ok := n.op.(follower); ok && n.half {
 			n.half = anyHalfInput(n, f)
 		}
@@ -63,9 +62,10 @@ func ApplyPrecision(g *Graph, p Precision) error {
 				n.half = false
 			}
 		}
+		n.half16 = g.half
 		for i, t := range n.outs {
 			if slotHalf(n, true, i) {
-				t.dtype = Float16
+				t.dtype = g.half
 			}
 		}
 	}
@@ -77,7 +77,7 @@ func ApplyPrecision(g *Graph, p Precision) error {
 func anyHalfInput(n *Node, f follower) bool {
 	ins, _ := f.halfSlots()
 	for i, t := range n.ins {
-		if i < len(ins) && ins[i] && t != nil && t.dtype == Float16 {
+		if i < len(ins) && ins[i] && t != nil && t.dtype.is16() {
 			return true
 		}
 	}
@@ -101,7 +101,7 @@ func slotHalf(n *Node, out bool, i int) bool {
 // slotDType is the storage type n's kernel reads (or writes) at slot i.
 func slotDType(n *Node, out bool, i int) DType {
 	if slotHalf(n, out, i) {
-		return Float16
+		return n.half16
 	}
 	return Float32
 }

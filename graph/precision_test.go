@@ -66,7 +66,7 @@ func TestApplyPrecision(t *testing.T) {
 			t.Errorf("%v: %d converted copies, want %d: %v", n, got, want, p.Casts[n.ID()])
 		}
 	}
-	if !p.Mem[a.ID()].Half || p.Mem[k.ID()].Half || p.Mem[a.ID()].Size != 2*24 {
+	if p.Mem[a.ID()].Type != Float16 || p.Mem[k.ID()].Type != Float32 || p.Mem[a.ID()].Size != 2*24 {
 		t.Errorf("memory: a %+v, k %+v", p.Mem[a.ID()], p.Mem[k.ID()])
 	}
 	if err := ApplyPrecision(g, FP32); err != nil {
@@ -75,7 +75,19 @@ func TestApplyPrecision(t *testing.T) {
 	if a.DType() != Float32 || s.DType() != Float32 {
 		t.Errorf("fp32 left %v, %v", a.DType(), s.DType())
 	}
-	if err := ApplyPrecision(g, BF16); err == nil {
-		t.Error("bf16 accepted")
+	// BF16 makes the same choices with bfloat16.
+	if err := ApplyPrecision(g, BF16); err != nil {
+		t.Fatal(err)
+	}
+	if pool.DType() != BFloat16 || a.DType() != BFloat16 || s.DType() != BFloat16 || f.DType() != Float32 || k.DType() != Float32 {
+		t.Errorf("bf16: pool %v, a %v, s %v, f %v, k %v", pool.DType(), a.DType(), s.DType(), f.DType(), k.DType())
+	}
+	if p, err := PlanMemory(g, PlanOptions{}); err != nil {
+		t.Fatal(err)
+	} else if c := p.Casts[pool.Node().ID()]; len(c) != 1 || c[0].Mem.Type != BFloat16 || p.Mem[a.ID()].Type != BFloat16 {
+		t.Errorf("bf16 plan: pool's copy %+v, a %+v", c, p.Mem[a.ID()])
+	}
+	if err := ApplyPrecision(g, Precision(9)); err == nil {
+		t.Error("an unknown precision accepted")
 	}
 }

@@ -136,10 +136,11 @@ func TestTrainLearns(t *testing.T) {
 // TestResumeReproduces interrupts a run mid-epoch (the context ends, as
 // on Ctrl-C), checks the checkpoint it saved, resumes from it and compares
 // every loss and the metrics with an uninterrupted run: equal to the bit,
-// in float32 and in mixed precision (which the resumed run takes from the
-// checkpoint's recipe).
+// in float32 and in mixed precision, float16 (with loss scaling) and
+// bfloat16 (without), which the resumed run takes from the checkpoint's
+// recipe.
 func TestResumeReproduces(t *testing.T) {
-	for _, prec := range []string{"", "fp16"} {
+	for _, prec := range []string{"", "fp16", "bf16"} {
 		t.Run("precision="+prec, func(t *testing.T) { testResumeReproduces(t, prec) })
 	}
 }

@@ -60,8 +60,9 @@ type SessionOptions struct {
 	// Profile records a GPU timestamp after every dispatch of the
 	// training step (TrainProgram().Timings).
 	Profile bool
-	// Precision is how both graphs store activations (graph.FP16: mixed
-	// precision, README "Mixed precision"); the CPU references ignore it.
+	// Precision is how both graphs store activations (graph.FP16 or
+	// graph.BF16: mixed precision, README "Mixed precision"); the CPU
+	// references ignore it.
 	Precision graph.Precision
 	// Collective, for a step recorded with Train.Replicas ranks, sums the
 	// gradients over them before the update phase, in buckets of

@@ -52,7 +52,7 @@ func bindRecipe(fs *flag.FlagSet, r *train.Recipe) {
 	fs.Float64Var(&r.CutMix, "cutmix", r.CutMix, "CutMix: paste a box of the partner image, Beta(alpha, alpha) area (0: off; 1 is common); with --mixup too, each sample picks one")
 	fs.Float64Var(&r.MixProb, "mix-prob", r.MixProb, "chance a batch is mixed with --mixup/--cutmix (0: always)")
 	fs.Var(raFlag{r}, "randaugment", "RandAugment `LAYERS,MAGNITUDE` on streamed training images (--data folder, shards), e.g. 4,5 (DeepMind's F0); 0: off")
-	fs.StringVar(&r.Precision, "precision", r.Precision, "activation storage: fp32 (default) or fp16, mixed precision: float16 activations, float32 weights, gradients and optimizer (README \"Mixed precision\"); bf16 is refused")
+	fs.StringVar(&r.Precision, "precision", r.Precision, "activation storage: fp32 (default), fp16 or bf16, mixed precision: float16 (with dynamic loss scaling) or bfloat16 (without) activations, float32 weights, gradients and optimizer (README \"Mixed precision\")")
 	fs.Float64Var(&r.LossScale, "loss-scale", r.LossScale, "fp16: initial dynamic loss scale, a power of two (0: 65536)")
 	fs.IntVar(&r.LossScaleGrowth, "loss-scale-growth", r.LossScaleGrowth, "fp16: consecutive steps without overflow that double the loss scale (0: 2000)")
 	fs.Uint64Var(&r.Seed, "seed", r.Seed, "seed of the initial weights and the device's random streams (shuffling and augmentation use seed+1)")

@@ -9,10 +9,9 @@ import (
 )
 
 // CheckPrecision reports whether a device can run steps of precision p,
-// naming the missing feature: FP16 needs storageBuffer16BitAccess (the
-// float16 variants do their math in float32, so not shaderFloat16); BF16
-// has no kernels yet, and the error says whether the device would offer
-// VK_KHR_shader_bfloat16.
+// naming the missing feature: FP16 and BF16 need storageBuffer16BitAccess
+// (the 16-bit variants do their math in float32, so neither
+// shaderFloat16 nor VK_KHR_shader_bfloat16).
 func CheckPrecision(info engine.DeviceInfo, p graph.Precision) error {
 	switch p {
 	case graph.FP32:
@@ -25,37 +24,35 @@ func CheckPrecision(info engine.DeviceInfo, p graph.Precision) error {
 	return fmt.Errorf("unknown precision %v", p)
 }
 
-// Cast converts between float32 and float16 storage (graph.Caster).
+// Cast converts between float32 and 16-bit storage (graph.Caster).
 func (b *backend) Cast(dst, src graph.Mem) error {
 	return b.k.Convert(b.p, b.span(dst), dtypeOf(dst), b.span(src), dtypeOf(src))
 }
 
 func dtypeOf(m graph.Mem) kernels.DType {
-	if m.Half {
+	switch m.Type {
+	case graph.Float16:
 		return kernels.F16
+	case graph.BFloat16:
+		return kernels.BF16
 	}
 	return kernels.F32
 }
 
-// storage is the storage type of a kernel's float16-capable operands,
-// which ApplyPrecision makes all float16 or all float32 (absent optional
-// operands aside); a mix is a bug, reported naming op.
+// storage is the storage type of a kernel's 16-bit-capable operands,
+// which ApplyPrecision makes all one type (absent optional operands
+// aside); a mix is a bug, reported naming op.
 func storage(op string, ms ...graph.Mem) (kernels.DType, error) {
-	var half, full int
+	d, n := kernels.F32, 0
 	for _, m := range ms {
-		switch {
-		case m.Absent():
-		case m.Half:
-			half++
-		default:
-			full++
+		if m.Absent() {
+			continue
+		}
+		if t := dtypeOf(m); n > 0 && t != d {
+			return kernels.F32, fmt.Errorf("graph: %s: %v and %v operands in the same storage slots", op, d, t)
+		} else {
+			d, n = t, n+1
 		}
 	}
-	if half > 0 && full > 0 {
-		return kernels.F32, fmt.Errorf("graph: %s: %d float16 and %d float32 operands in float16 slots", op, half, full)
-	}
-	if half > 0 {
-		return kernels.F16, nil
-	}
-	return kernels.F32, nil
+	return d, nil
 }
