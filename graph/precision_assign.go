@@ -11,7 +11,7 @@ type halfOp interface {
 }
 
 // follower is implemented by the elementwise ops (activations, their
-// backward, add) whose float16 kernel is worth running only on float16
+// backward, add) whose 16-bit kernel is worth running only on 16-bit
 // operands: they follow their inputs' storage type, so that the float32
 // chains (the SE's linears on pooled vectors, the head) pay no converted
 // copies.
@@ -28,13 +28,14 @@ func (add) followsInputs()          {}
 // the graph is planned (PlanMemory sizes buffers by dtype), as autocast
 // does: under FP16 (BF16) every node whose op has a 16-bit storage kernel
 // runs it, and an activation (or intermediate gradient) such a node
-// writes in a 16-bit slot is stored as float16 (bfloat16). Everything else stays float32:
-// parameters, their gradients, optimizer state, inputs, kept tensors
-// (the loss, logits) and what ops without a float16 kernel write. Where a
-// node reads or writes a tensor of the other type, the plan gives it a
-// converted copy in its scratch (Plan.Casts). An elementwise op (a
-// follower) runs float16 only when one of its float16-slot inputs is
-// stored in 16 bits already. FP32 restores float32 everywhere.
+// writes in a 16-bit slot is stored as float16 (bfloat16). Everything
+// else stays float32: parameters, their gradients, optimizer state,
+// inputs, kept tensors (the loss, logits) and what ops without a 16-bit
+// kernel write. Where a node reads or writes a tensor of the other type,
+// the plan gives it a converted copy in its scratch (Plan.Casts). An
+// elementwise op (a follower) runs its 16-bit kernel only when one of its
+// 16-bit-slot inputs is stored in 16 bits already. FP32 restores float32
+// everywhere.
 func ApplyPrecision(g *Graph, p Precision) error {
 	switch p {
 	case FP32, FP16, BF16:
@@ -55,8 +56,8 @@ func ApplyPrecision(g *Graph, p Precision) error {
 		if f, ok := n.op.(follower); ok && n.half {
 			n.half = anyHalfInput(n, f)
 		}
-		// A node whose float16 output would be a parameter's gradient or
-		// a kept tensor runs float32: those are never rounded to float16.
+		// A node whose 16-bit output would be a parameter's gradient or a
+		// kept tensor runs float32: those are never rounded to 16 bits.
 		for i, t := range n.outs {
 			if slotHalf(n, true, i) && !(t.role == Activation && !t.keep) {
 				n.half = false
@@ -72,8 +73,8 @@ func ApplyPrecision(g *Graph, p Precision) error {
 	return nil
 }
 
-// anyHalfInput reports whether one of the inputs f's float16 kernel
-// stores as float16 is a float16 tensor.
+// anyHalfInput reports whether one of the inputs f's 16-bit kernel
+// stores in 16 bits is a 16-bit tensor.
 func anyHalfInput(n *Node, f follower) bool {
 	ins, _ := f.halfSlots()
 	for i, t := range n.ins {
@@ -84,7 +85,7 @@ func anyHalfInput(n *Node, f follower) bool {
 	return false
 }
 
-// slotHalf reports whether n's input (or output) i is stored as float16
+// slotHalf reports whether n's input (or output) i is stored in 16 bits
 // by the kernel n runs.
 func slotHalf(n *Node, out bool, i int) bool {
 	if !n.half {
