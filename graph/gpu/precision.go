@@ -43,16 +43,16 @@ func dtypeOf(m graph.Mem) kernels.DType {
 // which ApplyPrecision makes all one type (absent optional operands
 // aside); a mix is a bug, reported naming op.
 func storage(op string, ms ...graph.Mem) (kernels.DType, error) {
-	d, n := kernels.F32, 0
+	d, seen := kernels.F32, false
 	for _, m := range ms {
 		if m.Absent() {
 			continue
 		}
-		if t := dtypeOf(m); n > 0 && t != d {
+		t := dtypeOf(m)
+		if seen && t != d {
 			return kernels.F32, fmt.Errorf("graph: %s: %v and %v operands in the same storage slots", op, d, t)
-		} else {
-			d, n = t, n+1
 		}
+		d, seen = t, true
 	}
 	return d, nil
 }
