@@ -173,13 +173,13 @@ func (t *Tensor) String() string {
 type Node struct {
 	id    int
 	phase int
-	// half: the node runs its op's 16-bit storage kernel, storing its
-	// 16-bit slots as half16 (Float16 or BFloat16; ApplyPrecision).
-	half   bool
-	half16 DType
-	op     op
-	ins    []*Tensor
-	outs   []*Tensor
+	// store is Float16 or BFloat16 when the node runs its op's 16-bit
+	// storage kernel, which stores its 16-bit slots in that type, else
+	// Float32 (ApplyPrecision).
+	store DType
+	op    op
+	ins   []*Tensor
+	outs  []*Tensor
 }
 
 // Phase is the part of the step the node runs in (SetPhase).
@@ -224,9 +224,6 @@ type Graph struct {
 	onesOf map[int]*Tensor
 	// phase is the phase of the nodes added now; phases the count.
 	phase, phases int
-	// half is the 16-bit activation type of the last ApplyPrecision
-	// (Float32 when none).
-	half DType
 }
 
 // SetPhase makes the nodes added from now on part of phase p (0 first).

@@ -47,26 +47,27 @@ func ApplyPrecision(g *Graph, p Precision) error {
 			t.dtype = Float32
 		}
 	}
-	g.half = p.ActivationDType()
+	half := p.ActivationDType()
 	// Nodes are in creation order, so a node's inputs have their final
 	// types when it is reached.
 	for _, n := range g.nodes {
-		_, ok := n.op.(halfOp)
-		n.half = ok && p != FP32
-		if f, ok := n.op.(follower); ok && n.half {
-			n.half = anyHalfInput(n, f)
+		n.store = Float32
+		if _, ok := n.op.(halfOp); ok {
+			n.store = half
+		}
+		if f, ok := n.op.(follower); ok && !anyHalfInput(n, f) {
+			n.store = Float32
 		}
 		// A node whose 16-bit output would be a parameter's gradient or a
 		// kept tensor runs float32: those are never rounded to 16 bits.
 		for i, t := range n.outs {
 			if slotHalf(n, true, i) && !(t.role == Activation && !t.keep) {
-				n.half = false
+				n.store = Float32
 			}
 		}
-		n.half16 = g.half
 		for i, t := range n.outs {
 			if slotHalf(n, true, i) {
-				t.dtype = g.half
+				t.dtype = n.store
 			}
 		}
 	}
@@ -88,7 +89,7 @@ func anyHalfInput(n *Node, f follower) bool {
 // slotHalf reports whether n's input (or output) i is stored in 16 bits
 // by the kernel n runs.
 func slotHalf(n *Node, out bool, i int) bool {
-	if !n.half {
+	if n.store == Float32 {
 		return false
 	}
 	ins, outs := n.op.(halfOp).halfSlots()
@@ -102,7 +103,7 @@ func slotHalf(n *Node, out bool, i int) bool {
 // slotDType is the storage type n's kernel reads (or writes) at slot i.
 func slotDType(n *Node, out bool, i int) DType {
 	if slotHalf(n, out, i) {
-		return n.half16
+		return n.store
 	}
 	return Float32
 }

@@ -48,7 +48,7 @@ func TestApplyPrecision(t *testing.T) {
 			t.Errorf("%v: %v, want %v", c.t, c.t.DType(), c.want)
 		}
 	}
-	if k.Node().half || f.Node().half {
+	if k.Node().store != Float32 || f.Node().store != Float32 {
 		t.Error("the kept sum's node or the float32 input's activation runs float16")
 	}
 	p, err := PlanMemory(g, PlanOptions{})
