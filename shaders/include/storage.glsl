@@ -11,18 +11,7 @@
 // VK_KHR_shader_bfloat16: a bfloat16 is the high half of a float32, so
 // widening it is a shift and rounding an integer add. Parameters, their
 // gradients and optimizer state keep float buffers in every build.
-#if defined(ACT_F16)
-#extension GL_EXT_shader_16bit_storage : require
-#define ACT_T float16_t
-#define ACT2_T f16vec2
-#define ACT4_T f16vec4
-#define LD(v) float(v)
-#define LD2(v) vec2(v)
-#define LD4(v) vec4(v)
-#define ST(v) ACT_T(v)
-#define ST2(v) ACT2_T(v)
-#define ST4(v) ACT4_T(v)
-#elif defined(ACT_BF16)
+#if defined(ACT_BF16)
 #extension GL_EXT_shader_16bit_storage : require
 #define ACT_T uint16_t
 #define ACT2_T u16vec2
@@ -47,9 +36,17 @@ uint bf16_bits(float f) { return bf16_bits4(vec4(f)).x; }
 #define ST2(v) ACT2_T(bf16_bits2(v))
 #define ST4(v) ACT4_T(bf16_bits4(v))
 #else
+// float32 and float16 convert with constructors.
+#if defined(ACT_F16)
+#extension GL_EXT_shader_16bit_storage : require
+#define ACT_T float16_t
+#define ACT2_T f16vec2
+#define ACT4_T f16vec4
+#else
 #define ACT_T float
 #define ACT2_T vec2
 #define ACT4_T vec4
+#endif
 #define LD(v) float(v)
 #define LD2(v) vec2(v)
 #define LD4(v) vec4(v)
