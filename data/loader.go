@@ -97,6 +97,11 @@ func (l *Loader) Next(ctx context.Context) (*Batch, error) {
 		return nil, ErrClosed
 	}
 	if err := l.ctx.Err(); err != nil {
+		// Close marks the loader closed before it cancels: a Close that
+		// ran between the check above and this one is still ErrClosed.
+		if l.closed.Load() {
+			return nil, ErrClosed
+		}
 		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
